@@ -1,0 +1,408 @@
+"""Sans-I/O request handling: one function from a request to an outcome, shared by transports.
+
+Validation order on the run endpoints (each step answers before the next is tried):
+
+1. API key: missing, unknown or revoked ``401 {"error": "Unauthorized"}``; retired
+   ``401 LEGACY_KEY_RETIRED``.
+2. Slug format: ``400 INVALID_SLUG``.
+3. Permission: ``403 SCOPE_DENIED`` (scoped keys) or ``403 CAPABILITY_DENIED``.
+4. Rate limit: ``429 RATE_LIMIT_EXCEEDED``. Only requests reaching this step are counted;
+   responses from step 2 on carry the ``X-RateLimit-*`` headers.
+5. Body: not JSON or not an object ``400 INVALID_BODY``; ``inputs`` missing, null or not an object
+   ``400 INVALID_INPUTS``.
+6. Lookup: unknown or built-in canvas model ``404 MODEL_NOT_FOUND``; unknown workflow ``404``
+   with a message only.
+7. Inputs against the model or workflow (needs the lookup): ``400 INVALID_INPUTS`` naming the input.
+8. Plan tier: ``403 MODEL_TIER_REQUIRED``.
+9. ``?async=true`` on a model without async support: ``400 ASYNC_NOT_SUPPORTED``.
+10. Trial grant used up ``402 grant_exhausted``; balance below cost ``402 INSUFFICIENT_CREDITS``.
+11. The run. Successful sync runs are charged; failing ones answer ``500 EXECUTION_FAILED``
+    uncharged. Async runs are counted and charged at submission (a failing one is not charged).
+
+Executions: an id that matches no execution of the key's user, including one that is not a UUID,
+answers ``404 EXECUTION_NOT_FOUND``. Cancelling a running execution answers ``cancel_requested``;
+it becomes ``cancelled`` when it would have finished. Cancelled runs are not refunded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from knouds.testing._clock import format_seconds, http_date
+from knouds.testing._executions import Execution
+from knouds.testing._faults import Fault, render, unwrap
+from knouds.testing._http import Outcome, Request, Response, error_response, json_response
+from knouds.testing._keys import ApiKey, check_permission, tier_rank
+from knouds.testing._media import media_response
+from knouds.testing._registry import (
+    CANVAS_MODELS,
+    ModelSpec,
+    build_result,
+    digest,
+    fake_ms,
+    resolve_workflow_inputs,
+    validate_model_inputs,
+)
+from knouds.testing._state import EmulatorState, LoggedRequest
+from knouds.testing._webhooks import WebhookDispatcher, WebhookJob
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+"""The slug and internalName format."""
+
+_ROUTES = {
+    "model_run": ("POST", "models", "model:run"),
+    "workflow_run": ("POST", "workflows", "workflow:run"),
+    "schema": ("GET", "schema", "workflow:read"),
+    "execution_get": ("GET", "executions", "execution:read"),
+    "execution_cancel": ("POST", "executions", "execution:cancel"),
+    "whoami": ("GET", "whoami", "whoami"),
+}
+
+
+@dataclass
+class _Context:
+    key_id: str | None = None
+    run: str | None = None
+    sync_run: bool = False
+    watch: bool = False
+    jobs: tuple[WebhookJob, ...] = ()
+
+
+def _match(segments: list[str]) -> tuple[str, str | None] | None:
+    if segments == ["api", "whoami"]:
+        return "whoami", None
+    if len(segments) < 3 or segments[0] != "api":
+        return None
+    family, target, rest = segments[1], segments[2], segments[3:]
+    if family == "models" and rest == ["run"]:
+        return "model_run", target
+    if family == "workflows" and rest == ["run"]:
+        return "workflow_run", target
+    if family == "workflows" and rest == ["schema"]:
+        return "schema", target
+    if family == "workflows" and rest == ["public-schema"]:
+        return "public_schema", target
+    if family == "executions" and not rest:
+        return "execution_get", target
+    if family == "executions" and rest == ["cancel"]:
+        return "execution_cancel", target
+    return None
+
+
+def _parsed_body(body: bytes) -> object:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+class App:
+    """Answers emulator requests; holds no I/O and is safe to call from many threads.
+
+    Args:
+        state: The emulator's state.
+        dispatcher: Sends webhook deliveries.
+    """
+
+    def __init__(self, state: EmulatorState, dispatcher: WebhookDispatcher) -> None:
+        self.state = state
+        self.dispatcher = dispatcher
+
+    def handle(self, request: Request) -> Outcome:
+        """Answer one request.
+
+        Returns:
+            The response (``None`` to drop the connection) and how long to hold it first.
+        """
+        state = self.state
+        ctx = _Context()
+        with state.lock:
+            now = state.now()
+            fault = state.take_fault(request)
+        delay, final = unwrap(fault) if fault is not None else (0.0, None)
+        response: Response | None
+        if final is not None:
+            response = self._fault_response(request, final, now)
+        elif request.path.startswith("/media/"):
+            response = media_response(request)
+        else:
+            with state.lock:
+                response = self._route(request, ctx, now)
+                if ctx.watch or request.path.startswith("/api/executions/"):
+                    ctx.jobs = tuple(state.due_webhooks())
+        if response is not None:
+            response.headers.append(("Date", http_date(now)))
+        self._log(request, response, ctx, fault, now)
+        if ctx.jobs:
+            self.dispatcher.send(list(ctx.jobs))
+        if ctx.watch:
+            self.dispatcher.watch()
+        if ctx.sync_run:
+            delay += state.settings.run_delay
+        return Outcome(response, delay)
+
+    def _log(
+        self,
+        request: Request,
+        response: Response | None,
+        ctx: _Context,
+        fault: Fault | None,
+        now: float,
+    ) -> None:
+        entry = LoggedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            status=None if response is None else response.status,
+            key_id=ctx.key_id,
+            body=_parsed_body(request.body),
+            run=ctx.run,
+            fault=None if fault is None else fault.name,
+            at=now,
+        )
+        with self.state.lock:
+            self.state.log.append(entry)
+
+    def _fault_response(self, request: Request, fault: Fault, now: float) -> Response | None:
+        with self.state.lock:
+            key = self.state.find_key(request.headers.get("x-api-key"))
+            limit = (self.state.key_limit(key) if key else None) or 1000
+            tier = key.tier if key else "business"
+        return render(fault, now, limit, tier)
+
+    def _route(self, request: Request, ctx: _Context, now: float) -> Response:
+        state = self.state
+        found = _match(request.path.split("/")[1:])
+        if found is None:
+            return error_response(404, "Not found")
+        route, target = found
+        if route == "public_schema":
+            return self._public_schema(request, target or "")
+        method, bucket, action = _ROUTES[route]
+        if request.method != method:
+            return error_response(405, "Method not allowed")
+        key = state.find_key(request.headers.get("x-api-key"))
+        if key is None or key.revoked:
+            return error_response(401, "Unauthorized")
+        ctx.key_id = key.key_id
+        if key.legacy:
+            return error_response(
+                401,
+                "This API key predates the capability model and was retired; create a new key.",
+                "LEGACY_KEY_RETIRED",
+            )
+        limit = state.key_limit(key)
+        window = state.settings.window
+        headers = (
+            []
+            if limit is None
+            else state.limiter.peek(key.key_id, bucket, limit, window, now).headers()
+        )
+        if route in ("model_run", "workflow_run", "schema") and not SLUG.match(target or ""):
+            return error_response(
+                400, "Slugs may contain only a-z, 0-9 and single hyphens.", "INVALID_SLUG", headers
+            )
+        denial = check_permission(key, action, target)
+        if denial is not None:
+            return error_response(403, denial.message, denial.code, headers, **denial.extra)
+        if limit is not None:
+            allowed, status = state.limiter.hit(key.key_id, bucket, limit, window, now)
+            headers = status.headers()
+            if not allowed:
+                wait = status.retry_after()
+                return error_response(
+                    429,
+                    "Rate limit exceeded",
+                    "RATE_LIMIT_EXCEEDED",
+                    [*headers, ("Retry-After", format_seconds(wait))],
+                    tier=key.tier,
+                    limit=limit,
+                    retryAfter=wait,
+                )
+        if route == "whoami":
+            user = {
+                "id": key.user_id,
+                "email": key.email,
+                "role": key.role,
+                "tier": key.tier,
+                "approved": True,
+            }
+            return json_response(200, {"user": user}, headers)
+        if route in ("execution_get", "execution_cancel"):
+            return self._execution(key, target or "", route == "execution_cancel", headers, now)
+        if route == "schema":
+            spec = state.workflows.get(target or "")
+            if spec is None:
+                return error_response(404, "Workflow not found", None, headers)
+            return json_response(200, spec.schema(), headers)
+        return self._run(request, ctx, key, target or "", route == "workflow_run", headers, now)
+
+    def _public_schema(self, request: Request, slug: str) -> Response:
+        if request.method != "GET":
+            return error_response(405, "Method not allowed")
+        if not SLUG.match(slug):
+            return error_response(
+                400, "Slugs may contain only a-z, 0-9 and hyphens.", "INVALID_SLUG"
+            )
+        spec = self.state.workflows.get(slug)
+        if spec is None or not spec.public:
+            return error_response(404, "Workflow not found")
+        return json_response(200, spec.schema())
+
+    def _execution(
+        self,
+        key: ApiKey,
+        execution_id: str,
+        cancel: bool,
+        headers: list[tuple[str, str]],
+        now: float,
+    ) -> Response:
+        execution = self.state.executions.get(execution_id)
+        if execution is None or execution.user_id != key.user_id:
+            return error_response(404, "Execution not found", "EXECUTION_NOT_FOUND", headers)
+        execution.advance(now)
+        if cancel and execution.status == "processing":
+            execution.status = "cancel_requested"
+        return json_response(200, execution.body(), headers)
+
+    def _run(
+        self,
+        request: Request,
+        ctx: _Context,
+        key: ApiKey,
+        name: str,
+        workflow: bool,
+        headers: list[tuple[str, str]],
+        now: float,
+    ) -> Response:
+        state = self.state
+        try:
+            payload = json.loads(request.body)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            return error_response(
+                400, "The request body must be a JSON object.", "INVALID_BODY", headers
+            )
+        inputs = payload.get("inputs")
+        if not isinstance(inputs, dict):
+            return error_response(
+                400, "'inputs' is required and must be a JSON object.", "INVALID_INPUTS", headers
+            )
+        is_async = request.query.get("async", "").lower() in ("true", "1")
+        fail: tuple[str, str] | None = None
+        model: ModelSpec | None = None
+        if workflow:
+            flow = state.workflows.get(name)
+            if flow is None:
+                return error_response(404, "Workflow not found", None, headers)
+            inputs, problem = resolve_workflow_inputs(flow, inputs)
+            kind, cost = flow.kind, flow.cost
+        else:
+            model = state.models.get(name)
+            if model is None or name in CANVAS_MODELS:
+                return error_response(404, f"Model not found: {name}", "MODEL_NOT_FOUND", headers)
+            problem = validate_model_inputs(model, inputs)
+            kind, cost, fail = model.kind, model.cost, model.fail
+        if problem is not None:
+            return error_response(400, problem, "INVALID_INPUTS", headers)
+        if model is not None:
+            if model.min_tier and tier_rank(key.tier) < tier_rank(model.min_tier):
+                return error_response(
+                    403,
+                    f"{name} requires the {model.min_tier} plan.",
+                    "MODEL_TIER_REQUIRED",
+                    headers,
+                    requiredTier=model.min_tier,
+                )
+            if is_async and not model.async_supported:
+                return error_response(
+                    400, f"{name} does not support async execution.", "ASYNC_NOT_SUPPORTED", headers
+                )
+        grant = key.grants.get(name)
+        if grant is not None and grant <= 0:
+            return error_response(
+                402,
+                f"Your trial grant for {name} is used up; upgrade to continue.",
+                "grant_exhausted",
+                headers,
+            )
+        price = 0 if grant is not None else cost
+        if key.credits < price:
+            return error_response(
+                402,
+                "Insufficient credits.",
+                "INSUFFICIENT_CREDITS",
+                headers,
+                required=price,
+                balance=key.credits,
+            )
+        run_digest = digest(name, inputs)
+        result = build_result(kind, run_digest, inputs, request.base_url)
+        ms = fake_ms(run_digest)
+        state.runs[name] += 1
+        ctx.run = name
+        if fail is None:
+            if grant is not None:
+                key.grants[name] = grant - 1
+            key.credits -= price
+        if is_async:
+            return self._submit(ctx, key, name, workflow, result, price, ms, fail, headers, now)
+        ctx.sync_run = True
+        if fail is not None:
+            return error_response(500, fail[1], "EXECUTION_FAILED", headers, providerCode=fail[0])
+        body = {"success": True, "result": result, "cost": price, "ms": ms}
+        return json_response(200, body, headers)
+
+    def _submit(
+        self,
+        ctx: _Context,
+        key: ApiKey,
+        name: str,
+        workflow: bool,
+        result: dict[str, object],
+        price: int,
+        ms: int,
+        fail: tuple[str, str] | None,
+        headers: list[tuple[str, str]],
+        now: float,
+    ) -> Response:
+        state = self.state
+        webhook = (
+            (key.webhook_url, key.webhook_secret)
+            if key.webhook_url and key.webhook_secret
+            else None
+        )
+        execution = Execution(
+            id=state.new_uuid(),
+            request_id=f"req_{state.new_id()}",
+            user_id=key.user_id,
+            key_id=key.key_id,
+            workflow_slug=name if workflow else None,
+            model_ids=[] if workflow else [name],
+            created_at=now,
+            due_at=now + state.settings.execution_delay,
+            result=None if fail else result,
+            cost=0 if fail else price,
+            ms=ms,
+            error=None if fail is None else {"code": fail[0], "message": fail[1]},
+            webhook=webhook,
+        )
+        state.executions[execution.id] = execution
+        ctx.watch = webhook is not None
+        delivery: dict[str, object] = {"configured": webhook is not None}
+        if webhook is not None:
+            delivery["url"] = webhook[0]
+        body = {
+            "_async": True,
+            "executionId": execution.id,
+            "requestId": execution.request_id,
+            "status": "processing",
+            "webhookDelivery": delivery,
+            "pollUrl": f"/api/executions/{execution.id}",
+        }
+        return json_response(202, body, headers)

@@ -1,0 +1,206 @@
+"""Models and workflows the emulator knows, input validation, and deterministic results."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+KINDS = ("image", "video", "audio", "text")
+"""Kinds of output a model or workflow produces."""
+
+CANVAS_MODELS = frozenset({"nano-banana-2", "seedream-v5", "kling-v3-i2v", "claude-sonnet"})
+"""Built-in canvas models, which the model endpoint answers with ``404 MODEL_NOT_FOUND``."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registry model.
+
+    Attributes:
+        name: The model's ``internalName``.
+        kind: ``image``, ``video``, ``audio`` or ``text``.
+        cost: Credits charged per successful run.
+        async_supported: Whether ``?async=true`` is accepted.
+        min_tier: The lowest plan tier allowed to run it, or ``None``.
+        fail: ``(code, message)`` to make every run fail, or ``None``.
+        required_inputs: Input names that must be present as strings.
+    """
+
+    name: str
+    kind: str
+    cost: int = 1
+    async_supported: bool = True
+    min_tier: str | None = None
+    fail: tuple[str, str] | None = None
+    required_inputs: tuple[str, ...] = ("prompt",)
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """A deployed workflow.
+
+    Attributes:
+        slug: The workflow's slug.
+        fields: Request Input fields as the schema endpoint reports them.
+        public: Whether the public-schema endpoint serves it without a key.
+        kind: The kind of output it produces.
+        cost: Credits charged per successful run.
+        name: Display name.
+        description: Description.
+    """
+
+    slug: str
+    fields: tuple[dict[str, object], ...] = field(default_factory=tuple)
+    public: bool = False
+    kind: str = "image"
+    cost: int = 1
+    name: str = ""
+    description: str = ""
+
+    def schema(self) -> dict[str, object]:
+        """Return the body of the schema endpoint."""
+        values = {str(f["name"]): f.get("default") for f in self.fields}
+        return {
+            "slug": self.slug,
+            "name": self.name or self.slug,
+            "description": self.description,
+            "fields": [dict(f) for f in self.fields],
+            "values": values,
+            "estimatedCreditCost": self.cost,
+        }
+
+
+PROMPT_FIELD: dict[str, object] = {
+    "name": "prompt",
+    "type": "text",
+    "label": "Prompt",
+    "required": True,
+}
+
+
+def default_models() -> list[ModelSpec]:
+    """Return the models every new emulator starts with."""
+    return [
+        ModelSpec("gpt-image-2", "image", cost=4),
+        ModelSpec("seedance-2-i2v", "video", cost=20),
+        ModelSpec("seedance-2-0-full-access", "video", cost=30, min_tier="enterprise"),
+        ModelSpec("kling-o3-ref2v", "video", cost=15, async_supported=False),
+        ModelSpec("suno-v5", "audio", cost=10),
+        ModelSpec("gpt-5-mini", "text", cost=1, async_supported=False),
+    ]
+
+
+def default_workflows() -> list[WorkflowSpec]:
+    """Return the workflows every new emulator starts with."""
+    style: dict[str, object] = {
+        "name": "style",
+        "type": "select",
+        "label": "Style",
+        "required": False,
+        "options": ["photo", "illustration", "3d"],
+        "default": "photo",
+    }
+    return [
+        WorkflowSpec(
+            "my-thumbnail-pipeline",
+            fields=(PROMPT_FIELD, style),
+            kind="image",
+            cost=5,
+            name="My thumbnail pipeline",
+            description="Generates a video thumbnail from a prompt.",
+        ),
+        WorkflowSpec(
+            "playground-demo",
+            fields=(PROMPT_FIELD,),
+            public=True,
+            kind="text",
+            cost=1,
+            name="Playground demo",
+            description="A public playground workflow.",
+        ),
+    ]
+
+
+def _type_ok(field_type: str, value: object, spec: Mapping[str, object]) -> bool:
+    if field_type == "select":
+        options = spec.get("options")
+        return not isinstance(options, list) or value in options
+    if field_type == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if field_type in ("boolean", "toggle"):
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def validate_model_inputs(spec: ModelSpec, inputs: Mapping[str, object]) -> str | None:
+    """Check a model's inputs.
+
+    Returns:
+        An error message naming the first bad input, or ``None`` when valid.
+    """
+    for name in spec.required_inputs:
+        if name not in inputs or inputs[name] is None:
+            return f"Missing required input: {name}"
+        if not isinstance(inputs[name], str):
+            return f"Invalid input {name}: expected a string"
+    count = inputs.get("num_images")
+    if count is not None and (
+        not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10
+    ):
+        return "Invalid input num_images: expected an integer from 1 to 10"
+    return None
+
+
+def resolve_workflow_inputs(
+    spec: WorkflowSpec, inputs: Mapping[str, object]
+) -> tuple[dict[str, object], str | None]:
+    """Check a workflow's inputs and fill omitted ones from the schema defaults.
+
+    Returns:
+        The merged inputs, and an error message naming the first bad input (or ``None``).
+    """
+    merged = dict(inputs)
+    for f in spec.fields:
+        name = str(f["name"])
+        value = merged.get(name)
+        if value is None:
+            if "default" in f and f["default"] is not None:
+                merged[name] = f["default"]
+                continue
+            if f.get("required"):
+                return merged, f"Missing required input: {name}"
+            continue
+        if not _type_ok(str(f.get("type", "text")), value, f):
+            return merged, f"Invalid input {name}: unexpected value"
+    return merged, None
+
+
+def digest(name: str, inputs: Mapping[str, object]) -> str:
+    """Hash a run's identity: the same model or workflow and inputs give the same digest."""
+    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{name}\n{canonical}".encode()).hexdigest()
+
+
+def fake_ms(run_digest: str) -> int:
+    """A plausible, deterministic server-side execution time in milliseconds."""
+    return 800 + int(run_digest[:4], 16) % 4000
+
+
+def build_result(
+    kind: str, run_digest: str, inputs: Mapping[str, object], base_url: str
+) -> dict[str, object]:
+    """Build a run's ``result`` with absolute media URLs served by the emulator itself."""
+    stem = run_digest[:20]
+    if kind == "image":
+        count = inputs.get("num_images", 1)
+        total = count if isinstance(count, int) and not isinstance(count, bool) else 1
+        return {"images": [f"{base_url}/media/image/{stem}-{i}.png" for i in range(total)]}
+    if kind == "video":
+        return {"videos": [f"{base_url}/media/video/{stem}.mp4"]}
+    if kind == "audio":
+        return {"audios": [f"{base_url}/media/audio/{stem}.wav"]}
+    prompt = inputs.get("prompt")
+    about = prompt if isinstance(prompt, str) else "your request"
+    return {"text": f"Emulated answer {stem[:8]} to: {about}"}
