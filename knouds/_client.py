@@ -1,0 +1,440 @@
+"""``Client`` and ``AsyncClient``: thin shells that do the I/O around the sans-I/O core."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from typing import Any, TypeVar
+
+import httpx
+
+from ._config import DEFAULT_LIMITS, Settings, merge_timeout, resolve_settings
+from ._core import CallContext, Command, Endpoint, Sleep, attempt_flow, parse_identity
+from ._exceptions import KnoudsError
+from ._ratelimit import Pacer, RateLimit
+from ._retry import RetryPolicy, build_retrying, decide
+from ._types import NOT_GIVEN, AsyncSleep, Clock, NotGiven, Sleep as SleepFn, TimeoutTypes
+from .models import Identity
+from .resources.executions import AsyncExecutions, Executions
+from .resources.models import AsyncModels, Models
+from .resources.workflows import AsyncWorkflows, Workflows
+
+__all__ = ["AsyncClient", "Client"]
+
+T = TypeVar("T")
+Parse = Callable[[object, "RateLimit | None"], T]
+
+
+def _resolve_policy(retry: RetryPolicy | None, max_retries: int | NotGiven) -> RetryPolicy:
+    policy = retry if retry is not None else RetryPolicy()
+    if not isinstance(max_retries, NotGiven):
+        policy = policy.with_max_retries(max_retries)
+    return policy
+
+
+class _BaseClient:
+    """Settings and rate-limit state shared by both clients; no I/O."""
+
+    _settings: Settings
+    _policy: RetryPolicy
+    _pace: bool
+    _clock: Clock
+    _pacer: Pacer
+
+    def _configure(
+        self,
+        api_key: str | None,
+        base_url: str | httpx.URL | None,
+        timeout: TimeoutTypes | NotGiven,
+        max_retries: int | NotGiven,
+        retry: RetryPolicy | None,
+        pace: bool,
+        default_headers: Mapping[str, str] | None,
+        clock: Clock | None,
+    ) -> None:
+        self._settings = resolve_settings(api_key, base_url, timeout, default_headers)
+        self._policy = _resolve_policy(retry, max_retries)
+        self._pace = pace
+        self._clock = clock or time.time
+        self._pacer = Pacer(self._clock)
+        self._default_headers = dict(default_headers or {})
+
+    @property
+    def base_url(self) -> httpx.URL:
+        """The API's base URL."""
+        return self._settings.base_url
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The default timeout of each attempt."""
+        return self._settings.timeout
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The default retry policy."""
+        return self._policy
+
+    @property
+    def rate_limits(self) -> dict[str, RateLimit]:
+        """The last rate-limit state seen per bucket (``"models"``, ``"workflows"``, ...)."""
+        return self._pacer.snapshot()
+
+    def _context(
+        self,
+        endpoint: Endpoint,
+        *,
+        content: bytes | None = None,
+        params: dict[str, str] | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> CallContext:
+        headers = dict(self._settings.headers)
+        if not endpoint.authenticated:
+            del headers["x-api-key"]
+        if content is not None:
+            headers["content-type"] = "application/json"
+        if extra_headers:
+            headers.update({k.lower(): v for k, v in extra_headers.items()})
+        base = self._settings.base_url
+        return CallContext(
+            endpoint=endpoint,
+            url=base.copy_with(path=base.path + endpoint.path),
+            headers=headers,
+            timeout=merge_timeout(self._settings.timeout, timeout),
+            content=content,
+            params=params,
+            policy=retry if retry is not None else self._policy,
+            pace=self._pace,
+            pacer=self._pacer,
+            clock=self._clock,
+            api_key=self._settings.api_key,
+        )
+
+    def _copy_kwargs(
+        self,
+        api_key: str | None,
+        base_url: str | httpx.URL | None,
+        timeout: TimeoutTypes | NotGiven,
+        max_retries: int | NotGiven,
+        retry: RetryPolicy | None,
+        pace: bool | None,
+        default_headers: Mapping[str, str] | None,
+    ) -> dict[str, Any]:
+        policy = _resolve_policy(retry if retry is not None else self._policy, max_retries)
+        return {
+            "api_key": api_key if api_key is not None else self._settings.api_key,
+            "base_url": base_url if base_url is not None else self._settings.base_url,
+            "timeout": self._settings.timeout if isinstance(timeout, NotGiven) else timeout,
+            "retry": policy,
+            "pace": self._pace if pace is None else pace,
+            "default_headers": {**self._default_headers, **(default_headers or {})},
+            "clock": self._clock,
+        }
+
+    def _adopt_state(self, original: _BaseClient) -> None:
+        # Same key and server: the copy spends the same rate-limit budget, so it shares the state.
+        if (
+            self._settings.api_key == original._settings.api_key
+            and self._settings.base_url == original._settings.base_url
+        ):
+            self._pacer = original._pacer
+
+    def _first_attempt_failed(self, error: KnoudsError, ctx: CallContext) -> bool:
+        return ctx.policy.max_retries > 0 and decide(
+            error, ctx.policy, idempotent=ctx.endpoint.idempotent
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={str(self._settings.base_url)!r})"
+
+
+class Client(_BaseClient):
+    """A synchronous Knouds client. Thread-safe; share one per process.
+
+    Args:
+        api_key: the API key; defaults to the ``KNOUDS_API_KEY`` environment variable.
+        base_url: defaults to ``KNOUDS_BASE_URL``, else ``https://knouds.ai``. Must be HTTPS
+            unless the host is loopback.
+        timeout: seconds (or an ``httpx.Timeout``) for each attempt; ``None`` disables it. The
+            default allows 10 s to connect and 10 minutes to read (video runs are slow).
+        max_retries: shorthand to change the retry policy's ``max_retries`` (default 2).
+        retry: a :class:`~knouds.RetryPolicy`; the default never re-sends a run that may have
+            been charged.
+        pace: wait for the rate-limit window to reset instead of collecting 429s (default on).
+        http_client: an ``httpx.Client`` of your own (proxies, custom transport). The SDK does not
+            close it.
+        default_headers: headers sent on every request.
+        clock: a function returning epoch seconds (inject a fake one in tests).
+        sleep: a function that sleeps for a number of seconds (inject a fake one in tests).
+
+    Example:
+        >>> client = knouds.Client()  # doctest: +SKIP
+        >>> client.models.run("gpt-image-2", {"prompt": "a red fox"}).images[0].url  # doctest: +SKIP
+    """
+
+    models: Models
+    workflows: Workflows
+    executions: Executions
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | httpx.URL | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | None = None,
+        pace: bool = True,
+        http_client: httpx.Client | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        sleep: SleepFn | None = None,
+    ) -> None:
+        self._configure(
+            api_key, base_url, timeout, max_retries, retry, pace, default_headers, clock
+        )
+        self._sleep = sleep or time.sleep
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            limits=DEFAULT_LIMITS, timeout=self._settings.timeout, follow_redirects=False
+        )
+        self.models = Models(self)
+        self.workflows = Workflows(self)
+        self.executions = Executions(self)
+
+    def with_options(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | None = None,
+        pace: bool | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> Client:
+        """A copy with some settings changed, sharing this client's connection pool and (for the
+        same key) its rate-limit state. Closing the copy leaves the pool open."""
+        kwargs = self._copy_kwargs(
+            api_key, base_url, timeout, max_retries, retry, pace, default_headers
+        )
+        copy = Client(http_client=self._http, sleep=self._sleep, **kwargs)
+        copy._adopt_state(self)
+        return copy
+
+    def whoami(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Identity:
+        """Who the API key belongs to: id, email, role, tier and whether it is approved."""
+        ctx = self._context(Endpoint.whoami(), timeout=timeout, extra_headers=extra_headers)
+        return self._call(ctx, parse_identity)
+
+    def _call(self, ctx: CallContext, parse: Parse[T]) -> T:
+        try:
+            return self._drive(attempt_flow(ctx, parse))
+        except KnoudsError as error:
+            if not self._first_attempt_failed(error, ctx):
+                raise
+            pending: KnoudsError | None = error
+        retrying = build_retrying(
+            ctx.policy,
+            idempotent=ctx.endpoint.idempotent,
+            method=ctx.endpoint.method,
+            path=ctx.endpoint.path,
+            clock=self._clock,
+            started=ctx.started,
+            sleep=self._sleep,
+            asynchronous=False,
+        )
+        for attempt in retrying:  # type: ignore[attr-defined]
+            with attempt:
+                if pending is not None:
+                    failed, pending = pending, None
+                    raise failed
+                return self._drive(attempt_flow(ctx, parse))
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _drive(self, flow: Generator[Command, object, T]) -> T:
+        outcome: object = None
+        try:
+            while True:
+                command = flow.send(outcome)
+                if isinstance(command, Sleep):
+                    self._sleep(command.seconds)
+                    outcome = None
+                    continue
+                try:
+                    outcome = self._http.send(command.request, follow_redirects=False)
+                except httpx.TransportError as exc:
+                    outcome = exc
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            flow.close()
+
+    def close(self) -> None:
+        """Close the connection pool (unless it was passed in or belongs to another client)."""
+        if self._owns_http:
+            self._http.close()
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the underlying connection pool is closed."""
+        return self._http.is_closed
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Quietly release sockets of a client nobody closed; never raise from a finalizer.
+        try:
+            if self._owns_http and not self._http.is_closed:
+                self._http.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+
+class AsyncClient(_BaseClient):
+    """An asyncio Knouds client: the same names as :class:`Client`, awaited.
+
+    Args:
+        api_key: the API key; defaults to the ``KNOUDS_API_KEY`` environment variable.
+        base_url: defaults to ``KNOUDS_BASE_URL``, else ``https://knouds.ai``.
+        timeout: seconds (or an ``httpx.Timeout``) for each attempt; ``None`` disables it.
+        max_retries: shorthand to change the retry policy's ``max_retries`` (default 2).
+        retry: a :class:`~knouds.RetryPolicy`.
+        pace: wait for the rate-limit window to reset instead of collecting 429s (default on).
+        http_client: an ``httpx.AsyncClient`` of your own. The SDK does not close it.
+        default_headers: headers sent on every request.
+        clock: a function returning epoch seconds (inject a fake one in tests).
+        sleep: an async function that sleeps for a number of seconds (inject one in tests).
+    """
+
+    models: AsyncModels
+    workflows: AsyncWorkflows
+    executions: AsyncExecutions
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | httpx.URL | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | None = None,
+        pace: bool = True,
+        http_client: httpx.AsyncClient | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        sleep: AsyncSleep | None = None,
+    ) -> None:
+        self._configure(
+            api_key, base_url, timeout, max_retries, retry, pace, default_headers, clock
+        )
+        self._sleep: Callable[[float], Awaitable[None]] = sleep or asyncio.sleep
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            limits=DEFAULT_LIMITS, timeout=self._settings.timeout, follow_redirects=False
+        )
+        self.models = AsyncModels(self)
+        self.workflows = AsyncWorkflows(self)
+        self.executions = AsyncExecutions(self)
+
+    def with_options(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | None = None,
+        pace: bool | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> AsyncClient:
+        """A copy with some settings changed, sharing this client's connection pool and (for the
+        same key) its rate-limit state. Closing the copy leaves the pool open."""
+        kwargs = self._copy_kwargs(
+            api_key, base_url, timeout, max_retries, retry, pace, default_headers
+        )
+        copy = AsyncClient(http_client=self._http, sleep=self._sleep, **kwargs)
+        copy._adopt_state(self)
+        return copy
+
+    async def whoami(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Identity:
+        """Who the API key belongs to: id, email, role, tier and whether it is approved."""
+        ctx = self._context(Endpoint.whoami(), timeout=timeout, extra_headers=extra_headers)
+        return await self._call(ctx, parse_identity)
+
+    async def _call(self, ctx: CallContext, parse: Parse[T]) -> T:
+        try:
+            return await self._drive(attempt_flow(ctx, parse))
+        except KnoudsError as error:
+            if not self._first_attempt_failed(error, ctx):
+                raise
+            pending: KnoudsError | None = error
+        retrying = build_retrying(
+            ctx.policy,
+            idempotent=ctx.endpoint.idempotent,
+            method=ctx.endpoint.method,
+            path=ctx.endpoint.path,
+            clock=self._clock,
+            started=ctx.started,
+            sleep=self._sleep,
+            asynchronous=True,
+        )
+        async for attempt in retrying:  # type: ignore[attr-defined]
+            with attempt:
+                if pending is not None:
+                    failed, pending = pending, None
+                    raise failed
+                return await self._drive(attempt_flow(ctx, parse))
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _drive(self, flow: Generator[Command, object, T]) -> T:
+        outcome: object = None
+        try:
+            while True:
+                command = flow.send(outcome)
+                if isinstance(command, Sleep):
+                    await self._sleep(command.seconds)
+                    outcome = None
+                    continue
+                try:
+                    outcome = await self._http.send(command.request, follow_redirects=False)
+                except httpx.TransportError as exc:
+                    outcome = exc
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            flow.close()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it was passed in or belongs to another client)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    close = aclose
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the underlying connection pool is closed."""
+        return self._http.is_closed
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,133 @@
+"""The one place that reads the environment and validates client settings."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from ._exceptions import ConfigurationError
+from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from ._version import __version__
+
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "Settings",
+    "resolve_settings",
+    "to_timeout",
+]
+
+API_KEY_ENV = "KNOUDS_API_KEY"
+BASE_URL_ENV = "KNOUDS_BASE_URL"
+DEFAULT_BASE_URL = "https://knouds.ai"
+DEFAULT_CONNECT_TIMEOUT = 10.0
+# Video runs take minutes: reads (and waits for a pooled connection) get ten minutes, connecting
+# gets ten seconds so an unreachable host fails fast.
+DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=DEFAULT_CONNECT_TIMEOUT)
+# Many long runs in flight at once: httpx's default of 100 connections would queue the 101st.
+DEFAULT_LIMITS = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+USER_AGENT = (
+    f"knouds-python/{__version__} httpx/{httpx.__version__} "
+    f"python/{platform.python_version()}"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated client settings."""
+
+    api_key: str
+    base_url: httpx.URL
+    timeout: httpx.Timeout
+    headers: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"Settings(base_url={str(self.base_url)!r}, timeout={self.timeout!r})"
+
+
+def to_timeout(value: TimeoutTypes) -> httpx.Timeout:
+    """A float (seconds, connect capped at the default connect timeout), an ``httpx.Timeout``, or
+    ``None`` (no timeout at all) as an ``httpx.Timeout``."""
+    if isinstance(value, httpx.Timeout):
+        return value
+    if value is None:
+        return httpx.Timeout(None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigurationError(f"timeout must be a positive number of seconds, got {value!r}.")
+    return httpx.Timeout(float(value), connect=min(float(value), DEFAULT_CONNECT_TIMEOUT))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(value: str | httpx.URL) -> httpx.URL:
+    """Parse a base URL; only HTTPS is accepted, except to a loopback host."""
+    try:
+        url = httpx.URL(str(value).strip())
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"base_url {str(value)!r} is not a valid URL.") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(
+            f"base_url {str(value)!r} must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}."
+        )
+    if url.scheme == "http" and not is_loopback(url.host):
+        raise ConfigurationError(
+            f"base_url {str(value)!r} uses plain HTTP: the API key would travel unencrypted. "
+            "Use https:// (plain http:// is only allowed to localhost)."
+        )
+    if url.userinfo:
+        raise ConfigurationError("base_url must not contain credentials.")
+    path = url.path.rstrip("/")
+    return url.copy_with(path=path or "", query=None, fragment=None)
+
+
+def resolve_settings(
+    api_key: str | None,
+    base_url: str | httpx.URL | None,
+    timeout: TimeoutTypes | NotGiven,
+    default_headers: Mapping[str, str] | None,
+) -> Settings:
+    """Fill unset settings from the environment and validate them all."""
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if key is None or not key.strip():
+        raise ConfigurationError(
+            f"No Knouds API key: pass api_key=... or set the {API_KEY_ENV} environment variable."
+        )
+    key = key.strip()
+    if any(c in key for c in "\r\n\0") or not key.isprintable():
+        raise ConfigurationError("The Knouds API key contains characters a header cannot carry.")
+    url = validate_base_url(
+        base_url if base_url is not None else (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+    )
+    headers = {"user-agent": USER_AGENT, "accept": "application/json"}
+    for name, value in (default_headers or {}).items():
+        headers[name.lower()] = value
+    headers["x-api-key"] = key
+    return Settings(
+        api_key=key,
+        base_url=url,
+        timeout=DEFAULT_TIMEOUT if isinstance(timeout, NotGiven) else to_timeout(timeout),
+        headers=headers,
+    )
+
+
+def merge_timeout(default: httpx.Timeout, override: TimeoutTypes | NotGiven) -> httpx.Timeout:
+    """The per-call timeout: the override when given, else the client default."""
+    return default if override is NOT_GIVEN or isinstance(override, NotGiven) else to_timeout(override)

@@ -1,0 +1,460 @@
+"""Every error the SDK raises.
+
+All of them derive from :class:`KnoudsError`::
+
+    KnoudsError
+    ├── ConfigurationError                  (bad client settings: no API key, insecure base URL)
+    ├── APIConnectionError ── APITimeoutError
+    ├── APIResponseValidationError          (2xx body that is not what the contract says)
+    ├── WebhookVerificationError
+    ├── ExecutionCancelledError             (an async execution ended cancelled)
+    ├── ExecutionTimeoutError               (executions.wait gave up; the execution goes on)
+    └── APIStatusError                      (status_code, code, message, body, response, rate_limit)
+        ├── BadRequestError (400) ── InvalidInputsError, InvalidSlugError, InvalidBodyError,
+        │                            AsyncNotSupportedError, InvalidScopeError, InvalidCapabilityError
+        ├── AuthenticationError (401) ── LegacyKeyRetiredError
+        ├── PaymentRequiredError (402) ── InsufficientCreditsError, GrantExhaustedError
+        ├── PermissionDeniedError (403) ── ScopeDeniedError (required, actual),
+        │                                  CapabilityDeniedError (required), ModelTierRequiredError,
+        │                                  CapabilityAboveCeilingError (attempted),
+        │                                  ApiKeyAccessDeniedError
+        ├── NotFoundError (404) ── ModelNotFoundError, WorkflowNotFoundError, ExecutionNotFoundError
+        ├── RateLimitError (429)             (retry_after seconds, limit, tier)
+        └── InternalServerError (5xx) ── ExecutionFailedError
+
+The class is chosen on two axes: the error ``code`` picks it where the code is known, the HTTP
+status otherwise. An unknown code keeps its string on ``.code``. Errors caught before anything is
+sent (a malformed model name, ``inputs`` that is not a mapping) use the class the server's code
+would map to, with ``status_code=None``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ._ratelimit import RateLimit
+    from .models import Execution
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ApiKeyAccessDeniedError",
+    "AsyncNotSupportedError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CapabilityAboveCeilingError",
+    "CapabilityDeniedError",
+    "ConfigurationError",
+    "ExecutionCancelledError",
+    "ExecutionFailedError",
+    "ExecutionNotFoundError",
+    "ExecutionTimeoutError",
+    "GrantExhaustedError",
+    "InsufficientCreditsError",
+    "InternalServerError",
+    "InvalidBodyError",
+    "InvalidCapabilityError",
+    "InvalidInputsError",
+    "InvalidScopeError",
+    "InvalidSlugError",
+    "KnoudsError",
+    "LegacyKeyRetiredError",
+    "ModelNotFoundError",
+    "ModelTierRequiredError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ScopeDeniedError",
+    "WebhookVerificationError",
+    "WorkflowNotFoundError",
+]
+
+
+class KnoudsError(Exception):
+    """Base class of every error raised by the SDK."""
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(KnoudsError, ValueError):
+    """The client's settings are unusable (no API key, a non-HTTPS base URL, ...)."""
+
+
+class APIConnectionError(KnoudsError):
+    """The request could not be completed: the connection failed or broke.
+
+    Attributes:
+        request: the request that failed, when there was one.
+        sent: ``False`` when the request provably never reached the server (connection refused,
+            connect or pool timeout); ``True`` when it may have reached it.
+    """
+
+    def __init__(
+        self,
+        message: str = "Could not connect to Knouds.",
+        *,
+        request: httpx.Request | None = None,
+        sent: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.request = request
+        self.sent = sent
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connecting, waiting for a pooled connection, or reading)."""
+
+
+class APIResponseValidationError(KnoudsError):
+    """Knouds answered with a success status but a body that breaks the API contract."""
+
+    def __init__(
+        self, message: str, *, response: httpx.Response | None = None, body: object = None
+    ) -> None:
+        super().__init__(message)
+        self.response = response
+        self.body = body
+        self.status_code: int | None = response.status_code if response is not None else None
+
+
+class WebhookVerificationError(KnoudsError):
+    """A webhook delivery failed verification: missing or malformed header, bad signature, or a
+    timestamp outside the tolerance. Reject the delivery (answer 400) when you see this."""
+
+
+class APIStatusError(KnoudsError):
+    """Knouds answered with an error status (or rejected the call before it was sent).
+
+    Attributes:
+        status_code: the HTTP status, or ``None`` when the SDK refused the call before sending.
+        code: the API's error code (``"MODEL_NOT_FOUND"``, ...), or ``None`` when the body has none.
+        message: the server's message (or the SDK's, for local checks).
+        body: the decoded JSON body, the raw text when it was not JSON, or ``None``.
+        response: the ``httpx.Response``, or ``None`` for local checks.
+        rate_limit: the ``X-RateLimit-*`` state the response carried, or ``None``.
+    """
+
+    hint: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        body: object = None,
+        response: httpx.Response | None = None,
+        rate_limit: RateLimit | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.body = body
+        self.response = response
+        self.rate_limit = rate_limit
+
+    def __str__(self) -> str:
+        where = []
+        if self.status_code is not None:
+            where.append(f"HTTP {self.status_code}")
+        if self.code:
+            where.append(self.code)
+        text = self.message.rstrip()
+        if where:
+            text = f"{text} ({' '.join(where)})"
+        if self.hint:
+            text = f"{text}. {self.hint}" if not text.endswith(".") else f"{text} {self.hint}"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code!r}, code={self.code!r}, "
+            f"message={self.message!r})"
+        )
+
+    @staticmethod
+    def _field(body: object, name: str) -> Any:
+        return body.get(name) if isinstance(body, dict) else None
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was malformed."""
+
+
+class InvalidInputsError(BadRequestError):
+    """400 ``INVALID_INPUTS``: ``inputs`` is missing, not an object, or holds invalid values."""
+
+    hint = "Check the inputs against the model's parameters or the workflow's schema."
+
+
+class InvalidSlugError(BadRequestError):
+    """400 ``INVALID_SLUG``: a model name or workflow slug has characters outside ``[a-z0-9-]``."""
+
+    hint = "Names are lowercase letters, digits and single hyphens, like 'gpt-image-2'."
+
+
+class InvalidBodyError(BadRequestError):
+    """400 ``INVALID_BODY``: the body is not valid JSON or misses required fields."""
+
+
+class AsyncNotSupportedError(BadRequestError):
+    """400 ``ASYNC_NOT_SUPPORTED``: this model's provider cannot run asynchronously."""
+
+    hint = "Use run() instead of submit() for this model."
+
+
+class InvalidScopeError(BadRequestError):
+    """400 ``INVALID_SCOPE``: unknown scope at key creation."""
+
+
+class InvalidCapabilityError(BadRequestError):
+    """400 ``INVALID_CAPABILITY``: malformed capability at key creation."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, malformed or revoked."""
+
+    hint = "Check the api_key argument or the KNOUDS_API_KEY environment variable."
+
+
+class LegacyKeyRetiredError(AuthenticationError):
+    """401 ``LEGACY_KEY_RETIRED``: the key predates capability keys; regenerate it."""
+
+    hint = "Regenerate the API key in the Knouds dashboard."
+
+
+class PaymentRequiredError(APIStatusError):
+    """402: the run cannot be paid for. Never retried."""
+
+
+class InsufficientCreditsError(PaymentRequiredError):
+    """402 ``INSUFFICIENT_CREDITS``: the balance is too low for this run."""
+
+    hint = "Top up your Knouds credits, then run again."
+
+
+class GrantExhaustedError(PaymentRequiredError):
+    """402 ``grant_exhausted``: the trial grant for this model is used up."""
+
+    hint = "Topping up does not help here: upgrade your Knouds plan to keep using this model."
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key is not allowed to do this."""
+
+
+class ScopeDeniedError(PermissionDeniedError):
+    """403 ``SCOPE_DENIED`` (older keys): the key's scope is below what the endpoint needs.
+
+    Attributes:
+        required: the scope the endpoint needs, e.g. ``"admin"``.
+        actual: the key's scope.
+    """
+
+    hint = "Use a key with a higher scope."
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.required: str | None = self._field(self.body, "required")
+        self.actual: str | None = self._field(self.body, "actual")
+
+
+class CapabilityDeniedError(PermissionDeniedError):
+    """403 ``CAPABILITY_DENIED``: the key lacks a capability.
+
+    Attributes:
+        required: the capability needed, e.g. ``"model:run"``.
+    """
+
+    hint = "Create a key that holds the required capability."
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.required: str | None = self._field(self.body, "required")
+
+
+class ModelTierRequiredError(PermissionDeniedError):
+    """403 ``MODEL_TIER_REQUIRED``: the model needs a higher plan tier."""
+
+    hint = "Upgrade your Knouds plan to use this model."
+
+
+class CapabilityAboveCeilingError(PermissionDeniedError):
+    """403 ``CAPABILITY_ABOVE_CEILING``: a capability above the tier at key creation.
+
+    Attributes:
+        attempted: the capability that was refused.
+    """
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.attempted: str | None = self._field(self.body, "attempted")
+
+
+class ApiKeyAccessDeniedError(PermissionDeniedError):
+    """403 ``API_KEY_ACCESS_DENIED``: the Free tier cannot create keys."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such model, workflow or execution."""
+
+
+class ModelNotFoundError(NotFoundError):
+    """404 ``MODEL_NOT_FOUND``: no enabled registry model has this name.
+
+    Built-in canvas models (nano-banana-2, Seedream V5, Kling V3, Claude Sonnet) are not reachable
+    on the model endpoint.
+    """
+
+    hint = "Check the model name; built-in canvas models are only reachable from workflows."
+
+
+class WorkflowNotFoundError(NotFoundError):
+    """404 on a workflow route: no workflow you own has this slug."""
+
+    hint = "Check the slug and that the key's account owns the workflow."
+
+
+class ExecutionNotFoundError(NotFoundError):
+    """404 on an execution route: no execution with this id is visible to the key."""
+
+
+class RateLimitError(APIStatusError):
+    """429 ``RATE_LIMIT_EXCEEDED``, or a wait for the rate limit longer than the policy allows.
+
+    Raised after retries are used up, or at once when the server asks for a wait above
+    ``RetryPolicy.max_retry_wait``.
+
+    Attributes:
+        retry_after: seconds the server (or the client's pacing) says to wait, or ``None``.
+        limit: the request limit per window, when known.
+        tier: the plan tier the limit belongs to, when the body says.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        limit: int | None = None,
+        tier: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        body_limit = self._field(self.body, "limit")
+        self.limit = limit if limit is not None else _as_int(body_limit)
+        if self.limit is None and self.rate_limit is not None:
+            self.limit = self.rate_limit.limit
+        body_tier = self._field(self.body, "tier")
+        self.tier = tier if tier is not None else (body_tier if isinstance(body_tier, str) else None)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.retry_after is not None:
+            text = f"{text} Retry after {self.retry_after:g} s."
+        return text
+
+
+class InternalServerError(APIStatusError):
+    """5xx: Knouds or a proxy in front of it failed. Runs are not retried by default: the run may
+    have happened."""
+
+
+class ExecutionFailedError(InternalServerError):
+    """The provider failed to run the model: 500 ``EXECUTION_FAILED`` on a synchronous run, or an
+    async execution that ended ``failed`` (then ``code`` is the execution's error code and
+    ``execution`` the final state).
+    """
+
+    def __init__(self, message: str, *, execution: Execution | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.execution = execution
+
+
+class ExecutionCancelledError(KnoudsError):
+    """An async execution ended ``cancelled``. ``execution`` holds its final state (a partial
+    result may be present)."""
+
+    def __init__(self, message: str, *, execution: Execution | None = None) -> None:
+        super().__init__(message)
+        self.execution = execution
+
+
+class ExecutionTimeoutError(KnoudsError, TimeoutError):
+    """``executions.wait`` gave up before the execution finished. The execution goes on:
+    call ``wait(error.execution_id)`` again to resume."""
+
+    def __init__(
+        self, message: str, *, execution_id: str, execution: Execution | None = None
+    ) -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
+        self.execution = execution
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+CODE_TO_CLASS: dict[str, type[APIStatusError]] = {
+    "INVALID_INPUTS": InvalidInputsError,
+    "INVALID_SLUG": InvalidSlugError,
+    "INVALID_BODY": InvalidBodyError,
+    "ASYNC_NOT_SUPPORTED": AsyncNotSupportedError,
+    "INVALID_SCOPE": InvalidScopeError,
+    "INVALID_CAPABILITY": InvalidCapabilityError,
+    "LEGACY_KEY_RETIRED": LegacyKeyRetiredError,
+    "INSUFFICIENT_CREDITS": InsufficientCreditsError,
+    "grant_exhausted": GrantExhaustedError,
+    "SCOPE_DENIED": ScopeDeniedError,
+    "CAPABILITY_DENIED": CapabilityDeniedError,
+    "MODEL_TIER_REQUIRED": ModelTierRequiredError,
+    "CAPABILITY_ABOVE_CEILING": CapabilityAboveCeilingError,
+    "API_KEY_ACCESS_DENIED": ApiKeyAccessDeniedError,
+    "MODEL_NOT_FOUND": ModelNotFoundError,
+    "WORKFLOW_NOT_FOUND": WorkflowNotFoundError,
+    "EXECUTION_NOT_FOUND": ExecutionNotFoundError,
+    "RATE_LIMIT_EXCEEDED": RateLimitError,
+    "EXECUTION_FAILED": ExecutionFailedError,
+}
+
+STATUS_TO_CLASS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def class_for(status: int | None, code: str | None) -> type[APIStatusError]:
+    """The exception class for a status and code: the code wins where known, else the status."""
+    if code is not None and code in CODE_TO_CLASS:
+        return CODE_TO_CLASS[code]
+    if status is not None:
+        if status in STATUS_TO_CLASS:
+            return STATUS_TO_CLASS[status]
+        if status >= 500:
+            return InternalServerError
+    return APIStatusError

@@ -1,0 +1,268 @@
+"""Rate-limit headers, ``Retry-After`` parsing and client-side pacing. Pure: stdlib only, no I/O.
+
+Knouds counts requests per key, per route family and per fixed window, and tells the client where
+it stands on every response (``X-RateLimit-Limit``, ``-Remaining``, ``-Reset`` as a Unix epoch
+second). :class:`Pacer` remembers that per bucket and, before each request, decides whether the
+window's budget still has room, counting requests already in flight. When it has none, the caller
+waits until the window resets instead of collecting a 429.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+from ._types import Clock
+
+__all__ = [
+    "Pacer",
+    "RateLimit",
+    "Ticket",
+    "bucket_for_path",
+    "clock_offset",
+    "parse_http_date",
+    "parse_retry_after",
+]
+
+# The ``Date`` header has one-second resolution: read it as the middle of its second, and only
+# treat a difference above this many seconds as real clock skew rather than rounding and latency.
+_SKEW_THRESHOLD = 1.0
+# Arrive this long after the computed reset, so a request never lands a hair before the window
+# rolls over on the server.
+_RESET_MARGIN = 0.05
+# How long to wait before asking again when the budget is spent but the next reset is unknown
+# (a response is in flight that will tell).
+_UNKNOWN_RESET_POLL = 0.05
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """An RFC 9110 HTTP-date as epoch seconds, or ``None`` when it does not parse."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:  # pragma: no cover - older Pythons returned None instead of raising
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    try:
+        return parsed.timestamp()
+    except (OverflowError, OSError, ValueError):  # pragma: no cover - out-of-range dates
+        return None
+
+
+def clock_offset(date_header: str | None, local_now: float) -> float:
+    """Seconds the server's clock is ahead of ours, judged from a response ``Date`` header.
+
+    Returns ``0.0`` when the header is missing, malformed, or within rounding of our clock.
+    """
+    server = parse_http_date(date_header)
+    if server is None:
+        return 0.0
+    offset = server + 0.5 - local_now
+    return offset if abs(offset) > _SKEW_THRESHOLD else 0.0
+
+
+def parse_retry_after(
+    headers: Mapping[str, str], *, now: float | None = None
+) -> float | None:
+    """Seconds to wait according to ``retry-after-ms`` or ``Retry-After``; ``None`` when absent or
+    unusable.
+
+    ``Retry-After`` may be delta-seconds (fractions accepted) or an HTTP-date; an HTTP-date is
+    measured against the response's ``Date`` header when present (the server's own clock), else
+    against ``now``. A date in the past gives ``0.0``; negative, non-finite or garbage values give
+    ``None`` so the caller falls back to its next source. Huge values are returned as they are:
+    the caller decides whether it is willing to wait that long.
+    """
+    millis = _number(headers.get("retry-after-ms"))
+    if millis is not None and millis >= 0:
+        return millis / 1000.0
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    seconds = _number(raw)
+    if seconds is not None:
+        return seconds if seconds >= 0 else None
+    when = parse_http_date(raw)
+    if when is None:
+        return None
+    reference = parse_http_date(headers.get("date"))
+    if reference is None:
+        reference = time.time() if now is None else now
+    return max(0.0, when - reference)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """The rate-limit state a response reported, from its ``X-RateLimit-*`` headers.
+
+    Attributes:
+        limit: requests allowed per window.
+        remaining: requests left in the current window.
+        reset: when the window refills, as Unix epoch seconds on the server's clock.
+        clock_offset: seconds the server's clock was ahead of this machine's when the response
+            arrived (``0.0`` unless the ``Date`` header showed real skew).
+    """
+
+    limit: int
+    remaining: int
+    reset: float
+    clock_offset: float = field(default=0.0, compare=False)
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str], *, now: float | None = None) -> RateLimit | None:
+        """Parse the three headers; ``None`` when any is missing or malformed (never raises)."""
+        limit = _number(headers.get("x-ratelimit-limit"))
+        remaining = _number(headers.get("x-ratelimit-remaining"))
+        reset = _number(headers.get("x-ratelimit-reset"))
+        if limit is None or remaining is None or reset is None or limit < 0 or reset < 0:
+            return None
+        local_now = time.time() if now is None else now
+        return cls(
+            limit=int(limit),
+            remaining=max(0, int(remaining)),
+            reset=reset,
+            clock_offset=clock_offset(headers.get("date"), local_now),
+        )
+
+    @property
+    def reset_at(self) -> datetime:
+        """The reset moment as an aware UTC ``datetime`` (server clock)."""
+        return datetime.fromtimestamp(self.reset, tz=timezone.utc)
+
+    @property
+    def local_reset(self) -> float:
+        """The reset moment on this machine's clock (epoch seconds), corrected for skew."""
+        return self.reset - self.clock_offset
+
+    def seconds_until_reset(self, now: float | None = None) -> float:
+        """Seconds from ``now`` (default: the current time) until the window refills; never
+        negative."""
+        current = time.time() if now is None else now
+        return max(0.0, self.local_reset - current)
+
+
+def bucket_for_path(path: str) -> str:
+    """The rate-limit bucket a request path counts against.
+
+    Knouds limits per route; the two run endpoints have separate buckets. Model runs are one
+    bucket whatever the model, workflow runs another.
+    """
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 4 and parts[0] == "api" and parts[-1] == "run":
+        return {"models": "models", "workflows": "workflows"}.get(parts[1], parts[1])
+    if len(parts) >= 2 and parts[0] == "api":
+        if parts[1] == "workflows" and len(parts) >= 4:
+            return f"workflows.{parts[-1]}"
+        return parts[1]
+    return "other"
+
+
+@dataclass(eq=False)
+class Ticket:
+    """A reserved slot in a bucket's budget, handed back with :meth:`Pacer.release`."""
+
+    bucket: str
+    seq: int
+
+
+@dataclass
+class _Bucket:
+    limit: int | None = None
+    server_reset: float | None = None  # the newest window a response has told us about
+    local_reset: float | None = None  # None: that window is over and the next reset is unknown
+    budget: int = 0  # requests we may still send in the current window
+    in_flight: set[int] = field(default_factory=set)
+    last: RateLimit | None = None
+
+
+class Pacer:
+    """Per-bucket rate-limit state shared by every thread and task using one client.
+
+    All methods are non-blocking and guarded by one ``threading.Lock``, so the same object serves
+    the sync and the async client; the callers do the waiting. The clock is injectable.
+    """
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+        self._seq = 0
+
+    def acquire(self, bucket: str, *, pace: bool = True) -> tuple[Ticket | None, float]:
+        """Reserve a slot in ``bucket`` or say how long to wait.
+
+        Returns ``(ticket, 0.0)`` when the request may go now, else ``(None, seconds)``: wait that
+        long, then ask again. With ``pace=False`` a slot is always granted (the request is still
+        counted, so paced users of the same state stay accurate).
+        """
+        with self._lock:
+            state = self._buckets.setdefault(bucket, _Bucket())
+            now = self._clock()
+            if state.limit is not None:
+                if state.local_reset is not None and now >= state.local_reset + _RESET_MARGIN:
+                    # The window rolled over: a fresh budget, the next reset still to be learnt.
+                    state.budget = state.limit
+                    state.local_reset = None
+                if pace and state.budget <= 0:
+                    if state.local_reset is None:
+                        return None, _UNKNOWN_RESET_POLL
+                    return None, max(state.local_reset + _RESET_MARGIN - now, 0.001)
+            state.budget -= 1
+            self._seq += 1
+            state.in_flight.add(self._seq)
+            return Ticket(bucket, self._seq), 0.0
+
+    def release(self, ticket: Ticket, rate_limit: RateLimit | None) -> None:
+        """Hand a slot back once its response (or failure) is in, learning from its headers.
+
+        The server's ``remaining`` already counts the requests that reached it before this one was
+        answered; requests sent after this one and still in flight are not in it yet, so they are
+        taken off. Within one window the lowest estimate wins; a response from a newer window
+        replaces the estimate; one from an older window is ignored.
+        """
+        with self._lock:
+            state = self._buckets.setdefault(ticket.bucket, _Bucket())
+            state.in_flight.discard(ticket.seq)
+            if rate_limit is None:
+                return
+            state.last = rate_limit
+            state.limit = rate_limit.limit
+            later = sum(1 for seq in state.in_flight if seq > ticket.seq)
+            budget = rate_limit.remaining - later
+            if state.server_reset is None or rate_limit.reset > state.server_reset:
+                state.server_reset = rate_limit.reset
+                state.local_reset = rate_limit.local_reset
+                state.budget = budget
+            elif rate_limit.reset == state.server_reset and state.local_reset is not None:
+                state.budget = min(state.budget, budget)
+
+    def snapshot(self) -> dict[str, RateLimit]:
+        """The last rate-limit state each bucket reported."""
+        with self._lock:
+            return {name: b.last for name, b in self._buckets.items() if b.last is not None}
+
+    def budget(self, bucket: str) -> int | None:
+        """Requests the pacer will still let through in ``bucket``'s current window, or ``None``
+        when it has not learnt the bucket's limit yet."""
+        with self._lock:
+            state = self._buckets.get(bucket)
+            return state.budget if state is not None and state.limit is not None else None

@@ -1,0 +1,56 @@
+"""Small shared types: the ``NOT_GIVEN`` sentinel and type aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, Union
+
+import httpx
+from typing_extensions import TypeAlias, final
+
+__all__ = [
+    "NOT_GIVEN",
+    "AsyncSleep",
+    "Clock",
+    "Headers",
+    "Inputs",
+    "JSONObject",
+    "NotGiven",
+    "Sleep",
+    "TimeoutTypes",
+]
+
+
+@final
+class NotGiven:
+    """Marks an argument the caller did not pass, where ``None`` is a meaningful value.
+
+    ``timeout=None`` means "no timeout"; ``timeout=NOT_GIVEN`` means "use the client's default".
+    """
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __reduce__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven()
+
+TimeoutTypes: TypeAlias = Union[float, httpx.Timeout, None]
+Headers: TypeAlias = Mapping[str, str]
+Inputs: TypeAlias = Mapping[str, Any]
+JSONObject: TypeAlias = dict[str, Any]
+Clock: TypeAlias = Callable[[], float]
+Sleep: TypeAlias = Callable[[float], None]
+AsyncSleep: TypeAlias = Callable[[float], Awaitable[None]]

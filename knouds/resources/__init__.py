@@ -1,0 +1,1 @@
+"""API resources: ``client.models``, ``client.workflows``, ``client.executions``."""

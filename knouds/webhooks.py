@@ -1,0 +1,159 @@
+"""Verify (and, for tests, sign) Knouds webhook deliveries.
+
+Knouds signs each delivery Stripe-style: the ``X-Knouds-Signature`` header holds
+``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">``, possibly with several ``v1``
+entries while a secret is being rotated. Verify the **raw** request body, before any JSON parsing.
+
+Example:
+    >>> event = knouds.webhooks.verify(request.body, request.headers["X-Knouds-Signature"],
+    ...                                secret)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from ._exceptions import WebhookVerificationError
+from .models import ExecutionError, _Model
+
+__all__ = ["SIGNATURE_HEADER", "WebhookEvent", "sign", "verify"]
+
+SIGNATURE_HEADER = "X-Knouds-Signature"
+DEFAULT_TOLERANCE = 300
+
+
+class WebhookEvent(_Model):
+    """A verified webhook delivery.
+
+    Attributes:
+        event: ``execution.completed``, ``execution.failed``, ``execution.cancelled`` or
+            ``webhook.test`` (other strings are kept).
+        execution_id: the execution it is about; de-duplicate deliveries on it.
+        request_id, user_id, workflow_slug, model_ids, status, result: as sent.
+        error: the failure, for ``execution.failed``.
+        timestamp: the signature's timestamp (Unix seconds).
+    """
+
+    event: str
+    execution_id: str | None = Field(default=None, alias="executionId")
+    request_id: str | None = Field(default=None, alias="requestId")
+    user_id: str | None = Field(default=None, alias="userId")
+    workflow_slug: str | None = Field(default=None, alias="workflowSlug")
+    model_ids: list[str] | None = Field(default=None, alias="modelIds")
+    status: str | None = None
+    result: Any = None
+    error: ExecutionError | None = None
+    timestamp: int | None = None
+
+
+def _digest(secret: str, timestamp: int | str, payload: bytes) -> str:
+    message = f"{timestamp}.".encode() + payload
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _as_bytes(payload: bytes | bytearray | memoryview | str) -> bytes:
+    return payload.encode() if isinstance(payload, str) else bytes(payload)
+
+
+def sign(
+    payload: bytes | bytearray | memoryview | str, secret: str, *, timestamp: int | None = None
+) -> str:
+    """The ``X-Knouds-Signature`` header value for ``payload``, as Knouds would send it.
+
+    Use it to test your webhook endpoint; the local emulator signs its deliveries with it.
+
+    Args:
+        payload: the exact body bytes (a ``str`` is UTF-8 encoded).
+        secret: the webhook secret (``whsec_...``).
+        timestamp: Unix seconds to sign with (default: now).
+    """
+    stamp = int(time.time()) if timestamp is None else int(timestamp)
+    return f"t={stamp},v1={_digest(secret, stamp, _as_bytes(payload))}"
+
+
+def _parse_header(header: str) -> tuple[int, list[str]]:
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep:
+            continue
+        if key == "t":
+            try:
+                timestamp = int(value)
+            except ValueError:
+                raise WebhookVerificationError(
+                    "The X-Knouds-Signature timestamp is not an integer."
+                ) from None
+        elif key == "v1" and value:
+            signatures.append(value.strip())
+    if timestamp is None:
+        raise WebhookVerificationError("The X-Knouds-Signature header has no t= timestamp.")
+    if not signatures:
+        raise WebhookVerificationError("The X-Knouds-Signature header has no v1= signature.")
+    return timestamp, signatures
+
+
+def verify(
+    payload: bytes | bytearray | memoryview | str,
+    signature_header: str | None,
+    secret: str,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> WebhookEvent:
+    """Check a delivery's signature and timestamp, then parse it.
+
+    Args:
+        payload: the raw request body, exactly as received.
+        signature_header: the ``X-Knouds-Signature`` header value.
+        secret: your webhook secret.
+        tolerance: the largest accepted distance, in seconds, between the signature's timestamp
+            and now (replay protection).
+        now: the current Unix time (default: the system clock).
+
+    Returns:
+        The typed event.
+
+    Raises:
+        WebhookVerificationError: a missing or malformed header, no matching signature (compared
+            in constant time), a timestamp outside the tolerance, or a body that is not an event.
+    """
+    if not secret:
+        raise WebhookVerificationError("No webhook secret given: cannot verify the delivery.")
+    if not signature_header or not signature_header.strip():
+        raise WebhookVerificationError(f"The {SIGNATURE_HEADER} header is missing.")
+    timestamp, signatures = _parse_header(signature_header)
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance:
+        raise WebhookVerificationError(
+            f"The delivery's timestamp is {abs(current - timestamp):.0f} s away from now, outside "
+            f"the {tolerance:g} s tolerance (a replay, or a clock that is off)."
+        )
+    body = _as_bytes(payload)
+    expected = _digest(secret, timestamp, body)
+    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        raise WebhookVerificationError(
+            "No signature in the header matches the body: check the secret and that the raw, "
+            "unparsed body was passed."
+        )
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise WebhookVerificationError("The delivery's body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise WebhookVerificationError("The delivery's body is not a JSON object.")
+    try:
+        event = WebhookEvent.model_validate(data)
+    except ValidationError as exc:
+        raise WebhookVerificationError(
+            f"The delivery is not a Knouds event: {exc.error_count()} problem(s)."
+        ) from None
+    event.timestamp = timestamp
+    return event
