@@ -86,7 +86,7 @@ class Emulator:
             self._server = EmulatorHTTPServer(self._address, self._app)
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
+                kwargs={"poll_interval": 0.01},
                 name="knouds-emulator",
                 daemon=True,
             )

@@ -58,6 +58,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: EmulatorHTTPServer
 
     def setup(self) -> None:
