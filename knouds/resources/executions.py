@@ -1,4 +1,7 @@
-"""``client.executions``: poll, cancel and wait for async executions."""
+"""``client.executions``: poll, cancel and wait for async executions.
+
+Every method takes an execution id or the :class:`~knouds.Execution` that ``submit`` returned.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .._core import Endpoint, parse_execution
+from .._polling import ExecutionRef, Poll, execution_id_of
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
-from ..models import Execution
+from ..models import Execution, RunResult
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
@@ -23,35 +27,95 @@ class Executions:
 
     def get(
         self,
-        execution_id: str,
+        execution_id: ExecutionRef,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Execution:
         """The execution's current state (safe to retry: a GET changes nothing).
 
+        Args:
+            execution_id: the execution's id, or the :class:`~knouds.Execution` itself.
+            timeout: this call's per-attempt timeout (default: the client's).
+            extra_headers: headers for this call only.
+
         Raises:
-            ExecutionNotFoundError: no execution with this id is visible to the key.
+            ExecutionNotFoundError: no execution with this id is visible to the key, or the id is
+                malformed (then nothing is sent).
         """
         ctx = self._client._context(
-            Endpoint.execution(execution_id), timeout=timeout, extra_headers=extra_headers
+            Endpoint.execution(execution_id_of(execution_id)),
+            timeout=timeout,
+            extra_headers=extra_headers,
         )
         return self._client._call(ctx, parse_execution)
 
     def cancel(
         self,
-        execution_id: str,
+        execution_id: ExecutionRef,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Execution:
-        """Ask Knouds to cancel an in-flight execution; returns its state after the request."""
+        """Ask Knouds to cancel an in-flight execution; returns its state after the request.
+
+        The state is usually ``cancel_requested``; it becomes ``cancelled`` once the provider stops.
+        """
         ctx = self._client._context(
-            Endpoint.execution(execution_id, cancel=True),
+            Endpoint.execution(execution_id_of(execution_id), cancel=True),
             timeout=timeout,
             extra_headers=extra_headers,
         )
         return self._client._call(ctx, parse_execution)
+
+    def wait(
+        self,
+        execution_id: ExecutionRef,
+        *,
+        timeout: float | None = 600.0,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 10.0,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        """Poll until the execution ends and return its result.
+
+        Polls ``GET /api/executions/{id}`` (paced, and retried like any GET), waiting
+        ``poll_interval`` seconds first and 1.5 times longer after each poll, up to
+        ``max_poll_interval``.
+
+        Args:
+            execution_id: the execution's id, or the :class:`~knouds.Execution` itself.
+            timeout: seconds to wait in total; ``None`` waits as long as it takes.
+            poll_interval: seconds between the first polls.
+            max_poll_interval: the longest wait between two polls.
+            extra_headers: headers for each poll.
+
+        Returns:
+            The completed execution's result, like ``run`` returns it.
+
+        Raises:
+            ExecutionFailedError: the execution failed (``code``, ``message``, ``execution``).
+            ExecutionCancelledError: the execution was cancelled.
+            ExecutionTimeoutError: ``timeout`` ran out; the execution goes on, and
+                ``wait(error.execution_id)`` resumes.
+            ExecutionNotFoundError: no such execution is visible to the key.
+
+        Example:
+            >>> job = client.models.submit("seedance-2-i2v", {"prompt": "waves"})  # doctest: +SKIP
+            >>> client.executions.wait(job).videos[0].url  # doctest: +SKIP
+        """
+        poll = Poll.start(
+            execution_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            now=self._client._clock(),
+        )
+        while True:
+            result = poll.observe(self.get(poll.execution_id, extra_headers=extra_headers))
+            if result is not None:
+                return result
+            self._client._sleep(poll.next_sleep(self._client._clock()))
 
 
 class AsyncExecutions:
@@ -62,28 +126,53 @@ class AsyncExecutions:
 
     async def get(
         self,
-        execution_id: str,
+        execution_id: ExecutionRef,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Execution:
         """The execution's current state. See :meth:`Executions.get`."""
         ctx = self._client._context(
-            Endpoint.execution(execution_id), timeout=timeout, extra_headers=extra_headers
+            Endpoint.execution(execution_id_of(execution_id)),
+            timeout=timeout,
+            extra_headers=extra_headers,
         )
         return await self._client._call(ctx, parse_execution)
 
     async def cancel(
         self,
-        execution_id: str,
+        execution_id: ExecutionRef,
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Execution:
         """Ask Knouds to cancel an in-flight execution. See :meth:`Executions.cancel`."""
         ctx = self._client._context(
-            Endpoint.execution(execution_id, cancel=True),
+            Endpoint.execution(execution_id_of(execution_id), cancel=True),
             timeout=timeout,
             extra_headers=extra_headers,
         )
         return await self._client._call(ctx, parse_execution)
+
+    async def wait(
+        self,
+        execution_id: ExecutionRef,
+        *,
+        timeout: float | None = 600.0,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 10.0,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        """Poll until the execution ends and return its result. See :meth:`Executions.wait`."""
+        poll = Poll.start(
+            execution_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            now=self._client._clock(),
+        )
+        while True:
+            result = poll.observe(await self.get(poll.execution_id, extra_headers=extra_headers))
+            if result is not None:
+                return result
+            await self._client._sleep(poll.next_sleep(self._client._clock()))

@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from .._core import Endpoint, encode_inputs, parse_execution, parse_run_result, parse_schema
+from .._batch import BatchProgress, run_batch, run_batch_async
+from .._core import (
+    Endpoint,
+    check_slug,
+    encode_inputs,
+    parse_execution,
+    parse_run_result,
+    parse_schema,
+)
+from .._exceptions import InvalidInputsError
 from .._retry import RetryPolicy
 from .._types import NOT_GIVEN, Inputs, NotGiven, TimeoutTypes
 from ..models import Execution, RunResult, WorkflowSchema
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
+    from .._exceptions import KnoudsError
 
-__all__ = ["AsyncWorkflows", "Workflows"]
+__all__ = ["AsyncWorkflows", "Workflows", "check_input_names"]
 
 _ASYNC = {"async": "true"}
+
+
+def check_input_names(slug: str, inputs: Inputs, schema: WorkflowSchema) -> None:
+    """Refuse input names that are not fields of the workflow's schema.
+
+    Raises:
+        InvalidInputsError: naming the unknown fields and listing the allowed ones.
+    """
+    allowed = schema.field_names
+    unknown = [name for name in inputs if name not in allowed]
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        listing = ", ".join(repr(name) for name in allowed) or "none"
+        raise InvalidInputsError(
+            f"Workflow {slug!r} has no input field {names}; its fields are: {listing}",
+            code="INVALID_INPUTS",
+        )
 
 
 class Workflows:
@@ -24,11 +51,67 @@ class Workflows:
     def __init__(self, client: Client) -> None:
         self._client = client
 
+    def run_many(
+        self,
+        slug: str,
+        inputs_list: Iterable[Inputs],
+        *,
+        concurrency: int = 8,
+        return_exceptions: bool = True,
+        progress: BatchProgress = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> list[RunResult | KnoudsError]:
+        """Run a workflow on many inputs, ``concurrency`` at a time; results come in input order.
+
+        Each input goes through :meth:`run` (same retries and rate-limit pacing, shared by every
+        worker thread).
+
+        Args:
+            slug: the workflow's slug.
+            inputs_list: one inputs mapping per run.
+            concurrency: how many runs may be in flight at once (default 8).
+            return_exceptions: put each failed input's error in its slot (default). With
+                ``False``, the first error stops the batch: no further input is started, runs
+                already in flight finish, then that error is raised.
+            progress: ``True`` shows a tqdm bar when tqdm is installed (``pip install
+                knouds[tqdm]``; without it, no bar), or a ``callback(done, total, outcome)``
+                called after each input.
+            timeout: each run's per-attempt timeout (default: the client's).
+            extra_headers: headers for each run.
+            retry: each run's retry policy (default: the client's).
+
+        Returns:
+            One slot per input, in input order: its :class:`~knouds.RunResult`, or the
+            :class:`~knouds.KnoudsError` it raised.
+
+        Raises:
+            InvalidSlugError: ``slug`` is not valid; raised at once, nothing is sent.
+            KnoudsError: with ``return_exceptions=False``, the first error an input raised.
+
+        Example:
+            >>> inputs = [{"prompt": p} for p in ["a red fox", "a blue whale"]]
+            >>> client.workflows.run_many("my-thumbnail-pipeline", inputs)  # doctest: +SKIP
+        """
+        check_slug(slug, "workflow slug")
+        return run_batch(
+            lambda inputs: self.run(
+                slug, inputs, timeout=timeout, extra_headers=extra_headers, retry=retry
+            ),
+            inputs_list,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+            progress=progress,
+            description=slug,
+        )
+
     def run(
         self,
         slug: str,
         inputs: Inputs,
         *,
+        validate: bool = False,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
@@ -38,16 +121,24 @@ class Workflows:
         Args:
             slug: the workflow's slug, e.g. ``"my-thumbnail-pipeline"``.
             inputs: values for the workflow's Request Input fields (see :meth:`schema`).
+            validate: first read the schema and refuse input names it does not list (one more
+                request; nothing runs when a name is unknown).
             timeout: this call's per-attempt timeout (default: the client's).
             extra_headers: headers for this call only.
             retry: this call's retry policy (default: the client's).
 
         Raises:
             WorkflowNotFoundError: no workflow of the key's account has this slug.
+            InvalidInputsError: ``inputs`` is not a mapping, or (with ``validate=True``) names a
+                field the workflow does not have; nothing is run.
         """
+        content = encode_inputs(inputs)
+        if validate:
+            schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers)
+            check_input_names(slug, inputs, schema)
         ctx = self._client._context(
             Endpoint.workflow_run(slug),
-            content=encode_inputs(inputs),
+            content=content,
             timeout=timeout,
             extra_headers=extra_headers,
             retry=retry,
@@ -59,14 +150,22 @@ class Workflows:
         slug: str,
         inputs: Inputs,
         *,
+        validate: bool = False,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> Execution:
-        """Start a workflow run asynchronously (``?async=true``) and return at once."""
+        """Start a workflow run asynchronously (``?async=true``) and return at once.
+
+        Takes the same arguments as :meth:`run`; follow it with ``client.executions.wait``.
+        """
+        content = encode_inputs(inputs)
+        if validate:
+            schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers)
+            check_input_names(slug, inputs, schema)
         ctx = self._client._context(
             Endpoint.workflow_run(slug),
-            content=encode_inputs(inputs),
+            content=content,
             params=_ASYNC,
             timeout=timeout,
             extra_headers=extra_headers,
@@ -98,6 +197,22 @@ class Workflows:
         )
         return self._client._call(ctx, parse_schema)
 
+    def public_schema(
+        self,
+        slug: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> WorkflowSchema:
+        """The public playground schema of a workflow, read without the API key.
+
+        Same as ``schema(slug, public=True)``.
+
+        Raises:
+            WorkflowNotFoundError: the workflow does not exist or is not a public playground.
+        """
+        return self.schema(slug, public=True, timeout=timeout, extra_headers=extra_headers)
+
 
 class AsyncWorkflows:
     """Deployed workflows, awaited."""
@@ -105,19 +220,52 @@ class AsyncWorkflows:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
+    async def run_many(
+        self,
+        slug: str,
+        inputs_list: Iterable[Inputs],
+        *,
+        concurrency: int = 8,
+        return_exceptions: bool = True,
+        progress: BatchProgress = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> list[RunResult | KnoudsError]:
+        """Run a workflow on many inputs, ``concurrency`` at a time. See :meth:`Workflows.run_many`.
+
+        Runs on ``concurrency`` worker tasks; never more are in flight at once.
+        """
+        check_slug(slug, "workflow slug")
+        return await run_batch_async(
+            lambda inputs: self.run(
+                slug, inputs, timeout=timeout, extra_headers=extra_headers, retry=retry
+            ),
+            inputs_list,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+            progress=progress,
+            description=slug,
+        )
+
     async def run(
         self,
         slug: str,
         inputs: Inputs,
         *,
+        validate: bool = False,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> RunResult:
         """Run a workflow and wait for its output. See :meth:`Workflows.run`."""
+        content = encode_inputs(inputs)
+        if validate:
+            schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
+            check_input_names(slug, inputs, schema)
         ctx = self._client._context(
             Endpoint.workflow_run(slug),
-            content=encode_inputs(inputs),
+            content=content,
             timeout=timeout,
             extra_headers=extra_headers,
             retry=retry,
@@ -129,14 +277,19 @@ class AsyncWorkflows:
         slug: str,
         inputs: Inputs,
         *,
+        validate: bool = False,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> Execution:
         """Start a workflow run asynchronously. See :meth:`Workflows.submit`."""
+        content = encode_inputs(inputs)
+        if validate:
+            schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
+            check_input_names(slug, inputs, schema)
         ctx = self._client._context(
             Endpoint.workflow_run(slug),
-            content=encode_inputs(inputs),
+            content=content,
             params=_ASYNC,
             timeout=timeout,
             extra_headers=extra_headers,
@@ -159,3 +312,13 @@ class AsyncWorkflows:
             extra_headers=extra_headers,
         )
         return await self._client._call(ctx, parse_schema)
+
+    async def public_schema(
+        self,
+        slug: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> WorkflowSchema:
+        """The public playground schema. See :meth:`Workflows.public_schema`."""
+        return await self.schema(slug, public=True, timeout=timeout, extra_headers=extra_headers)
