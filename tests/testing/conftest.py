@@ -1,4 +1,4 @@
-"""Fixtures for the emulator's own tests: a manual clock, an emulator, and clients over both paths."""
+"""Fixtures for the emulator tests: a manual clock, an emulator, clients over both paths."""
 
 from __future__ import annotations
 
@@ -47,4 +47,3 @@ def http(request: pytest.FixtureRequest, emu: Emulator) -> Iterator[httpx.Client
         )
     with client:
         yield client
-

@@ -7,6 +7,7 @@ import pytest
 
 from knouds.testing import Emulator
 
+
 def run(
     http: httpx.Client, name: str, inputs: object, *, key: str | None = None, **params: str
 ) -> httpx.Response:
@@ -57,7 +58,9 @@ def test_text_model(http: httpx.Client) -> None:
 
 
 def test_workflow_run_uses_defaults(http: httpx.Client, emu: Emulator) -> None:
-    response = http.post("/api/workflows/my-thumbnail-pipeline/run", json={"inputs": {"prompt": "p"}})
+    response = http.post(
+        "/api/workflows/my-thumbnail-pipeline/run", json={"inputs": {"prompt": "p"}}
+    )
     assert response.status_code == 200
     assert response.json()["result"]["images"]
     assert emu.run_count("my-thumbnail-pipeline") == 1
@@ -108,7 +111,8 @@ def test_scope_keys(http: httpx.Client, emu: Emulator) -> None:
     assert denied.json()["required"] == "admin"
     assert denied.json()["actual"] == "deployment"
     flow = http.post(
-        "/api/workflows/playground-demo/run", json={"inputs": {"prompt": "x"}},
+        "/api/workflows/playground-demo/run",
+        json={"inputs": {"prompt": "x"}},
         headers={"x-api-key": emu.create_key(scope="free")},
     )
     assert flow.status_code == 200
@@ -130,7 +134,8 @@ def test_capability_keys(http: httpx.Client, emu: Emulator) -> None:
     assert run(http, "gpt-image-2", {"prompt": "x"}, key=one_model).status_code == 403
     one_flow = emu.create_key(capabilities={"workflow:playground-demo:run"})
     ok = http.post(
-        "/api/workflows/playground-demo/run", json={"inputs": {"prompt": "x"}},
+        "/api/workflows/playground-demo/run",
+        json={"inputs": {"prompt": "x"}},
         headers={"x-api-key": one_flow},
     )
     assert ok.status_code == 200
@@ -187,9 +192,7 @@ def test_validation_order(http: httpx.Client, emu: Emulator) -> None:
     denied_key = emu.create_key(capabilities={"workflow:read"})
     # slug before permission, permission before body
     assert run(http, "BAD", None, key=denied_key).json()["code"] == "INVALID_SLUG"
-    response = http.post(
-        "/api/models/nope/run", content=b"x", headers={"x-api-key": denied_key}
-    )
+    response = http.post("/api/models/nope/run", content=b"x", headers={"x-api-key": denied_key})
     assert response.json()["code"] == "CAPABILITY_DENIED"
     # body before model lookup
     assert http.post("/api/models/nope/run", content=b"x").json()["code"] == "INVALID_BODY"
@@ -261,7 +264,11 @@ def test_whoami(http: httpx.Client, emu: Emulator) -> None:
     key = emu.create_key(scope="free", tier="pro", email="a@b.c")
     user = http.get("/api/whoami", headers={"x-api-key": key}).json()["user"]
     assert user == {
-        "id": "usr_emulator", "email": "a@b.c", "role": "user", "tier": "pro", "approved": True
+        "id": "usr_emulator",
+        "email": "a@b.c",
+        "role": "user",
+        "tier": "pro",
+        "approved": True,
     }
 
 

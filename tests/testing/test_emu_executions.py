@@ -35,7 +35,9 @@ def test_async_lifecycle(http: httpx.Client, emu: Emulator, clock: ManualClock) 
 
     polled = http.get(body["pollUrl"])
     assert polled.json() == {
-        "executionId": execution_id, "status": "processing", "requestId": body["requestId"]
+        "executionId": execution_id,
+        "status": "processing",
+        "requestId": body["requestId"],
     }
     assert "x-ratelimit-limit" in polled.headers
     clock.advance(0.2)
@@ -116,6 +118,8 @@ def test_execution_capabilities(http: httpx.Client, emu: Emulator) -> None:
 
 
 def test_webhook_delivery_block_reports_configuration(http: httpx.Client, emu: Emulator) -> None:
-    key = emu.create_key(webhook_url="http://127.0.0.1:9/hook", webhook_secret="whsec_0123456789abcdef")
+    key = emu.create_key(
+        webhook_url="http://127.0.0.1:9/hook", webhook_secret="whsec_0123456789abcdef"
+    )
     body = submit(http, **{"x-api-key": key}).json()
     assert body["webhookDelivery"] == {"configured": True, "url": "http://127.0.0.1:9/hook"}

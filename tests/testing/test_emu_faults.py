@@ -94,7 +94,10 @@ def test_delay_then_normal_and_then_fault(http: httpx.Client, emu: Emulator) -> 
 
 def test_read_timeout_with_delay(emu: Emulator) -> None:
     emu.inject(Fault.delay(0.3))
-    with httpx.Client(base_url=emu.base_url, verify=False) as http, pytest.raises(httpx.ReadTimeout):
+    with (
+        httpx.Client(base_url=emu.base_url, verify=False) as http,
+        pytest.raises(httpx.ReadTimeout),
+    ):
         http.get("/api/whoami", timeout=0.05)
 
 

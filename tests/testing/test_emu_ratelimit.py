@@ -55,7 +55,9 @@ def test_buckets_are_separate_per_route_family_and_key(clock: ManualClock) -> No
         headers = {"x-api-key": emu.api_key}
         body = {"inputs": {"prompt": "x"}}
         assert http.post("/api/models/gpt-image-2/run", json=body, headers=headers).is_success
-        assert http.post("/api/models/gpt-image-2/run", json=body, headers=headers).status_code == 429
+        assert (
+            http.post("/api/models/gpt-image-2/run", json=body, headers=headers).status_code == 429
+        )
         flow = http.post("/api/workflows/playground-demo/run", json=body, headers=headers)
         assert flow.is_success
         assert http.get("/api/whoami", headers=headers).is_success
@@ -87,9 +89,10 @@ def test_tier_defaults_and_overrides(clock: ManualClock) -> None:
         response = http.get("/api/whoami", headers={"x-api-key": enterprise})
         assert not any(h.startswith("x-ratelimit") for h in response.headers)
         custom = emu.create_key(tier="enterprise", rate_limit=3)
-        assert http.get("/api/whoami", headers={"x-api-key": custom}).headers[
-            "x-ratelimit-limit"
-        ] == "3"
+        assert (
+            http.get("/api/whoami", headers={"x-api-key": custom}).headers["x-ratelimit-limit"]
+            == "3"
+        )
 
 
 def test_sub_second_window(clock: ManualClock) -> None:
