@@ -11,10 +11,10 @@ from . import webhooks
 from ._client import AsyncClient, Client
 from ._exceptions import (
     APIConnectionError,
+    ApiKeyAccessDeniedError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
-    ApiKeyAccessDeniedError,
     AsyncNotSupportedError,
     AuthenticationError,
     BadRequestError,
@@ -35,6 +35,7 @@ from ._exceptions import (
     InvalidSlugError,
     KnoudsError,
     LegacyKeyRetiredError,
+    MediaDownloadError,
     ModelNotFoundError,
     ModelTierRequiredError,
     NotFoundError,
@@ -62,7 +63,6 @@ from .models import (
 from .webhooks import WebhookEvent
 
 __all__ = [
-    "NOT_GIVEN",
     "APIConnectionError",
     "APIResponseValidationError",
     "APIStatusError",
@@ -94,8 +94,10 @@ __all__ = [
     "KnoudsError",
     "LegacyKeyRetiredError",
     "Media",
+    "MediaDownloadError",
     "ModelNotFoundError",
     "ModelTierRequiredError",
+    "NOT_GIVEN",
     "NotFoundError",
     "NotGiven",
     "PaymentRequiredError",

@@ -14,7 +14,8 @@ from ._core import CallContext, Command, Endpoint, Sleep, attempt_flow, parse_id
 from ._exceptions import KnoudsError
 from ._ratelimit import Pacer, RateLimit
 from ._retry import RetryPolicy, build_retrying, decide
-from ._types import NOT_GIVEN, AsyncSleep, Clock, NotGiven, Sleep as SleepFn, TimeoutTypes
+from ._types import NOT_GIVEN, AsyncSleep, Clock, NotGiven, TimeoutTypes
+from ._types import Sleep as SleepFn
 from .models import Identity
 from .resources.executions import AsyncExecutions, Executions
 from .resources.models import AsyncModels, Models
@@ -100,7 +101,7 @@ class _BaseClient:
         base = self._settings.base_url
         return CallContext(
             endpoint=endpoint,
-            url=base.copy_with(path=base.path + endpoint.path),
+            url=base.copy_with(path=base.path.rstrip("/") + endpoint.path),
             headers=headers,
             timeout=merge_timeout(self._settings.timeout, timeout),
             content=content,
@@ -171,7 +172,7 @@ class Client(_BaseClient):
 
     Example:
         >>> client = knouds.Client()  # doctest: +SKIP
-        >>> client.models.run("gpt-image-2", {"prompt": "a red fox"}).images[0].url  # doctest: +SKIP
+        >>> result = client.models.run("gpt-image-2", {"prompt": "a fox"})  # doctest: +SKIP
     """
 
     models: Models
@@ -251,7 +252,7 @@ class Client(_BaseClient):
             sleep=self._sleep,
             asynchronous=False,
         )
-        for attempt in retrying:  # type: ignore[attr-defined]
+        for attempt in retrying:
             with attempt:
                 if pending is not None:
                     failed, pending = pending, None

@@ -36,8 +36,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=DEFAULT_CONNECT_TIMEOUT)
 # Many long runs in flight at once: httpx's default of 100 connections would queue the 101st.
 DEFAULT_LIMITS = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
 USER_AGENT = (
-    f"knouds-python/{__version__} httpx/{httpx.__version__} "
-    f"python/{platform.python_version()}"
+    f"knouds-python/{__version__} httpx/{httpx.__version__} python/{platform.python_version()}"
 )
 
 
@@ -130,4 +129,6 @@ def resolve_settings(
 
 def merge_timeout(default: httpx.Timeout, override: TimeoutTypes | NotGiven) -> httpx.Timeout:
     """The per-call timeout: the override when given, else the client default."""
-    return default if override is NOT_GIVEN or isinstance(override, NotGiven) else to_timeout(override)
+    return (
+        default if override is NOT_GIVEN or isinstance(override, NotGiven) else to_timeout(override)
+    )

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import httpx
 import pydantic
@@ -21,7 +21,6 @@ import pydantic
 from ._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
-    APIStatusError,
     APITimeoutError,
     ExecutionNotFoundError,
     InvalidInputsError,
@@ -213,36 +212,23 @@ def raise_for_response(
     status = response.status_code
     if 200 <= status < 300:
         if not decoded or not isinstance(body, dict):
-            message = (
+            problem = (
                 _describe_body(response)
                 if not decoded
                 else f"Knouds answered {status} with JSON that is not an object: {_short(body)}"
             )
             raise APIResponseValidationError(
-                _redact(message, api_key), response=response, body=body if decoded else None
+                _redact(problem, api_key), response=response, body=body if decoded else None
             )
         if body.get("success") is not False:
             return body
-    code: str | None = None
-    message: str | None = None
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):  # a nested {"error": {"message", "code"}} from some proxies
-            message = error.get("message") if isinstance(error.get("message"), str) else None
-            code = error.get("code") if isinstance(error.get("code"), str) else None
-        elif isinstance(error, str):
-            message = error
-        if message is None and isinstance(body.get("message"), str):
-            message = body["message"]
-        if isinstance(body.get("code"), str):
-            code = body["code"]
-    if 200 <= status < 300:  # a 2xx carrying "success": false
-        if code is None:
-            raise APIResponseValidationError(
-                _redact(f"Knouds answered {status} with success=false: {message or body!r}", api_key),
-                response=response,
-                body=body,
-            )
+    code, message = _code_and_message(body)
+    if 200 <= status < 300 and code is None:  # a 2xx carrying "success": false and no code
+        raise APIResponseValidationError(
+            _redact(f"Knouds answered {status} with success=false: {message or body!r}", api_key),
+            response=response,
+            body=body,
+        )
     if 300 <= status < 400:
         target = response.headers.get("location", "?")
         message = (
@@ -266,6 +252,26 @@ def raise_for_response(
     raise cls(_redact(message, api_key), **kwargs)
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _code_and_message(body: object) -> tuple[str | None, str | None]:
+    """The error code and message of an error body, wherever the server put them."""
+    if not isinstance(body, dict):
+        return None, None
+    error = body.get("error")
+    if isinstance(error, dict):  # a nested {"error": {"message", "code"}}, as some proxies send
+        return _text(body.get("code")) or _text(error.get("code")), _text(error.get("message"))
+    return _text(body.get("code")), _text(error) or _text(body.get("message"))
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def _server_wait(
     response: httpx.Response, body: object, rate_limit: RateLimit | None, now: float
 ) -> float | None:
@@ -275,10 +281,9 @@ def _server_wait(
     if wait is not None:
         return wait
     if isinstance(body, dict):
-        value = body.get("retryAfter")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if math.isfinite(value) and value >= 0:
-                return float(value)
+        seconds = _finite(body.get("retryAfter"))
+        if seconds is not None and seconds >= 0:
+            return seconds
     if rate_limit is not None:
         return rate_limit.seconds_until_reset(now)
     return None
@@ -332,7 +337,7 @@ class Send:
     request: httpx.Request
 
 
-Command = Union[Sleep, Send]
+Command = Sleep | Send
 
 
 @dataclass

@@ -7,11 +7,13 @@ All of them derive from :class:`KnoudsError`::
     ├── APIConnectionError ── APITimeoutError
     ├── APIResponseValidationError          (2xx body that is not what the contract says)
     ├── WebhookVerificationError
+    ├── MediaDownloadError                  (a media file could not be fetched: url, status_code)
     ├── ExecutionCancelledError             (an async execution ended cancelled)
     ├── ExecutionTimeoutError               (executions.wait gave up; the execution goes on)
     └── APIStatusError                      (status_code, code, message, body, response, rate_limit)
         ├── BadRequestError (400) ── InvalidInputsError, InvalidSlugError, InvalidBodyError,
-        │                            AsyncNotSupportedError, InvalidScopeError, InvalidCapabilityError
+        │                            AsyncNotSupportedError, InvalidScopeError,
+        │                            InvalidCapabilityError
         ├── AuthenticationError (401) ── LegacyKeyRetiredError
         ├── PaymentRequiredError (402) ── InsufficientCreditsError, GrantExhaustedError
         ├── PermissionDeniedError (403) ── ScopeDeniedError (required, actual),
@@ -64,6 +66,7 @@ __all__ = [
     "InvalidSlugError",
     "KnoudsError",
     "LegacyKeyRetiredError",
+    "MediaDownloadError",
     "ModelNotFoundError",
     "ModelTierRequiredError",
     "NotFoundError",
@@ -133,6 +136,23 @@ class APIResponseValidationError(KnoudsError):
 class WebhookVerificationError(KnoudsError):
     """A webhook delivery failed verification: missing or malformed header, bad signature, or a
     timestamp outside the tolerance. Reject the delivery (answer 400) when you see this."""
+
+
+class MediaDownloadError(KnoudsError):
+    """A run's media file could not be downloaded or saved: an error status (an expired link
+    answers 403), a refused URL or redirect, a file over ``max_bytes``, or a broken connection.
+
+    Attributes:
+        url: the URL that failed (after redirects), or ``None``.
+        status_code: the HTTP status of the media server's answer, or ``None`` when there was none.
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, status_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status_code = status_code
 
 
 class APIStatusError(KnoudsError):
@@ -360,7 +380,9 @@ class RateLimitError(APIStatusError):
         if self.limit is None and self.rate_limit is not None:
             self.limit = self.rate_limit.limit
         body_tier = self._field(self.body, "tier")
-        self.tier = tier if tier is not None else (body_tier if isinstance(body_tier, str) else None)
+        self.tier = (
+            tier if tier is not None else (body_tier if isinstance(body_tier, str) else None)
+        )
 
     def __str__(self) -> str:
         text = super().__str__()

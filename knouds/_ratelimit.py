@@ -80,9 +80,7 @@ def clock_offset(date_header: str | None, local_now: float) -> float:
     return offset if abs(offset) > _SKEW_THRESHOLD else 0.0
 
 
-def parse_retry_after(
-    headers: Mapping[str, str], *, now: float | None = None
-) -> float | None:
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Seconds to wait according to ``retry-after-ms`` or ``Retry-After``; ``None`` when absent or
     unusable.
 
@@ -128,7 +126,9 @@ class RateLimit:
     clock_offset: float = field(default=0.0, compare=False)
 
     @classmethod
-    def from_headers(cls, headers: Mapping[str, str], *, now: float | None = None) -> RateLimit | None:
+    def from_headers(
+        cls, headers: Mapping[str, str], *, now: float | None = None
+    ) -> RateLimit | None:
         """Parse the three headers; ``None`` when any is missing or malformed (never raises)."""
         limit = _number(headers.get("x-ratelimit-limit"))
         remaining = _number(headers.get("x-ratelimit-remaining"))

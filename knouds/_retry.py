@@ -145,11 +145,11 @@ def compute_wait(
     A 429's server-directed wait (already resolved from ``Retry-After``, the body's
     ``retryAfter`` or the window reset) wins; otherwise exponential backoff.
     """
-    rand = (rng or random).random
+    rand: Callable[[], float] = (rng or random).random
     if isinstance(error, RateLimitError) and error.retry_after is not None:
-        wait = error.retry_after
+        wait = float(error.retry_after)
         return wait * (1.0 + 0.1 * rand()) if policy.jitter else wait
-    backoff = min(policy.max_backoff, policy.initial_backoff * (2 ** max(attempt - 1, 0)))
+    backoff = min(policy.max_backoff, policy.initial_backoff * 2.0 ** max(attempt - 1, 0))
     return backoff * (0.5 + 0.5 * rand()) if policy.jitter else backoff
 
 
@@ -178,9 +178,8 @@ def build_retrying(
 
     def should_retry(state: tenacity.RetryCallState) -> bool:
         outcome = state.outcome
-        if outcome is None or not outcome.failed:
-            return False
-        return decide(outcome.exception(), policy, idempotent=idempotent)
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        return error is not None and decide(error, policy, idempotent=idempotent)
 
     def wait(state: tenacity.RetryCallState) -> float:
         assert state.outcome is not None

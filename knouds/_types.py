@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, Union
+from typing import Any, Final, TypeAlias
 
 import httpx
-from typing_extensions import TypeAlias, final
+from typing_extensions import final
 
 __all__ = [
     "NOT_GIVEN",
@@ -47,7 +47,7 @@ class NotGiven:
 
 NOT_GIVEN: Final = NotGiven()
 
-TimeoutTypes: TypeAlias = Union[float, httpx.Timeout, None]
+TimeoutTypes: TypeAlias = float | httpx.Timeout | None
 Headers: TypeAlias = Mapping[str, str]
 Inputs: TypeAlias = Mapping[str, Any]
 JSONObject: TypeAlias = dict[str, Any]

@@ -27,14 +27,19 @@ MediaKind = Literal["image", "video", "audio"]
 ExecutionStatus = Literal["processing", "completed", "failed", "cancel_requested", "cancelled"]
 
 _EXTENSIONS: dict[str, MediaKind] = {
-    **dict.fromkeys(("png", "jpg", "jpeg", "webp", "gif", "bmp", "avif", "heic", "tif", "tiff"), "image"),
+    **dict.fromkeys(
+        ("png", "jpg", "jpeg", "webp", "gif", "bmp", "avif", "heic", "tif", "tiff"), "image"
+    ),
     **dict.fromkeys(("mp4", "mov", "webm", "mkv", "avi", "m4v"), "video"),
     **dict.fromkeys(("mp3", "wav", "ogg", "flac", "m4a", "aac", "opus"), "audio"),
 }
 _PLURAL: dict[str, MediaKind] = {
-    "images": "image", "image": "image",
-    "videos": "video", "video": "video",
-    "audios": "audio", "audio": "audio",
+    "images": "image",
+    "image": "image",
+    "videos": "video",
+    "video": "video",
+    "audios": "audio",
+    "audio": "audio",
 }
 _KIND_EXTENSION: dict[str, str] = {"image": ".png", "video": ".mp4", "audio": ".mp3"}
 
@@ -188,9 +193,10 @@ class RunResult(_Model):
     def __repr__(self) -> str:
         parts = [f"cost={self.cost!r}", f"ms={self.ms!r}"]
         found = self._collected()
-        for kind in ("image", "video", "audio"):
-            if found[kind]:  # type: ignore[index]
-                parts.append(f"{kind}s={len(found[kind])}")  # type: ignore[index]
+        kinds: tuple[MediaKind, ...] = ("image", "video", "audio")
+        for kind in kinds:
+            if found[kind]:
+                parts.append(f"{kind}s={len(found[kind])}")
         text = self.text
         if text is not None:
             parts.append(f"text={text[:40] + '…' if len(text) > 40 else text!r}")
