@@ -220,7 +220,8 @@ class Pacer:
             if state.limit is not None:
                 if state.local_reset is not None and now >= state.local_reset + _RESET_MARGIN:
                     # The window rolled over: a fresh budget, the next reset still to be learnt.
-                    state.budget = state.limit
+                    # Requests still in flight may land in the new window: count them in it.
+                    state.budget = state.limit - len(state.in_flight)
                     state.local_reset = None
                 if pace and state.budget <= 0:
                     if state.local_reset is None:
