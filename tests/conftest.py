@@ -66,9 +66,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
-async def make_client(
-    client_kind: str, fake_time: FakeTime
-) -> AsyncIterator[Callable[..., Any]]:
+async def make_client(client_kind: str, fake_time: FakeTime) -> AsyncIterator[Callable[..., Any]]:
     """Build a ``Client`` or ``AsyncClient`` (per the parameter) over a handler or transport.
 
     ``make_client(handler_or_transport, **client_kwargs)``; fake time is wired in unless the test
