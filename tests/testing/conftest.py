@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-try:
-    import knouds.testing  # noqa: F401
-except ImportError:  # the package is not installed: test the checkout
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 from knouds.testing import Emulator, ManualClock
-from knouds.testing.pytest_plugin import (  # noqa: F401  (fixtures, if the plugin is not installed)
-    knouds_async_client,
-    knouds_client,
-    knouds_emulator,
-)
 
 START = 1_700_000_040.0  # aligned to a 60-second window
 
