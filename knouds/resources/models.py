@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from .._core import Endpoint, encode_inputs, parse_execution, parse_run_result
+from .._batch import BatchProgress, run_batch, run_batch_async
+from .._core import Endpoint, check_slug, encode_inputs, parse_execution, parse_run_result
 from .._retry import RetryPolicy
 from .._types import NOT_GIVEN, Inputs, NotGiven, TimeoutTypes
 from ..models import Execution, RunResult
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
+    from .._exceptions import KnoudsError
 
 __all__ = ["AsyncModels", "Models"]
 
@@ -23,6 +25,61 @@ class Models:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+
+    def run_many(
+        self,
+        name: str,
+        inputs_list: Iterable[Inputs],
+        *,
+        concurrency: int = 8,
+        return_exceptions: bool = True,
+        progress: BatchProgress = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> list[RunResult | KnoudsError]:
+        """Run a model on many inputs, ``concurrency`` at a time; results come in input order.
+
+        Each input goes through :meth:`run` (same retries and rate-limit pacing, shared by every
+        worker thread).
+
+        Args:
+            name: the model's internal name, e.g. ``"gpt-image-2"``.
+            inputs_list: one inputs mapping per run.
+            concurrency: how many runs may be in flight at once (default 8).
+            return_exceptions: put each failed input's error in its slot (default). With
+                ``False``, the first error stops the batch: no further input is started, runs
+                already in flight finish, then that error is raised.
+            progress: ``True`` shows a tqdm bar when tqdm is installed (``pip install
+                knouds[tqdm]``; without it, no bar), or a ``callback(done, total, outcome)``
+                called after each input.
+            timeout: each run's per-attempt timeout (default: the client's).
+            extra_headers: headers for each run.
+            retry: each run's retry policy (default: the client's).
+
+        Returns:
+            One slot per input, in input order: its :class:`~knouds.RunResult`, or the
+            :class:`~knouds.KnoudsError` it raised.
+
+        Raises:
+            InvalidSlugError: ``name`` is not valid; raised at once, nothing is sent.
+            KnoudsError: with ``return_exceptions=False``, the first error an input raised.
+
+        Example:
+            >>> inputs = [{"prompt": p} for p in ["a red fox", "a blue whale"]]
+            >>> client.models.run_many("gpt-image-2", inputs)  # doctest: +SKIP
+        """
+        check_slug(name, "model name")
+        return run_batch(
+            lambda inputs: self.run(
+                name, inputs, timeout=timeout, extra_headers=extra_headers, retry=retry
+            ),
+            inputs_list,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+            progress=progress,
+            description=name,
+        )
 
     def run(
         self,
@@ -89,6 +146,34 @@ class AsyncModels:
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+
+    async def run_many(
+        self,
+        name: str,
+        inputs_list: Iterable[Inputs],
+        *,
+        concurrency: int = 8,
+        return_exceptions: bool = True,
+        progress: BatchProgress = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> list[RunResult | KnoudsError]:
+        """Run a model on many inputs, ``concurrency`` at a time. See :meth:`Models.run_many`.
+
+        Runs on ``concurrency`` worker tasks; never more are in flight at once.
+        """
+        check_slug(name, "model name")
+        return await run_batch_async(
+            lambda inputs: self.run(
+                name, inputs, timeout=timeout, extra_headers=extra_headers, retry=retry
+            ),
+            inputs_list,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+            progress=progress,
+            description=name,
+        )
 
     async def run(
         self,

@@ -1,0 +1,238 @@
+"""Run many inputs through one model or workflow, a bounded number at a time.
+
+The bookkeeping (result slots in input order, progress, stopping on the first error) is shared by
+the sync and async drivers; each driver only decides how work runs: a pool of ``concurrency``
+threads for :class:`~knouds.Client`, ``concurrency`` worker tasks for
+:class:`~knouds.AsyncClient`. Every input goes through the client's ordinary ``run``, so retries
+and rate-limit pacing apply to each one, with the pacing state shared by all workers.
+
+When ``return_exceptions=False`` and an input fails, no further input is started; runs already in
+flight are left to finish (their requests have reached the server and may be charged, so
+abandoning them would save nothing), then the first error is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Protocol, TypeAlias
+
+from ._exceptions import KnoudsError
+from ._types import Inputs
+
+if TYPE_CHECKING:
+    from .models import RunResult
+
+__all__ = ["BatchOutcome", "BatchProgress", "ProgressCallback", "run_batch", "run_batch_async"]
+
+BatchOutcome: TypeAlias = "RunResult | KnoudsError"
+"""One slot of a batch: the input's result, or the error it raised."""
+
+ProgressCallback: TypeAlias = "Callable[[int, int, RunResult | KnoudsError], object]"
+"""Called as ``callback(done, total, outcome)`` after each input finishes."""
+
+BatchProgress: TypeAlias = "bool | ProgressCallback | None"
+"""``True`` for a tqdm bar (when tqdm is installed), a callback, or ``None``/``False``."""
+
+
+class _Bar(Protocol):
+    def update(self, n: int = 1) -> object: ...
+
+    def close(self) -> None: ...
+
+
+def _tqdm_bar(total: int, description: str) -> _Bar | None:
+    """A tqdm progress bar (a widget in notebooks), or ``None`` when tqdm is not installed."""
+    try:
+        from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        return None
+    bar: _Bar = tqdm(total=total, desc=description, unit="run")
+    return bar
+
+
+class _Batch:
+    """Thread-safe bookkeeping for one batch: result slots, progress, and when to stop."""
+
+    def __init__(
+        self,
+        items: list[Inputs],
+        *,
+        return_exceptions: bool,
+        progress: BatchProgress,
+        description: str,
+    ) -> None:
+        self._items = items
+        self._slots: list[BatchOutcome | None] = [None] * len(items)
+        self._return_exceptions = return_exceptions
+        self._lock = threading.Lock()
+        self._next = 0
+        self._done = 0
+        self._stopped = False
+        self._first_error: KnoudsError | None = None
+        self._callback: ProgressCallback | None = None
+        self._bar: _Bar | None = None
+        if progress is True:
+            self._bar = _tqdm_bar(len(items), description)
+        elif callable(progress):
+            self._callback = progress
+
+    @property
+    def size(self) -> int:
+        """How many inputs the batch holds."""
+        return len(self._items)
+
+    def take(self) -> tuple[int, Inputs] | None:
+        """The next input to run with its index, or ``None`` when there is none or we stopped."""
+        with self._lock:
+            if self._stopped or self._next >= len(self._items):
+                return None
+            index = self._next
+            self._next += 1
+            return index, self._items[index]
+
+    def record(self, index: int, outcome: BatchOutcome) -> None:
+        """Store one input's outcome and report progress (progress calls are serialised)."""
+        with self._lock:
+            self._slots[index] = outcome
+            self._done += 1
+            if isinstance(outcome, KnoudsError) and not self._return_exceptions:
+                self._stopped = True
+                if self._first_error is None:
+                    self._first_error = outcome
+            if self._bar is not None:
+                self._bar.update(1)
+            if self._callback is not None:
+                self._callback(self._done, len(self._items), outcome)
+
+    def abort(self) -> None:
+        """Start nothing more (an unexpected exception or an interruption is propagating)."""
+        with self._lock:
+            self._stopped = True
+
+    def close(self) -> None:
+        """Close the progress bar, if any."""
+        if self._bar is not None:
+            self._bar.close()
+
+    def outcome(self) -> list[BatchOutcome]:
+        """The slots in input order, or the first error when the batch stops on errors."""
+        if self._first_error is not None:
+            raise self._first_error
+        missing = [i for i, slot in enumerate(self._slots) if slot is None]
+        if missing:  # pragma: no cover - every path either fills each slot or raises
+            raise AssertionError(f"inputs {missing} did not run")
+        return [slot for slot in self._slots if slot is not None]
+
+
+def _check_concurrency(concurrency: int) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+
+
+def _workers(batch_size: int, concurrency: int) -> int:
+    return max(1, min(concurrency, batch_size))
+
+
+def run_batch(
+    run: Callable[[Inputs], RunResult],
+    inputs_list: Iterable[Inputs],
+    *,
+    concurrency: int,
+    return_exceptions: bool,
+    progress: BatchProgress,
+    description: str = "",
+) -> list[BatchOutcome]:
+    """Call ``run`` on each input from a pool of ``concurrency`` threads.
+
+    Args:
+        run: runs one input (the client's ``run`` with the name and options bound).
+        inputs_list: the inputs, one mapping per run.
+        concurrency: how many runs may be in flight at once.
+        return_exceptions: put each input's :class:`~knouds.KnoudsError` in its slot instead of
+            raising the first one.
+        progress: ``True`` for a tqdm bar, or a ``callback(done, total, outcome)``.
+        description: the progress bar's label.
+
+    Returns:
+        One outcome per input, in input order.
+    """
+    _check_concurrency(concurrency)
+    batch = _Batch(
+        list(inputs_list),
+        return_exceptions=return_exceptions,
+        progress=progress,
+        description=description,
+    )
+
+    def work() -> None:
+        while (job := batch.take()) is not None:
+            index, inputs = job
+            try:
+                outcome: BatchOutcome = run(inputs)
+            except KnoudsError as error:
+                outcome = error
+            except BaseException:
+                batch.abort()
+                raise
+            batch.record(index, outcome)
+
+    try:
+        workers = _workers(batch.size, concurrency)
+        with ThreadPoolExecutor(workers, thread_name_prefix="knouds-batch") as pool:
+            futures = [pool.submit(work) for _ in range(workers)]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                # Interrupted or a worker crashed: start nothing more; leaving the ``with``
+                # block lets the runs already in flight finish.
+                batch.abort()
+                raise
+    finally:
+        batch.close()
+    return batch.outcome()
+
+
+async def run_batch_async(
+    run: Callable[[Inputs], Awaitable[RunResult]],
+    inputs_list: Iterable[Inputs],
+    *,
+    concurrency: int,
+    return_exceptions: bool,
+    progress: BatchProgress,
+    description: str = "",
+) -> list[BatchOutcome]:
+    """Await ``run`` on each input from ``concurrency`` worker tasks. See :func:`run_batch`."""
+    _check_concurrency(concurrency)
+    batch = _Batch(
+        list(inputs_list),
+        return_exceptions=return_exceptions,
+        progress=progress,
+        description=description,
+    )
+
+    async def work() -> None:
+        while (job := batch.take()) is not None:
+            index, inputs = job
+            try:
+                outcome: BatchOutcome = await run(inputs)
+            except KnoudsError as error:
+                outcome = error
+            batch.record(index, outcome)
+
+    tasks = [asyncio.ensure_future(work()) for _ in range(_workers(batch.size, concurrency))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        # A worker crashed or this batch was cancelled: stop the others and wait for them.
+        batch.abort()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    finally:
+        batch.close()
+    return batch.outcome()

@@ -1,0 +1,98 @@
+"""``run_many`` end to end: both clients against the rate-limited emulator over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import knouds
+from knouds.testing import Emulator, Fault
+from tests.conftest import resolve
+
+MakeClient = Callable[..., Any]
+WINDOW = 0.5
+LIMIT = 10
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(rate_limit=LIMIT, window=WINDOW) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def client(make_client: MakeClient, client_kind: str, emu: Emulator) -> Any:
+    """A client of the tested kind on real time, talking to the emulator over sockets."""
+    return make_client(
+        None,
+        api_key=emu.api_key,
+        base_url=emu.base_url,
+        clock=time.time,
+        sleep=time.sleep if client_kind == "sync" else asyncio.sleep,
+    )
+
+
+def prompts(n: int) -> list[dict[str, str]]:
+    return [{"prompt": f"prompt {i}"} for i in range(n)]
+
+
+async def test_forty_runs_under_a_rate_limit_are_paced_not_rejected(
+    emu: Emulator, client: Any
+) -> None:
+    results = await resolve(client.models.run_many("gpt-image-2", prompts(40), concurrency=8))
+
+    assert all(isinstance(r, knouds.RunResult) for r in results), results
+    assert all(len(r.images) == 1 for r in results)
+    executed = Counter(e.body["inputs"]["prompt"] for e in emu.log if e.run == "gpt-image-2")
+    assert executed == Counter(f"prompt {i}" for i in range(40))  # each input exactly once
+    assert emu.run_count("gpt-image-2") == 40
+    # A 429 is retried and a rejected run is not charged; pacing keeps them rare.
+    assert sum(e.status == 429 for e in emu.log) <= 8
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="Pacer.release assumes requests reach the server in the order they were sent: when a "
+    "later-sent run arrives first, its `remaining` is trusted for the earlier ones still in "
+    "flight, and a window can take one request too many (an occasional 429 right after a reset)",
+)
+async def test_no_429_after_the_first_window(emu: Emulator, client: Any) -> None:
+    results = await resolve(client.models.run_many("gpt-image-2", prompts(40), concurrency=8))
+
+    assert all(isinstance(r, knouds.RunResult) for r in results)
+    # Until the first response reports the limit, a 429 is possible; after that, pacing waits.
+    first = emu.log[0].at
+    late_429s = [e for e in emu.log if e.status == 429 and e.at >= first + WINDOW]
+    assert late_429s == []
+
+
+async def test_workflow_batch_with_a_failing_input(emu: Emulator, client: Any) -> None:
+    emu.inject(Fault.status(500, "EXECUTION_FAILED", "Provider down"), times=1)
+    batch = [{"prompt": "a"}, {"prompt": "b"}, {"prompt": "c"}]
+
+    results = await resolve(
+        client.workflows.run_many("my-thumbnail-pipeline", batch, concurrency=1)
+    )
+
+    assert isinstance(results[0], knouds.ExecutionFailedError)
+    assert [type(r) for r in results[1:]] == [knouds.RunResult, knouds.RunResult]
+    assert emu.run_count("my-thumbnail-pipeline") == 2  # the failed one is not re-sent
+
+
+async def test_return_exceptions_false_stops_the_batch(emu: Emulator, client: Any) -> None:
+    emu.set_balance(emu.api_key, 4 * 3)  # gpt-image-2 costs 4: three runs, then 402
+
+    with pytest.raises(knouds.InsufficientCreditsError):
+        await resolve(
+            client.models.run_many(
+                "gpt-image-2", prompts(10), concurrency=1, return_exceptions=False
+            )
+        )
+
+    assert emu.run_count("gpt-image-2") == 3
+    assert len([e for e in emu.log if e.path.endswith("/run")]) == 4
