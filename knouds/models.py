@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from ._ratelimit import RateLimit
+from ._types import NOT_GIVEN
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Generator
+    from pathlib import Path
+
+    import httpx
+
+    from ._download import MediaTimeout, PathLike
 
 __all__ = [
     "Execution",
@@ -70,6 +79,149 @@ class Media(_Model):
         if "." not in name:
             name += _KIND_EXTENSION.get(self.kind, "")
         return name[:200]
+
+    def read(
+        self,
+        *,
+        max_bytes: int | None = None,
+        timeout: MediaTimeout = NOT_GIVEN,
+        http_client: httpx.Client | None = None,
+    ) -> bytes:
+        """Download the file into memory. The API key is never sent to the media URL.
+
+        Args:
+            max_bytes: refuse a file larger than this many bytes (``None``: no limit).
+            timeout: seconds to connect and to wait for each piece of the body (default 10 s and
+                300 s), an ``httpx.Timeout``, or ``None`` for no limit.
+            http_client: an ``httpx.Client`` to download with (for proxies or certificates);
+                by default a shared client without credentials.
+
+        Raises:
+            MediaDownloadError: on an error status (an expired link answers 403), a URL that is
+                not http(s), a redirect to plain HTTP or more than 5 redirects, a file over
+                ``max_bytes``, or a broken connection.
+        """
+        chunks = self.iter_bytes(max_bytes=max_bytes, timeout=timeout, http_client=http_client)
+        return b"".join(chunks)
+
+    def iter_bytes(
+        self,
+        *,
+        chunk_size: int = 65536,
+        max_bytes: int | None = None,
+        timeout: MediaTimeout = NOT_GIVEN,
+        http_client: httpx.Client | None = None,
+    ) -> Generator[bytes, None, None]:
+        """Stream the file in chunks of up to ``chunk_size`` bytes, in constant memory.
+
+        Other arguments and errors as for :meth:`read`.
+        """
+        from ._download import iter_media
+
+        return iter_media(
+            self.url,
+            chunk_size=chunk_size,
+            max_bytes=max_bytes,
+            timeout=timeout,
+            http_client=http_client,
+        )
+
+    def save(
+        self,
+        path_or_dir: PathLike = ".",
+        *,
+        max_bytes: int | None = None,
+        overwrite: bool = True,
+        timeout: MediaTimeout = NOT_GIVEN,
+        http_client: httpx.Client | None = None,
+    ) -> Path:
+        """Download the file to disk, streaming in constant memory.
+
+        The bytes go to a hidden temporary file beside the target, renamed into place only when
+        complete: an interrupted or refused download leaves no file behind.
+
+        Args:
+            path_or_dir: a directory (an existing one, or a path ending in a separator) to save
+                :attr:`filename` into, or the exact file path to write.
+            max_bytes: refuse a file larger than this many bytes (``None``: no limit).
+            overwrite: replace an existing file (``False`` raises ``FileExistsError``).
+            timeout: as for :meth:`read`.
+            http_client: as for :meth:`read`.
+
+        Returns:
+            The path written.
+
+        Raises:
+            MediaDownloadError: as for :meth:`read`, or if the name would leave the directory.
+        """
+        from ._download import save_media
+
+        return save_media(
+            self.url,
+            path_or_dir,
+            self.filename,
+            max_bytes=max_bytes,
+            overwrite=overwrite,
+            timeout=timeout,
+            http_client=http_client,
+        )
+
+    async def aread(
+        self,
+        *,
+        max_bytes: int | None = None,
+        timeout: MediaTimeout = NOT_GIVEN,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> bytes:
+        """Async twin of :meth:`read` (``http_client`` is an ``httpx.AsyncClient``)."""
+        chunks = self.aiter_bytes(max_bytes=max_bytes, timeout=timeout, http_client=http_client)
+        return b"".join([chunk async for chunk in chunks])
+
+    def aiter_bytes(
+        self,
+        *,
+        chunk_size: int = 65536,
+        max_bytes: int | None = None,
+        timeout: MediaTimeout = NOT_GIVEN,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """Async twin of :meth:`iter_bytes`: ``async for chunk in media.aiter_bytes(): ...``."""
+        from ._download import aiter_media
+
+        return aiter_media(
+            self.url,
+            chunk_size=chunk_size,
+            max_bytes=max_bytes,
+            timeout=timeout,
+            http_client=http_client,
+        )
+
+    async def asave(
+        self,
+        path_or_dir: PathLike = ".",
+        *,
+        max_bytes: int | None = None,
+        overwrite: bool = True,
+        timeout: MediaTimeout = NOT_GIVEN,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> Path:
+        """Async twin of :meth:`save` (``http_client`` is an ``httpx.AsyncClient``)."""
+        from ._download import asave_media
+
+        return await asave_media(
+            self.url,
+            path_or_dir,
+            self.filename,
+            max_bytes=max_bytes,
+            overwrite=overwrite,
+            timeout=timeout,
+            http_client=http_client,
+        )
+
+    def _repr_html_(self) -> str:
+        from ._download import media_html
+
+        return media_html(self)
 
     def __repr__(self) -> str:
         return f"Media(kind={self.kind!r}, url={self.url!r})"
@@ -203,6 +355,49 @@ class RunResult(_Model):
         return f"RunResult({', '.join(parts)})"
 
     __str__ = __repr__
+
+    def save_all(
+        self,
+        directory: PathLike = ".",
+        *,
+        max_bytes: int | None = None,
+        timeout: MediaTimeout = NOT_GIVEN,
+        http_client: httpx.Client | None = None,
+    ) -> list[Path]:
+        """Save every media file of the result into ``directory`` (created if missing).
+
+        Files keep their :attr:`Media.filename`; repeated names get a ``-1``, ``-2``... suffix.
+        Files saved before an error stay saved. Arguments and errors as for :meth:`Media.save`
+        (``max_bytes`` applies to each file).
+
+        Returns:
+            The paths written, in the order of :attr:`media`.
+        """
+        from ._download import save_all
+
+        return save_all(
+            self.media, directory, max_bytes=max_bytes, timeout=timeout, http_client=http_client
+        )
+
+    async def asave_all(
+        self,
+        directory: PathLike = ".",
+        *,
+        max_bytes: int | None = None,
+        timeout: MediaTimeout = NOT_GIVEN,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> list[Path]:
+        """Async twin of :meth:`save_all` (``http_client`` is an ``httpx.AsyncClient``)."""
+        from ._download import asave_all
+
+        return await asave_all(
+            self.media, directory, max_bytes=max_bytes, timeout=timeout, http_client=http_client
+        )
+
+    def _repr_html_(self) -> str:
+        from ._download import result_html
+
+        return result_html(self)
 
 
 class ExecutionError(_Model):
