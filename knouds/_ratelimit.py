@@ -29,9 +29,9 @@ __all__ = [
     "parse_retry_after",
 ]
 
-# The ``Date`` header has one-second resolution: read it as the middle of its second, and only
-# treat a difference above this many seconds as real clock skew rather than rounding and latency.
-_SKEW_THRESHOLD = 1.0
+# The ``Date`` header has one-second resolution: a difference within this many seconds of zero is
+# rounding and latency, not clock skew.
+_SKEW_THRESHOLD = 1.5
 # Arrive this long after the computed reset, so a request never lands a hair before the window
 # rolls over on the server.
 _RESET_MARGIN = 0.05
@@ -71,13 +71,16 @@ def parse_http_date(value: str | None) -> float | None:
 def clock_offset(date_header: str | None, local_now: float) -> float:
     """Seconds the server's clock is ahead of ours, judged from a response ``Date`` header.
 
-    Returns ``0.0`` when the header is missing, malformed, or within rounding of our clock.
+    ``Date`` is truncated to the second and was written before the response travelled, so
+    ``Date - local_now`` under-states the true offset by up to a second plus latency: using it
+    places the reset on our clock slightly *late*, never early. Differences within rounding of
+    zero count as no skew. Returns ``0.0`` when the header is missing or malformed.
     """
     server = parse_http_date(date_header)
     if server is None:
         return 0.0
-    offset = server + 0.5 - local_now
-    return offset if abs(offset) > _SKEW_THRESHOLD else 0.0
+    offset = server - local_now
+    return offset if not -_SKEW_THRESHOLD <= offset <= _SKEW_THRESHOLD / 2 else 0.0
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
@@ -189,13 +192,24 @@ class _Bucket:
     limit: int | None = None
     server_reset: float | None = None  # the newest window a response has told us about
     local_reset: float | None = None  # None: that window is over and the next reset is unknown
-    budget: int = 0  # requests we may still send in the current window
+    sent: int = 0  # our requests that count against the current window
+    external: int = 0  # requests others (another process with the same key) spent in it
     in_flight: set[int] = field(default_factory=set)
     last: RateLimit | None = None
+
+    def budget(self) -> int:
+        assert self.limit is not None
+        return self.limit - self.sent - self.external
 
 
 class Pacer:
     """Per-bucket rate-limit state shared by every thread and task using one client.
+
+    The budget of a window is counted locally: ``limit`` minus the requests this client sent in
+    the window (a request still in flight when a window rolls over is counted in the new one too,
+    since it may land there), minus what the server's ``remaining`` shows that others spent. The
+    local count does not depend on the order in which concurrent requests reach the server, so
+    many threads or tasks cannot overspend the window between two responses.
 
     All methods are non-blocking and guarded by one ``threading.Lock``, so the same object serves
     the sync and the async client; the callers do the waiting. The clock is injectable.
@@ -216,18 +230,18 @@ class Pacer:
         """
         with self._lock:
             state = self._buckets.setdefault(bucket, _Bucket())
-            now = self._clock()
             if state.limit is not None:
+                now = self._clock()
                 if state.local_reset is not None and now >= state.local_reset + _RESET_MARGIN:
-                    # The window rolled over: a fresh budget, the next reset still to be learnt.
-                    # Requests still in flight may land in the new window: count them in it.
-                    state.budget = state.limit - len(state.in_flight)
+                    # The window rolled over; the next reset is learnt from the next response.
                     state.local_reset = None
-                if pace and state.budget <= 0:
+                    state.sent = len(state.in_flight)
+                    state.external = 0
+                if pace and state.budget() <= 0:
                     if state.local_reset is None:
                         return None, _UNKNOWN_RESET_POLL
                     return None, max(state.local_reset + _RESET_MARGIN - now, 0.001)
-            state.budget -= 1
+            state.sent += 1
             self._seq += 1
             state.in_flight.add(self._seq)
             return Ticket(bucket, self._seq), 0.0
@@ -235,26 +249,30 @@ class Pacer:
     def release(self, ticket: Ticket, rate_limit: RateLimit | None) -> None:
         """Hand a slot back once its response (or failure) is in, learning from its headers.
 
-        The server's ``remaining`` already counts the requests that reached it before this one was
-        answered; requests sent after this one and still in flight are not in it yet, so they are
-        taken off. Within one window the lowest estimate wins; a response from a newer window
-        replaces the estimate; one from an older window is ignored.
+        A response from a newer window starts counting that window; one from the current window
+        only reveals requests spent by others; one from an older window is ignored.
         """
         with self._lock:
             state = self._buckets.setdefault(ticket.bucket, _Bucket())
             state.in_flight.discard(ticket.seq)
             if rate_limit is None:
                 return
-            state.last = rate_limit
+            if state.server_reset is not None and rate_limit.reset < state.server_reset:
+                return
             state.limit = rate_limit.limit
-            later = sum(1 for seq in state.in_flight if seq > ticket.seq)
-            budget = rate_limit.remaining - later
+            state.last = rate_limit
             if state.server_reset is None or rate_limit.reset > state.server_reset:
+                if state.local_reset is not None:
+                    # The server rolled over before our clock did: this request and any still
+                    # in flight are all that can count in the new window.
+                    state.sent = len(state.in_flight) + 1
                 state.server_reset = rate_limit.reset
                 state.local_reset = rate_limit.local_reset
-                state.budget = budget
-            elif rate_limit.reset == state.server_reset and state.local_reset is not None:
-                state.budget = min(state.budget, budget)
+                state.external = 0
+            elif state.local_reset is None:
+                return  # a straggler of the window we already rolled past
+            spent_by_server = rate_limit.limit - rate_limit.remaining
+            state.external = max(state.external, spent_by_server - state.sent)
 
     def snapshot(self) -> dict[str, RateLimit]:
         """The last rate-limit state each bucket reported."""
@@ -266,4 +284,4 @@ class Pacer:
         when it has not learnt the bucket's limit yet."""
         with self._lock:
             state = self._buckets.get(bucket)
-            return state.budget if state is not None and state.limit is not None else None
+            return state.budget() if state is not None and state.limit is not None else None

@@ -81,12 +81,15 @@ def test_clock_skew_is_corrected_with_the_date_header() -> None:
     }
     limit = RateLimit.from_headers(headers, now=NOW)
     assert limit is not None
-    assert limit.clock_offset == pytest.approx(40.5)
-    assert limit.seconds_until_reset(NOW) == pytest.approx(19.5)
+    assert limit.clock_offset == pytest.approx(40.0)
+    assert limit.seconds_until_reset(NOW) == pytest.approx(20.0)
 
 
 def test_small_date_differences_are_rounding_not_skew() -> None:
     assert clock_offset(http_date(NOW), NOW + 0.9) == 0.0
+    assert clock_offset(http_date(NOW), NOW + 1.4) == 0.0
+    assert clock_offset(http_date(NOW), NOW - 0.5) == 0.0
+    assert clock_offset(http_date(NOW), NOW - 5) == pytest.approx(5.0)
     assert clock_offset("garbage", NOW) == 0.0
     assert clock_offset(None, NOW) == 0.0
 
