@@ -51,20 +51,6 @@ async def test_forty_runs_under_a_rate_limit_are_paced_not_rejected(
     executed = Counter(e.body["inputs"]["prompt"] for e in emu.log if e.run == "gpt-image-2")
     assert executed == Counter(f"prompt {i}" for i in range(40))  # each input exactly once
     assert emu.run_count("gpt-image-2") == 40
-    # A 429 is retried and a rejected run is not charged; pacing keeps them rare.
-    assert sum(e.status == 429 for e in emu.log) <= 8
-
-
-@pytest.mark.xfail(
-    strict=False,
-    reason="Pacer.release assumes requests reach the server in the order they were sent: when a "
-    "later-sent run arrives first, its `remaining` is trusted for the earlier ones still in "
-    "flight, and a window can take one request too many (an occasional 429 right after a reset)",
-)
-async def test_no_429_after_the_first_window(emu: Emulator, client: Any) -> None:
-    results = await resolve(client.models.run_many("gpt-image-2", prompts(40), concurrency=8))
-
-    assert all(isinstance(r, knouds.RunResult) for r in results)
     # Until the first response reports the limit, a 429 is possible; after that, pacing waits.
     first = emu.log[0].at
     late_429s = [e for e in emu.log if e.status == 429 and e.at >= first + WINDOW]

@@ -1,0 +1,12 @@
+"""``python -m knouds``: the ``knouds`` command line (see :mod:`knouds._cli`)."""
+
+from __future__ import annotations
+
+import sys
+
+from knouds._cli import main
+
+__all__ = ["main"]
+
+if __name__ == "__main__":
+    sys.exit(main())

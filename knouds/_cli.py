@@ -1,0 +1,456 @@
+"""The ``knouds`` command line (also ``python -m knouds``).
+
+Examples::
+
+    knouds run gpt-image-2 -i prompt="a red fox" --save out/
+    knouds workflow run my-thumbnail-pipeline -i prompt="a lighthouse" -i style=3d --json
+    knouds submit seedance-2-i2v -i prompt="waves"      # prints the execution id
+    knouds wait 3f1c...                                  # waits for it and prints the result
+    knouds demo                                          # try it offline against the emulator
+
+The API key comes from ``--api-key`` or ``KNOUDS_API_KEY``; the server from ``--base-url`` or
+``KNOUDS_BASE_URL``. Results go to stdout (``--json`` for machine-readable output), messages to
+stderr.
+
+Exit codes (``EXIT_CODES`` holds them; ``knouds --help`` prints the same table)::
+
+    0   success
+    1   any other error
+    2   usage: bad arguments or inputs on the command line
+    3   configuration: no API key, or a bad base URL
+    4   authentication (401) or permission (403) refused
+    5   payment required (402): credits or trial grant used up
+    6   not found (404): model, workflow or execution
+    7   rate limited (429)
+    8   bad request (400): invalid inputs, name or body
+    9   server error (5xx), execution failed, or a malformed response
+    10  connection failed or timed out
+    11  execution cancelled
+    12  wait timed out (the execution goes on; the message says how to resume)
+
+Only the standard library is imported at start-up: the SDK is loaded inside each subcommand, so
+``knouds --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+
+if TYPE_CHECKING:
+    import knouds
+    from knouds import NotGiven
+    from knouds.models import Execution, RunResult
+
+__all__ = ["EXIT_CODES", "ExitCode", "exit_code_for", "main", "parse_inputs"]
+
+DEMO_MODEL = "gpt-image-2"
+DEMO_PROMPT = "a red fox reading a newspaper in a sunlit cafe, watercolor"
+
+
+class ExitCode(NamedTuple):
+    """One exit status of the command line.
+
+    Attributes:
+        code: the process exit status.
+        meaning: what went wrong.
+        advice: what to do about it (printed when the error itself does not say).
+    """
+
+    code: int
+    meaning: str
+    advice: str
+
+
+_ADVICE_AUTH = "Check the key given by --api-key or KNOUDS_API_KEY."
+EXIT_CODES: dict[str, ExitCode] = {
+    # Keys are error class names, matched along the raised error's class hierarchy.
+    "other": ExitCode(1, "any other error", "See the message above."),
+    "usage": ExitCode(2, "bad command-line usage", "Run `knouds --help`."),
+    "ConfigurationError": ExitCode(3, "configuration", "Pass --api-key or set KNOUDS_API_KEY."),
+    "AuthenticationError": ExitCode(4, "authentication failed", _ADVICE_AUTH),
+    "PermissionDeniedError": ExitCode(4, "permission denied", "Use a key allowed to do this."),
+    "PaymentRequiredError": ExitCode(5, "payment required", "Top up credits or upgrade."),
+    "NotFoundError": ExitCode(6, "not found", "Check the name, slug or execution id."),
+    "RateLimitError": ExitCode(7, "rate limited", "Wait for the window to reset, then retry."),
+    "BadRequestError": ExitCode(8, "bad request or inputs", "Check the inputs (-i key=value)."),
+    "InternalServerError": ExitCode(9, "server error or execution failed", "Check, then retry."),
+    "APIResponseValidationError": ExitCode(9, "malformed response", "Try again later."),
+    "APIConnectionError": ExitCode(10, "connection failed or timed out", "Check the network."),
+    "ExecutionCancelledError": ExitCode(11, "execution cancelled", "Submit the run again."),
+    "ExecutionTimeoutError": ExitCode(12, "wait timed out", "Resume with `knouds wait ID`."),
+}
+
+
+class UsageError(Exception):
+    """A mistake on the command line (exit status 2)."""
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    """The exit status for an error: the entry of its nearest class in :data:`EXIT_CODES`."""
+    if isinstance(error, UsageError):
+        return EXIT_CODES["usage"]
+    for cls in type(error).__mro__:
+        if cls.__name__ in EXIT_CODES:
+            return EXIT_CODES[cls.__name__]
+    return EXIT_CODES["other"]
+
+
+def _epilog() -> str:
+    lines = ["exit codes:", "  0   success"]
+    seen: dict[int, list[str]] = {}
+    for entry in EXIT_CODES.values():
+        seen.setdefault(entry.code, []).append(entry.meaning)
+    for code in sorted(seen):
+        lines.append(f"  {code:<3} {', '.join(seen[code])}")
+    lines.append("")
+    lines.append("Environment: KNOUDS_API_KEY, KNOUDS_BASE_URL.")
+    return "\n".join(lines)
+
+
+# -- inputs -------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(name)  # NaN and Infinity are not JSON: keep such values as strings
+
+
+def parse_value(raw: str) -> object:
+    """A ``-i`` value: JSON when it parses (numbers, booleans, null, objects), else the string."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except ValueError:
+        return raw
+
+
+def parse_inputs(
+    pairs: Sequence[str], inputs_json: str | None = None, stdin: TextIO | None = None
+) -> dict[str, object]:
+    """Merge ``--inputs-json`` (a file, or ``-`` for stdin) and then ``-i key=value`` pairs.
+
+    Raises:
+        UsageError: a pair without ``=``, an unreadable file, or JSON that is not an object.
+    """
+    merged: dict[str, object] = {}
+    if inputs_json is not None:
+        try:
+            if inputs_json == "-":
+                text = (stdin or sys.stdin).read()
+            else:
+                text = Path(inputs_json).read_text(encoding="utf-8")
+            data = json.loads(text)
+        except OSError as exc:
+            raise UsageError(f"cannot read --inputs-json {inputs_json}: {exc.strerror}") from exc
+        except ValueError as exc:
+            raise UsageError(f"--inputs-json {inputs_json} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise UsageError(f"--inputs-json {inputs_json} must hold a JSON object")
+        merged.update(data)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-i expects key=value, got {pair!r}")
+        merged[key] = parse_value(raw)
+    return merged
+
+
+# -- output -------------------------------------------------------------------------------
+
+
+class _Elapsed:
+    """Shows ``running NAME… 3.2s`` on stderr while a call is in flight, if it is a terminal."""
+
+    def __init__(self, label: str, stream: TextIO) -> None:
+        self._label = label
+        self._stream = stream
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _tick(self) -> None:
+        started = time.monotonic()
+        while not self._stop.wait(0.1):
+            elapsed = time.monotonic() - started
+            self._stream.write(f"\r  {self._label}… {elapsed:.1f}s")
+            self._stream.flush()
+
+    def __enter__(self) -> _Elapsed:
+        isatty = getattr(self._stream, "isatty", None)
+        if isatty is not None and isatty():
+            self._thread = threading.Thread(target=self._tick, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._stream.write("\r" + " " * (len(self._label) + 16) + "\r")
+            self._stream.flush()
+
+
+def _rate_limit_dict(result: RunResult | Execution) -> dict[str, object] | None:
+    limit = result.rate_limit
+    if limit is None:
+        return None
+    return {"limit": limit.limit, "remaining": limit.remaining, "reset": limit.reset}
+
+
+def _save_media(result: RunResult, directory: str | None) -> dict[str, str]:
+    if directory is None:
+        return {}
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    return {media.url: str(media.save(target)) for media in result.media}
+
+
+def _print_result(result: RunResult, saved: dict[str, str], as_json: bool, out: TextIO) -> None:
+    if as_json:
+        data: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
+        data["rate_limit"] = _rate_limit_dict(result)
+        if saved:
+            data["saved"] = list(saved.values())
+        out.write(json.dumps(data, indent=2) + "\n")
+        return
+    for media in result.media:
+        where = f"  -> {saved[media.url]}" if media.url in saved else ""
+        out.write(f"{media.kind:<6} {media.url}{where}\n")
+    text = result.text
+    if text is not None:
+        out.write(f"text:  {text}\n")
+    out.write(f"cost:  {result.cost if result.cost is not None else '?'} credits\n")
+    out.write(f"time:  {result.ms if result.ms is not None else '?'} ms\n")
+    limit = result.rate_limit
+    if limit is not None:
+        out.write(f"rate limit: {limit.remaining}/{limit.limit} left in this window\n")
+
+
+# -- subcommands --------------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace) -> knouds.Client:
+    import knouds
+
+    return knouds.Client(api_key=args.api_key, base_url=args.base_url)
+
+
+def _timeout(args: argparse.Namespace) -> float | NotGiven:
+    from knouds import NOT_GIVEN
+
+    return NOT_GIVEN if args.timeout is None else float(args.timeout)
+
+
+def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    inputs = parse_inputs(args.input, args.inputs_json)
+    with _client(args) as client:
+        resource = client.workflows if args.workflow else client.models
+        with _Elapsed(f"running {args.name}", err):
+            result = resource.run(args.name, inputs, timeout=_timeout(args))
+    _print_result(result, _save_media(result, args.save), args.json, out)
+    return 0
+
+
+def _cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    inputs = parse_inputs(args.input, args.inputs_json)
+    with _client(args) as client:
+        resource = client.workflows if args.workflow else client.models
+        execution = resource.submit(args.name, inputs, timeout=_timeout(args))
+    if args.json:
+        data = execution.model_dump(mode="json", by_alias=True)
+        data["rate_limit"] = _rate_limit_dict(execution)
+        out.write(json.dumps(data, indent=2) + "\n")
+    else:
+        out.write(execution.id + "\n")
+        err.write(f"Submitted. Follow it with: knouds wait {execution.id}\n")
+    return 0
+
+
+def _cmd_wait(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    wait_for: dict[str, Any] = {} if args.timeout is None else {"timeout": args.timeout}
+    with _client(args) as client, _Elapsed(f"waiting for {args.execution_id}", err):
+        result = client.executions.wait(args.execution_id, **wait_for)
+    _print_result(result, _save_media(result, args.save), args.json, out)
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _client(args) as client:
+        schema = client.workflows.schema(args.name)
+    if args.json:
+        out.write(json.dumps(schema.model_dump(mode="json", by_alias=True), indent=2) + "\n")
+        return 0
+    out.write(f"{schema.name or args.name}\n")
+    if schema.description:
+        out.write(f"{schema.description}\n")
+    for field in schema.fields:
+        parts = [f"  {field.name}", field.type or "?"]
+        if field.required:
+            parts.append("required")
+        default = schema.values.get(field.name, field.default)
+        if default is not None:
+            parts.append(f"default={json.dumps(default)}")
+        if field.options:
+            parts.append("options=" + "|".join(str(o) for o in field.options))
+        out.write("  ".join(parts) + "\n")
+    if schema.estimated_credit_cost is not None:
+        out.write(f"estimated cost: {schema.estimated_credit_cost} credits\n")
+    return 0
+
+
+def _cmd_whoami(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _client(args) as client:
+        identity = client.whoami()
+    if args.json:
+        out.write(json.dumps(identity.model_dump(mode="json", by_alias=True), indent=2) + "\n")
+    else:
+        out.write(f"{identity.email or '?'} ({identity.id or '?'})\n")
+        approved = {True: "yes", False: "no", None: "?"}[identity.approved]
+        out.write(f"tier: {identity.tier}  role: {identity.role}  approved: {approved}\n")
+    return 0
+
+
+def _cmd_emulator(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from knouds.testing import serve
+
+    serve(args.port, host=args.host)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import tempfile
+
+    import knouds
+    from knouds.testing import Emulator
+
+    with Emulator() as emu:
+        out.write(
+            f"This demo runs against a local Knouds emulator at {emu.base_url}: no real API "
+            "call is made and no credits are spent.\n"
+        )
+        with knouds.Client(api_key=emu.api_key, base_url=emu.base_url) as client:
+            out.write(f">>> client.models.run({DEMO_MODEL!r}, {{'prompt': {DEMO_PROMPT!r}}})\n")
+            with _Elapsed(f"running {DEMO_MODEL}", err):
+                result = client.models.run(DEMO_MODEL, {"prompt": DEMO_PROMPT})
+            out.write(f"{result!r}\n")
+            directory = args.save or tempfile.mkdtemp(prefix="knouds-demo-")
+            _print_result(result, _save_media(result, directory), False, out)
+    out.write("Use your own key with: export KNOUDS_API_KEY=...; knouds run gpt-image-2 ...\n")
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------
+
+Handler = Callable[[argparse.Namespace, TextIO, TextIO], int]
+
+
+def _run_options(parser: argparse.ArgumentParser, *, save: bool = True) -> None:
+    parser.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an input; VALUE is parsed as JSON when it can be (42, true, {...}), else a string",
+    )
+    parser.add_argument(
+        "--inputs-json", metavar="FILE", help="a JSON object of inputs (`-` reads stdin)"
+    )
+    if save:
+        parser.add_argument("--save", metavar="DIR", help="download the media files into DIR")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--timeout", type=float, metavar="S", help="seconds per attempt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``knouds`` command."""
+    parser = argparse.ArgumentParser(
+        prog="knouds",
+        description="Run Knouds models and workflows from the command line.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--api-key", help="API key (default: $KNOUDS_API_KEY)")
+    parser.add_argument("--base-url", help="API base URL (default: $KNOUDS_BASE_URL)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Handler, help_text: str, parent: Any = commands) -> Any:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler, workflow=False)
+        return sub
+
+    run = add("run", _cmd_run, "run a model and print its result")
+    run.add_argument("name", metavar="MODEL")
+    _run_options(run)
+
+    workflow = add("workflow", _cmd_run, "run a workflow or show its input schema")
+    workflow_commands = workflow.add_subparsers(dest="action", metavar="ACTION", required=True)
+    wf_run = add("run", _cmd_run, "run a workflow and print its result", workflow_commands)
+    wf_run.set_defaults(workflow=True)
+    wf_run.add_argument("name", metavar="SLUG")
+    _run_options(wf_run)
+    schema = add("schema", _cmd_schema, "show a workflow's input fields", workflow_commands)
+    schema.add_argument("name", metavar="SLUG")
+    schema.add_argument("--json", action="store_true", help="print JSON")
+
+    submit = add("submit", _cmd_submit, "start a run asynchronously and print its execution id")
+    submit.add_argument("name", metavar="MODEL")
+    submit.add_argument("--workflow", action="store_true", help="NAME is a workflow slug")
+    _run_options(submit, save=False)
+
+    wait = add("wait", _cmd_wait, "wait for an execution and print its result")
+    wait.add_argument("execution_id", metavar="EXECUTION_ID")
+    wait.add_argument("--timeout", type=float, metavar="S", help="seconds to wait in total")
+    wait.add_argument("--save", metavar="DIR", help="download the media files into DIR")
+    wait.add_argument("--json", action="store_true", help="print JSON")
+
+    whoami = add("whoami", _cmd_whoami, "show who the API key belongs to")
+    whoami.add_argument("--json", action="store_true", help="print JSON")
+
+    emulator = add("emulator", _cmd_emulator, "serve a local Knouds API emulator until Ctrl-C")
+    emulator.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    emulator.add_argument("--host", default="127.0.0.1", help="interface to bind")
+
+    demo = add("demo", _cmd_demo, "run gpt-image-2 against a local emulator, offline")
+    demo.add_argument("--save", metavar="DIR", help="save the image here (default: a temp dir)")
+    return parser
+
+
+def _report(error: BaseException, err: TextIO) -> int:
+    entry = exit_code_for(error)
+    message = " ".join(str(error).split()) or type(error).__name__
+    execution_id = getattr(error, "execution_id", None)
+    if isinstance(execution_id, str):
+        message = f"{message} Resume with: knouds wait {execution_id}"
+    elif not getattr(error, "hint", "") and entry.code not in (1, 2):
+        message = f"{message} {entry.advice}"
+    err.write(f"knouds: error: {message}\n")
+    return entry.code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``knouds`` command.
+
+    Args:
+        argv: the arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status (see :data:`EXIT_CODES`).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error argparse already reported
+        return exit_.code if isinstance(exit_.code, int) else EXIT_CODES["usage"].code
+    handler: Handler = args.handler
+    try:
+        return handler(args, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:
+        sys.stderr.write("knouds: interrupted\n")
+        return 130
+    except Exception as error:
+        return _report(error, sys.stderr)

@@ -1,0 +1,171 @@
+"""The ``knouds`` command line: input parsing, exit-code table, usage errors, start-up weight."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import knouds
+from knouds import _cli
+from knouds._cli import EXIT_CODES, exit_code_for, main, parse_inputs, parse_value
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("42", 42),
+        ("1.5", 1.5),
+        ("true", True),
+        ("null", None),
+        ('{"a": [1, 2]}', {"a": [1, 2]}),
+        ('"quoted"', "quoted"),
+        ("a red fox", "a red fox"),
+        ("", ""),
+        ("NaN", "NaN"),
+        ("Infinity", "Infinity"),
+        ("16:9", "16:9"),
+    ],
+)
+def test_values_are_json_when_they_parse_else_strings(raw: str, expected: object) -> None:
+    assert parse_value(raw) == expected
+
+
+def test_inputs_json_merges_first_then_pairs_and_the_last_key_wins(tmp_path: Path) -> None:
+    path = tmp_path / "inputs.json"
+    path.write_text(json.dumps({"prompt": "from file", "num_images": 2, "style": "photo"}))
+
+    inputs = parse_inputs(["prompt=first", "style=3d", "prompt=a=b", "seed=7"], str(path))
+
+    assert inputs == {"prompt": "a=b", "num_images": 2, "style": "3d", "seed": 7}
+
+
+def test_inputs_json_from_stdin() -> None:
+    assert parse_inputs([], "-", io.StringIO('{"prompt": "x"}')) == {"prompt": "x"}
+
+
+@pytest.mark.parametrize(
+    ("pairs", "inputs_json", "stdin", "message"),
+    [
+        (["prompt"], None, "", "key=value"),
+        (["=x"], None, "", "key=value"),
+        ([], "-", "[1, 2]", "JSON object"),
+        ([], "-", "{nope", "not valid JSON"),
+        ([], "/nonexistent/inputs.json", "", "cannot read"),
+    ],
+)
+def test_bad_inputs_are_usage_errors(
+    pairs: list[str], inputs_json: str | None, stdin: str, message: str
+) -> None:
+    with pytest.raises(_cli.UsageError, match=message):
+        parse_inputs(pairs, inputs_json, io.StringIO(stdin))
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (knouds.ConfigurationError("no key"), 3),
+        (knouds.AuthenticationError("no", status_code=401), 4),
+        (knouds.LegacyKeyRetiredError("old", status_code=401), 4),
+        (knouds.CapabilityDeniedError("no", status_code=403), 4),
+        (knouds.ScopeDeniedError("no", status_code=403), 4),
+        (knouds.InsufficientCreditsError("poor", status_code=402), 5),
+        (knouds.GrantExhaustedError("used", status_code=402), 5),
+        (knouds.ModelNotFoundError("none", status_code=404), 6),
+        (knouds.ExecutionNotFoundError("none", status_code=404), 6),
+        (knouds.RateLimitError("slow down", status_code=429), 7),
+        (knouds.InvalidInputsError("bad", status_code=400), 8),
+        (knouds.InvalidSlugError("bad"), 8),
+        (knouds.ExecutionFailedError("boom", status_code=500), 9),
+        (knouds.InternalServerError("boom", status_code=503), 9),
+        (knouds.APIResponseValidationError("odd"), 9),
+        (knouds.APIConnectionError("down"), 10),
+        (knouds.APITimeoutError("slow"), 10),
+        (knouds.ExecutionCancelledError("cancelled"), 11),
+        (knouds.ExecutionTimeoutError("late", execution_id="abc"), 12),
+        (knouds.WebhookVerificationError("forged"), 1),
+        (OSError("disk full"), 1),
+        (_cli.UsageError("bad"), 2),
+    ],
+)
+def test_each_error_class_has_its_exit_code(error: BaseException, code: int) -> None:
+    assert exit_code_for(error).code == code
+
+
+def test_exit_code_table_is_documented_in_the_docstring_and_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--help"]) == 0
+    help_text = capsys.readouterr().out
+    doc = _cli.__doc__ or ""
+    for entry in EXIT_CODES.values():
+        assert f"  {entry.code:<3} " in help_text
+        assert entry.meaning in help_text
+        assert f"    {entry.code:<3} " in doc
+    assert {entry.code for entry in EXIT_CODES.values()} == set(range(1, 13))
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert main(["no-such-command"]) == 2
+    assert main(["run", "gpt-image-2", "-i", "prompt-without-equals"]) == 2
+    err = capsys.readouterr().err
+    assert "knouds: error: -i expects key=value" in err
+
+
+def test_missing_api_key_exits_3_with_advice(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("KNOUDS_API_KEY", raising=False)
+    monkeypatch.delenv("KNOUDS_BASE_URL", raising=False)
+
+    assert main(["whoami"]) == 3
+
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("knouds: error:")
+    assert "KNOUDS_API_KEY" in err
+    assert "\n" not in err
+
+
+def test_insecure_base_url_is_a_configuration_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--api-key", "knouds_live_x", "--base-url", "http://example.com", "whoami"])
+
+    assert code == 3
+    assert "knouds_live_x" not in capsys.readouterr().err
+
+
+def _modules_after(code: str) -> set[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_help_imports_neither_the_emulator_nor_optional_packages() -> None:
+    loaded = _modules_after(
+        "import contextlib, io\n"
+        "from knouds._cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['--help']) == 0"
+    )
+    package_alone = _modules_after("import knouds")
+
+    assert not any(name.startswith("knouds.testing") for name in loaded)
+    assert "tqdm" not in loaded
+    assert loaded - package_alone <= {"knouds._cli"} | {
+        name for name in loaded if not name.startswith(("knouds", "pydantic", "httpx"))
+    }
+    if "pydantic" in package_alone:
+        pytest.xfail("`import knouds` itself loads pydantic: its __init__ is not lazy yet")
+    assert "pydantic" not in loaded
