@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from ._exceptions import WebhookVerificationError
-from .models import ExecutionError, _Model
+from .models import ExecutionError, KnoudsModel
 
 __all__ = ["SIGNATURE_HEADER", "WebhookEvent", "sign", "verify"]
 
@@ -28,7 +28,7 @@ SIGNATURE_HEADER = "X-Knouds-Signature"
 DEFAULT_TOLERANCE = 300
 
 
-class WebhookEvent(_Model):
+class WebhookEvent(KnoudsModel):
     """A verified webhook delivery.
 
     Attributes:

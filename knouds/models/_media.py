@@ -1,4 +1,4 @@
-"""Typed results. Every model keeps fields it does not know (the API adds fields without notice)."""
+"""``Media``: one output file of a run, and how media is found in a result of any shape."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import posixpath
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
-
-from ._ratelimit import RateLimit
-from ._types import NOT_GIVEN
+from .._types import NOT_GIVEN
+from ._base import KnoudsModel as _Model
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Generator
@@ -17,23 +15,11 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from ._download import MediaTimeout, PathLike
+    from .._download import MediaTimeout, PathLike
 
-__all__ = [
-    "Execution",
-    "ExecutionError",
-    "ExecutionStatus",
-    "Identity",
-    "Media",
-    "MediaKind",
-    "RunResult",
-    "SchemaField",
-    "WebhookDelivery",
-    "WorkflowSchema",
-]
+__all__ = ["Media", "MediaKind", "collect_media", "collect_text"]
 
 MediaKind = Literal["image", "video", "audio"]
-ExecutionStatus = Literal["processing", "completed", "failed", "cancel_requested", "cancelled"]
 
 _EXTENSIONS: dict[str, MediaKind] = {
     **dict.fromkeys(
@@ -51,10 +37,6 @@ _PLURAL: dict[str, MediaKind] = {
     "audio": "audio",
 }
 _KIND_EXTENSION: dict[str, str] = {"image": ".png", "video": ".mp4", "audio": ".mp3"}
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 class Media(_Model):
@@ -116,7 +98,7 @@ class Media(_Model):
 
         Other arguments and errors as for :meth:`read`.
         """
-        from ._download import iter_media
+        from .._download import iter_media
 
         return iter_media(
             self.url,
@@ -154,7 +136,7 @@ class Media(_Model):
         Raises:
             MediaDownloadError: as for :meth:`read`, or if the name would leave the directory.
         """
-        from ._download import save_media
+        from .._download import save_media
 
         return save_media(
             self.url,
@@ -186,7 +168,7 @@ class Media(_Model):
         http_client: httpx.AsyncClient | None = None,
     ) -> AsyncGenerator[bytes, None]:
         """Async twin of :meth:`iter_bytes`: ``async for chunk in media.aiter_bytes(): ...``."""
-        from ._download import aiter_media
+        from .._download import aiter_media
 
         return aiter_media(
             self.url,
@@ -206,7 +188,7 @@ class Media(_Model):
         http_client: httpx.AsyncClient | None = None,
     ) -> Path:
         """Async twin of :meth:`save` (``http_client`` is an ``httpx.AsyncClient``)."""
-        from ._download import asave_media
+        from .._download import asave_media
 
         return await asave_media(
             self.url,
@@ -219,12 +201,14 @@ class Media(_Model):
         )
 
     def _repr_html_(self) -> str:
-        from ._download import media_html
+        from .._display import media_html
 
         return media_html(self)
 
     def __repr__(self) -> str:
-        return f"Media(kind={self.kind!r}, url={self.url!r})"
+        # Presigned URLs carry signatures in the query string: keep them out of logs.
+        shown = self.url.split("?", 1)[0] + ("?…" if "?" in self.url else "")
+        return f"Media(kind={self.kind!r}, url={shown!r})"
 
     __str__ = __repr__
 
@@ -286,222 +270,3 @@ def collect_text(result: object) -> str | None:
             return None
         return "\n".join(value)
     return None
-
-
-class RunResult(_Model):
-    """The outcome of a model or workflow run.
-
-    Attributes:
-        success: always ``True`` on a result (failures raise).
-        result: the output, as Knouds returned it (object, array, string or ``None``).
-        cost: credits charged; ``0`` means a trial grant paid.
-        ms: server-side execution time in milliseconds.
-        rate_limit: the rate-limit state the response reported, or ``None``.
-    """
-
-    success: bool = True
-    result: Any = None
-    cost: int | float | None = None
-    ms: int | float | None = None
-    _rate_limit: RateLimit | None = PrivateAttr(default=None)
-    _media: dict[MediaKind, list[Media]] | None = PrivateAttr(default=None)
-
-    @property
-    def rate_limit(self) -> RateLimit | None:
-        """The ``X-RateLimit-*`` state reported with this result, or ``None``."""
-        return self._rate_limit
-
-    def _collected(self) -> dict[MediaKind, list[Media]]:
-        if self._media is None:
-            self._media = collect_media(self.result)
-        return self._media
-
-    @property
-    def images(self) -> list[Media]:
-        """The images in the result (empty when there are none)."""
-        return list(self._collected()["image"])
-
-    @property
-    def videos(self) -> list[Media]:
-        """The videos in the result (empty when there are none)."""
-        return list(self._collected()["video"])
-
-    @property
-    def audios(self) -> list[Media]:
-        """The audio files in the result (empty when there are none)."""
-        return list(self._collected()["audio"])
-
-    @property
-    def media(self) -> list[Media]:
-        """Every media file in the result: images, then videos, then audio."""
-        found = self._collected()
-        return [*found["image"], *found["video"], *found["audio"]]
-
-    @property
-    def text(self) -> str | None:
-        """The text output (several strings are joined by newlines), or ``None``."""
-        return collect_text(self.result)
-
-    def __repr__(self) -> str:
-        parts = [f"cost={self.cost!r}", f"ms={self.ms!r}"]
-        found = self._collected()
-        kinds: tuple[MediaKind, ...] = ("image", "video", "audio")
-        for kind in kinds:
-            if found[kind]:
-                parts.append(f"{kind}s={len(found[kind])}")
-        text = self.text
-        if text is not None:
-            parts.append(f"text={text[:40] + '…' if len(text) > 40 else text!r}")
-        return f"RunResult({', '.join(parts)})"
-
-    __str__ = __repr__
-
-    def save_all(
-        self,
-        directory: PathLike = ".",
-        *,
-        max_bytes: int | None = None,
-        timeout: MediaTimeout = NOT_GIVEN,
-        http_client: httpx.Client | None = None,
-    ) -> list[Path]:
-        """Save every media file of the result into ``directory`` (created if missing).
-
-        Files keep their :attr:`Media.filename`; repeated names get a ``-1``, ``-2``... suffix.
-        Files saved before an error stay saved. Arguments and errors as for :meth:`Media.save`
-        (``max_bytes`` applies to each file).
-
-        Returns:
-            The paths written, in the order of :attr:`media`.
-        """
-        from ._download import save_all
-
-        return save_all(
-            self.media, directory, max_bytes=max_bytes, timeout=timeout, http_client=http_client
-        )
-
-    async def asave_all(
-        self,
-        directory: PathLike = ".",
-        *,
-        max_bytes: int | None = None,
-        timeout: MediaTimeout = NOT_GIVEN,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> list[Path]:
-        """Async twin of :meth:`save_all` (``http_client`` is an ``httpx.AsyncClient``)."""
-        from ._download import asave_all
-
-        return await asave_all(
-            self.media, directory, max_bytes=max_bytes, timeout=timeout, http_client=http_client
-        )
-
-    def _repr_html_(self) -> str:
-        from ._download import result_html
-
-        return result_html(self)
-
-
-class ExecutionError(_Model):
-    """Why an async execution failed."""
-
-    code: str | None = None
-    message: str | None = None
-
-
-class WebhookDelivery(_Model):
-    """Whether a webhook will be called when an async execution ends."""
-
-    configured: bool = False
-    url: str | None = None
-
-
-class Execution(_Model):
-    """An async execution, as submitted or polled.
-
-    Attributes:
-        id: the execution id (``executionId``).
-        status: ``processing``, ``completed``, ``failed``, ``cancel_requested`` or ``cancelled``
-            (other strings may appear and are kept).
-        request_id: the provider-side request id.
-        poll_url: the path to poll, relative to the base URL.
-        webhook_delivery: whether a webhook will be called.
-        result, cost, ms: present once completed (a cancelled execution may carry a result).
-        error: present when failed.
-    """
-
-    id: str = Field(alias="executionId")
-    status: str = "processing"
-    request_id: str | None = Field(default=None, alias="requestId")
-    poll_url: str | None = Field(default=None, alias="pollUrl")
-    webhook_delivery: WebhookDelivery | None = Field(default=None, alias="webhookDelivery")
-    result: Any = None
-    error: ExecutionError | None = None
-    cost: int | float | None = None
-    ms: int | float | None = None
-    _rate_limit: RateLimit | None = PrivateAttr(default=None)
-
-    @property
-    def rate_limit(self) -> RateLimit | None:
-        """The ``X-RateLimit-*`` state reported with this response, or ``None``."""
-        return self._rate_limit
-
-    @property
-    def done(self) -> bool:
-        """``True`` once the execution is completed, failed or cancelled."""
-        return self.status in ("completed", "failed", "cancelled")
-
-    def to_result(self) -> RunResult:
-        """The execution's outcome as a :class:`RunResult` (meaningful once completed)."""
-        run = RunResult(success=True, result=self.result, cost=self.cost, ms=self.ms)
-        run._rate_limit = self._rate_limit
-        return run
-
-    def __repr__(self) -> str:
-        return f"Execution(id={self.id!r}, status={self.status!r})"
-
-    __str__ = __repr__
-
-
-class Identity(_Model):
-    """Who an API key belongs to (``GET /api/whoami``)."""
-
-    id: str | None = None
-    email: str | None = None
-    role: str | None = None
-    tier: str | None = None
-    approved: bool | None = None
-
-
-class SchemaField(_Model):
-    """One input field of a workflow. Only ``name`` is guaranteed; the rest is kept as sent."""
-
-    name: str
-    type: str | None = None
-    label: str | None = None
-    description: str | None = None
-    required: bool | None = None
-    options: list[Any] | None = None
-    default: Any = None
-    min: float | None = None
-    max: float | None = None
-
-
-class WorkflowSchema(_Model):
-    """A workflow's input fields (``GET /api/workflows/{slug}/schema`` or ``public-schema``).
-
-    Attributes:
-        fields: the input fields.
-        values: the saved value per field (used when an input is omitted).
-        name, description: the workflow's name and description.
-        estimated_credit_cost: the credit estimate, when the server gives one.
-    """
-
-    fields: list[SchemaField] = Field(default_factory=list)
-    values: dict[str, Any] = Field(default_factory=dict)
-    name: str | None = None
-    description: str | None = None
-    estimated_credit_cost: int | float | None = Field(default=None, alias="estimatedCreditCost")
-
-    @property
-    def field_names(self) -> list[str]:
-        """The names of the input fields, in order."""
-        return [f.name for f in self.fields]

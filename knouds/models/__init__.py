@@ -1,0 +1,32 @@
+"""Typed results. Every model keeps fields it does not know (the API adds fields without notice)."""
+
+from __future__ import annotations
+
+from ._api import (
+    Execution,
+    ExecutionError,
+    ExecutionStatus,
+    Identity,
+    SchemaField,
+    WebhookDelivery,
+    WorkflowSchema,
+)
+from ._base import KnoudsModel
+from ._media import Media, MediaKind, collect_media, collect_text
+from ._results import RunResult
+
+__all__ = [
+    "Execution",
+    "ExecutionError",
+    "ExecutionStatus",
+    "Identity",
+    "KnoudsModel",
+    "Media",
+    "MediaKind",
+    "RunResult",
+    "SchemaField",
+    "WebhookDelivery",
+    "WorkflowSchema",
+    "collect_media",
+    "collect_text",
+]
