@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,18 +21,6 @@ LIMIT = 10
 def emu() -> Iterator[Emulator]:
     with Emulator(rate_limit=LIMIT, window=WINDOW) as emulator:
         yield emulator
-
-
-@pytest.fixture
-def client(make_client: MakeClient, client_kind: str, emu: Emulator) -> Any:
-    """A client of the tested kind on real time, talking to the emulator over sockets."""
-    return make_client(
-        None,
-        api_key=emu.api_key,
-        base_url=emu.base_url,
-        clock=time.time,
-        sleep=time.sleep if client_kind == "sync" else asyncio.sleep,
-    )
 
 
 def prompts(n: int) -> list[dict[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import http.server
 import threading
 import time
@@ -19,28 +18,6 @@ VIDEO_MODEL = "seedance-2-i2v"
 INPUTS = {"prompt": "waves at dusk", "image_url": "https://example.com/still.png"}
 FAST = {"poll_interval": 0.01, "max_poll_interval": 0.05, "timeout": 10.0}
 MakeClient = Callable[..., Any]
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(execution_delay=0.05) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def connect(make_client: MakeClient, client_kind: str) -> Callable[..., Any]:
-    """A client of the tested kind on real time, talking to an emulator over sockets."""
-
-    def factory(emulator: Emulator, api_key: str | None = None) -> Any:
-        return make_client(
-            None,
-            api_key=api_key or emulator.api_key,
-            base_url=emulator.base_url,
-            clock=time.time,
-            sleep=time.sleep if client_kind == "sync" else asyncio.sleep,
-        )
-
-    return factory
 
 
 def sent_to_executions(emulator: Emulator) -> list[str]:

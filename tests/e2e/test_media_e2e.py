@@ -3,10 +3,8 @@ both the sync and the async methods (one test body each)."""
 
 from __future__ import annotations
 
-import asyncio
 import struct
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,24 +16,6 @@ from knouds.testing import Emulator
 from tests.conftest import resolve
 
 MakeClient = Callable[..., Any]
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(execution_delay=0.05) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def client(make_client: MakeClient, client_kind: str, emu: Emulator) -> Any:
-    """A client of the tested kind on real time, talking to the emulator over sockets."""
-    return make_client(
-        None,
-        api_key=emu.api_key,
-        base_url=emu.base_url,
-        clock=time.time,
-        sleep=time.sleep if client_kind == "sync" else asyncio.sleep,
-    )
 
 
 def twin(obj: Any, name: str, client_kind: str) -> Any:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,24 +13,6 @@ from tests.conftest import resolve
 
 SLUG = "my-thumbnail-pipeline"
 MakeClient = Callable[..., Any]
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(execution_delay=0.05) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def client(make_client: MakeClient, client_kind: str, emu: Emulator) -> Any:
-    """A client of the tested kind on real time, talking to the emulator over sockets."""
-    return make_client(
-        None,
-        api_key=emu.api_key,
-        base_url=emu.base_url,
-        clock=time.time,
-        sleep=time.sleep if client_kind == "sync" else asyncio.sleep,
-    )
 
 
 def runs_sent(emulator: Emulator) -> list[str]:
