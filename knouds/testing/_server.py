@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import socketserver
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,6 +47,13 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
                 self._connections.add(conn)
             else:
                 self._connections.discard(conn)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Stay quiet when a client goes away mid-response (timeouts, size caps, dropped
+        downloads are what tests do); report anything else as ``socketserver`` does."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def close_connections(self) -> None:
         """Shut down every open keep-alive connection so its thread ends."""
