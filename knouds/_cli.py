@@ -37,16 +37,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
+from ._cli_output import Elapsed, print_result, rate_limit_dict, save_media
+
 if TYPE_CHECKING:
     import knouds
     from knouds import NotGiven
-    from knouds.models import Execution, RunResult
 
 __all__ = ["EXIT_CODES", "ExitCode", "exit_code_for", "main", "parse_inputs"]
 
@@ -160,76 +159,6 @@ def parse_inputs(
     return merged
 
 
-# -- output -------------------------------------------------------------------------------
-
-
-class _Elapsed:
-    """Shows ``running NAME… 3.2s`` on stderr while a call is in flight, if it is a terminal."""
-
-    def __init__(self, label: str, stream: TextIO) -> None:
-        self._label = label
-        self._stream = stream
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _tick(self) -> None:
-        started = time.monotonic()
-        while not self._stop.wait(0.1):
-            elapsed = time.monotonic() - started
-            self._stream.write(f"\r  {self._label}… {elapsed:.1f}s")
-            self._stream.flush()
-
-    def __enter__(self) -> _Elapsed:
-        isatty = getattr(self._stream, "isatty", None)
-        if isatty is not None and isatty():
-            self._thread = threading.Thread(target=self._tick, daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._stream.write("\r" + " " * (len(self._label) + 16) + "\r")
-            self._stream.flush()
-
-
-def _rate_limit_dict(result: RunResult | Execution) -> dict[str, object] | None:
-    limit = result.rate_limit
-    if limit is None:
-        return None
-    return {"limit": limit.limit, "remaining": limit.remaining, "reset": limit.reset}
-
-
-def _save_media(result: RunResult, directory: str | None) -> dict[str, str]:
-    if directory is None:
-        return {}
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    return {media.url: str(media.save(target)) for media in result.media}
-
-
-def _print_result(result: RunResult, saved: dict[str, str], as_json: bool, out: TextIO) -> None:
-    if as_json:
-        data: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
-        data["rate_limit"] = _rate_limit_dict(result)
-        if saved:
-            data["saved"] = list(saved.values())
-        out.write(json.dumps(data, indent=2) + "\n")
-        return
-    for media in result.media:
-        where = f"  -> {saved[media.url]}" if media.url in saved else ""
-        out.write(f"{media.kind:<6} {media.url}{where}\n")
-    text = result.text
-    if text is not None:
-        out.write(f"text:  {text}\n")
-    out.write(f"cost:  {result.cost if result.cost is not None else '?'} credits\n")
-    out.write(f"time:  {result.ms if result.ms is not None else '?'} ms\n")
-    limit = result.rate_limit
-    if limit is not None:
-        out.write(f"rate limit: {limit.remaining}/{limit.limit} left in this window\n")
-
-
 # -- subcommands --------------------------------------------------------------------------
 
 
@@ -249,9 +178,9 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     inputs = parse_inputs(args.input, args.inputs_json)
     with _client(args) as client:
         resource = client.workflows if args.workflow else client.models
-        with _Elapsed(f"running {args.name}", err):
+        with Elapsed(f"running {args.name}", err):
             result = resource.run(args.name, inputs, timeout=_timeout(args))
-    _print_result(result, _save_media(result, args.save), args.json, out)
+    print_result(result, save_media(result, args.save), args.json, out)
     return 0
 
 
@@ -262,7 +191,7 @@ def _cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         execution = resource.submit(args.name, inputs, timeout=_timeout(args))
     if args.json:
         data = execution.model_dump(mode="json", by_alias=True)
-        data["rate_limit"] = _rate_limit_dict(execution)
+        data["rate_limit"] = rate_limit_dict(execution)
         out.write(json.dumps(data, indent=2) + "\n")
     else:
         out.write(execution.id + "\n")
@@ -272,9 +201,9 @@ def _cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _cmd_wait(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     wait_for: dict[str, Any] = {} if args.timeout is None else {"timeout": args.timeout}
-    with _client(args) as client, _Elapsed(f"waiting for {args.execution_id}", err):
+    with _client(args) as client, Elapsed(f"waiting for {args.execution_id}", err):
         result = client.executions.wait(args.execution_id, **wait_for)
-    _print_result(result, _save_media(result, args.save), args.json, out)
+    print_result(result, save_media(result, args.save), args.json, out)
     return 0
 
 
@@ -334,11 +263,11 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         with knouds.Client(api_key=emu.api_key, base_url=emu.base_url) as client:
             out.write(f">>> client.models.run({DEMO_MODEL!r}, {{'prompt': {DEMO_PROMPT!r}}})\n")
-            with _Elapsed(f"running {DEMO_MODEL}", err):
+            with Elapsed(f"running {DEMO_MODEL}", err):
                 result = client.models.run(DEMO_MODEL, {"prompt": DEMO_PROMPT})
             out.write(f"{result!r}\n")
             directory = args.save or tempfile.mkdtemp(prefix="knouds-demo-")
-            _print_result(result, _save_media(result, directory), False, out)
+            print_result(result, save_media(result, directory), False, out)
     out.write("Use your own key with: export KNOUDS_API_KEY=...; knouds run gpt-image-2 ...\n")
     return 0
 
