@@ -271,7 +271,7 @@ class Client(_BaseClient):
                     continue
                 try:
                     outcome = self._http.send(command.request, follow_redirects=False)
-                except httpx.TransportError as exc:
+                except httpx.RequestError as exc:
                     outcome = exc
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
@@ -415,7 +415,7 @@ class AsyncClient(_BaseClient):
                     continue
                 try:
                     outcome = await self._http.send(command.request, follow_redirects=False)
-                except httpx.TransportError as exc:
+                except httpx.RequestError as exc:
                     outcome = exc
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]

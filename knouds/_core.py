@@ -332,7 +332,7 @@ class Sleep:
 @dataclass(frozen=True)
 class Send:
     """Command: send this request and resume the flow with the ``httpx.Response`` or the
-    ``httpx.TransportError`` it raised."""
+    ``httpx.RequestError`` it raised."""
 
     request: httpx.Request
 

@@ -239,12 +239,21 @@ class Pacer:
                     state.external = 0
                 if pace and state.budget() <= 0:
                     if state.local_reset is None:
+                        if not state.in_flight:
+                            # Nothing in flight will tell us the new window (those requests
+                            # failed without headers): start counting afresh and learn again.
+                            state.sent = 0
+                            state.external = 0
+                            return self._grant(state, bucket)
                         return None, _UNKNOWN_RESET_POLL
                     return None, max(state.local_reset + _RESET_MARGIN - now, 0.001)
-            state.sent += 1
-            self._seq += 1
-            state.in_flight.add(self._seq)
-            return Ticket(bucket, self._seq), 0.0
+            return self._grant(state, bucket)
+
+    def _grant(self, state: _Bucket, bucket: str) -> tuple[Ticket, float]:
+        state.sent += 1
+        self._seq += 1
+        state.in_flight.add(self._seq)
+        return Ticket(bucket, self._seq), 0.0
 
     def release(self, ticket: Ticket, rate_limit: RateLimit | None) -> None:
         """Hand a slot back once its response (or failure) is in, learning from its headers.

@@ -185,3 +185,20 @@ def test_pacer_polls_when_the_next_reset_is_unknown() -> None:
     assert 0 < wait <= 0.1  # ask again soon: the answer in flight will tell the new reset
     pacer.release(granted, rl(remaining=0, reset=NOW + 3, limit=1))
     assert pacer.acquire("models")[1] == pytest.approx(1.05)
+
+
+def test_pacer_does_not_stall_when_failed_requests_taught_nothing() -> None:
+    clock = Clock()
+    pacer = Pacer(clock)
+    ticket, _ = pacer.acquire("models")
+    assert ticket is not None
+    pacer.release(ticket, rl(remaining=1, reset=NOW + 1, limit=2))
+    clock.now = NOW + 2  # a new window; its budget is spent by requests that then fail
+    for _ in range(2):
+        failed, _ = pacer.acquire("models")
+        assert failed is not None
+        pacer.release(failed, None)  # a connection error: no headers
+    # Nothing is in flight that could teach the new window: the next request goes and learns.
+    ticket, wait = pacer.acquire("models")
+    assert ticket is not None
+    assert wait == 0.0

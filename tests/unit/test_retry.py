@@ -279,3 +279,12 @@ def test_policy_validates_its_numbers() -> None:
         knouds.RetryPolicy(max_retries=-1)
     with pytest.raises(ValueError, match="deadline"):
         knouds.RetryPolicy(deadline=0)
+
+
+async def test_body_decoding_errors_are_knouds_errors(make_client: Any) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"not gzip", headers={"content-encoding": "gzip"})
+
+    client = make_client(handler)
+    with pytest.raises(knouds.APIConnectionError):
+        await resolve(client.models.run("gpt-image-2", {}))
