@@ -48,7 +48,9 @@ async def run_naive(emu: Emulator, key: str, args: argparse.Namespace) -> None:
 
         async def job(i: int) -> None:
             while True:
-                response = await http.post(f"/api/models/{MODEL}/run", json={"inputs": {"prompt": f"job {i}"}})
+                response = await http.post(
+                    f"/api/models/{MODEL}/run", json={"inputs": {"prompt": f"job {i}"}}
+                )
                 if response.status_code != 429:
                     response.raise_for_status()
                     return
@@ -58,7 +60,9 @@ async def run_naive(emu: Emulator, key: str, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--window", type=float, default=2.0)
@@ -67,7 +71,9 @@ def main() -> None:
     ideal = args.requests / args.limit * args.window
     contenders: dict[str, Callable[[Emulator, str], Awaitable[None]]] = {
         "knouds, pacing on (default)": lambda emu, key: run_knouds(emu, key, args, pace=True),
-        "knouds, pace=False (429 + Retry-After)": lambda emu, key: run_knouds(emu, key, args, pace=False),
+        "knouds, pace=False (429 + Retry-After)": lambda emu, key: run_knouds(
+            emu, key, args, pace=False
+        ),
         "naive loop: retry on 429 only": lambda emu, key: run_naive(emu, key, args),
     }
     rows = []
