@@ -1,19 +1,20 @@
 """Submit a video run, wait for it, and save the video.
 
-Usage: python examples/async_execution.py [output-directory]
+A video takes a minute or more, so instead of holding a request open this submits the run
+(``?async=true``), gets an execution id at once, and polls it with backoff until it ends.
 
-With KNOUDS_API_KEY set this calls the real Knouds API (and spends credits); without it, it runs
-against the local emulator that ships with the SDK.
+    python examples/async_execution.py [OUTPUT_DIR]
+
+With KNOUDS_API_KEY set this calls Knouds itself (and spends credits); without it, it runs
+against the local Knouds emulator that ships with the SDK.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
-
-import httpx
 
 import knouds
 
@@ -24,36 +25,32 @@ INPUTS = {
 }
 
 
-def main() -> None:
-    out_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "knouds-output")
-    with contextlib.ExitStack() as stack:
-        if os.environ.get("KNOUDS_API_KEY"):
-            client = stack.enter_context(knouds.Client())
-            print(f"Using the Knouds API at {client.base_url}")
-        else:
+def main(output_dir: str = "knouds-output") -> None:
+    with ExitStack() as stack:
+        if not os.environ.get("KNOUDS_API_KEY"):  # no key: serve the API locally instead
             from knouds.testing import Emulator
 
-            emulator = stack.enter_context(Emulator(execution_delay=1.0))
-            client = stack.enter_context(
-                knouds.Client(api_key=emulator.api_key, base_url=emulator.base_url)
-            )
-            print(f"KNOUDS_API_KEY is not set: using the local emulator at {emulator.base_url}")
+            emu = stack.enter_context(Emulator(execution_delay=0.5))
+            os.environ.update(KNOUDS_API_KEY=emu.api_key, KNOUDS_BASE_URL=emu.base_url)
+            print(f"KNOUDS_API_KEY is not set: using the local Knouds emulator at {emu.base_url}")
+        client = stack.enter_context(knouds.Client())
 
         execution = client.models.submit(MODEL, INPUTS)
-        print(f"Submitted {execution.id} ({execution.status})")
+        print(f"submitted: {execution.id} ({execution.status})")
 
-        result = client.executions.wait(execution, timeout=900)
-        print(f"Done: {result!r}")
-        print(f"Cost: {result.cost} credits, server time: {result.ms} ms")
+        try:
+            result = client.executions.wait(execution, timeout=900)
+        except (knouds.ExecutionFailedError, knouds.ExecutionCancelledError) as error:
+            sys.exit(f"the run did not complete: {error}")
+        print(f"done: {result!r}")
+        print(f"cost: {result.cost} credits, server time: {result.ms} ms")
 
+        out_dir = Path(output_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         for video in result.videos:
-            response = httpx.get(video.url, follow_redirects=True, timeout=120)
-            response.raise_for_status()
-            path = out_dir / video.filename
-            path.write_bytes(response.content)
-            print(f"Saved {video.url} -> {path}")
+            path = video.save(out_dir)  # streamed to disk in constant memory
+            print(f"saved: {video.url} -> {path} ({path.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:2])
