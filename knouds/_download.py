@@ -215,16 +215,23 @@ def _safe_name(name: str) -> str:
 
 
 def destination(path_or_dir: PathLike, filename: str) -> Path:
-    """The file to write: ``filename`` inside ``path_or_dir`` when that is a directory (an
-    existing one, or a path ending in a separator), else ``path_or_dir`` itself.
+    """The file to write: ``filename`` inside ``path_or_dir`` when that names a directory (an
+    existing one, a path ending in a separator, or a path that does not exist yet and has no
+    file extension, which is then created), else ``path_or_dir`` itself.
 
     Raises:
         MediaDownloadError: if the file would land outside the directory.
     """
     raw = os.fspath(path_or_dir)
     path = Path(raw)
-    if not (raw.endswith(("/", os.sep, os.altsep or "/")) or path.is_dir()):
+    is_directory = (
+        raw.endswith(("/", os.sep, os.altsep or "/"))
+        or path.is_dir()
+        or (not path.exists() and not path.suffix)
+    )
+    if not is_directory:
         return path
+    path.mkdir(parents=True, exist_ok=True)
     directory = path.resolve()
     target = (directory / _safe_name(filename)).resolve()
     if target.parent != directory:

@@ -123,8 +123,9 @@ class Media(_Model):
         complete: an interrupted or refused download leaves no file behind.
 
         Args:
-            path_or_dir: a directory (an existing one, or a path ending in a separator) to save
-                :attr:`filename` into, or the exact file path to write.
+            path_or_dir: a directory to save :attr:`filename` into (an existing one, a path
+                ending in a separator, or a new path without a file extension, which is
+                created), or the exact file path to write (``"out/fox.png"``).
             max_bytes: refuse a file larger than this many bytes (``None``: no limit).
             overwrite: replace an existing file (``False`` raises ``FileExistsError``).
             timeout: as for :meth:`read`.

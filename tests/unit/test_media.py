@@ -161,6 +161,10 @@ async def test_save_to_an_exact_file_path_or_a_new_directory(io: IO, tmp_path: P
     fresh = await io.save(media, serve(), f"{tmp_path}/new/dir/")
     assert fresh == real(tmp_path) / "new" / "dir" / "fox.png"
     assert fresh.read_bytes() == PNG
+    # A new path without an extension is a directory to create, not a file named "out".
+    created = await io.save(media, serve(), tmp_path / "out")
+    assert created == real(tmp_path) / "out" / "fox.png"
+    assert created.read_bytes() == PNG
 
 
 async def test_overwrite_false_keeps_the_existing_file(io: IO, tmp_path: Path) -> None:
