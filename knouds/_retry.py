@@ -78,7 +78,9 @@ class RetryPolicy:
         retry_unknown_outcome: also retry runs whose outcome is unknown (read timeout, dropped
             connection, 5xx after sending). Off by default: the run may have happened and been
             charged, and the API has no idempotency key.
-        on_retry: called with a :class:`RetryEvent` before each retry's wait.
+        on_retry: called with a :class:`RetryEvent` before each retry's wait, in the thread or
+            task that retries (several at once under threads or ``run_many``: keep it
+            thread-safe and quick).
     """
 
     max_retries: int = 2
