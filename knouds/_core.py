@@ -180,7 +180,7 @@ def _decode(response: httpx.Response) -> tuple[object, bool]:
         return None, False
     try:
         return json.loads(content), True
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None, False
 
 

@@ -35,6 +35,8 @@ _SKEW_THRESHOLD = 1.5
 # Arrive this long after the computed reset, so a request never lands a hair before the window
 # rolls over on the server.
 _RESET_MARGIN = 0.05
+# The last second of year 9999: a reset beyond it is garbage, not a time.
+_LATEST_EPOCH = 253_402_300_799
 # How long to wait before asking again when the budget is spent but the next reset is unknown
 # (a response is in flight that will tell).
 _UNKNOWN_RESET_POLL = 0.05
@@ -136,7 +138,9 @@ class RateLimit:
         limit = _number(headers.get("x-ratelimit-limit"))
         remaining = _number(headers.get("x-ratelimit-remaining"))
         reset = _number(headers.get("x-ratelimit-reset"))
-        if limit is None or remaining is None or reset is None or limit < 0 or reset < 0:
+        if limit is None or remaining is None or reset is None:
+            return None
+        if limit < 0 or not 0 <= reset <= _LATEST_EPOCH:
             return None
         local_now = time.time() if now is None else now
         return cls(

@@ -85,12 +85,12 @@ def _parse_header(header: str) -> tuple[int, list[str]]:
         if not sep:
             continue
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
+            stamp = value.strip()
+            if not stamp.isdigit() or len(stamp) > 12:  # Unix seconds, not an arbitrary number
                 raise WebhookVerificationError(
-                    "The X-Knouds-Signature timestamp is not an integer."
-                ) from None
+                    "The X-Knouds-Signature timestamp is not a Unix time in seconds."
+                )
+            timestamp = int(stamp)
         elif key == "v1" and value:
             signatures.append(value.strip())
     if timestamp is None:

@@ -53,7 +53,10 @@ class Media(_Model):
     @property
     def filename(self) -> str:
         """A safe file name guessed from the URL (never a path), with an extension for its kind."""
-        path = unquote(urlsplit(self.url).path)
+        try:
+            path = unquote(urlsplit(self.url).path)
+        except ValueError:  # e.g. a malformed IPv6 host
+            path = ""
         name = posixpath.basename(path.replace("\\", "/"))
         name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".")
         if not name:
@@ -233,7 +236,10 @@ def _media_item(item: object, kind: MediaKind | None) -> Media | None:
 def _guess_kind(url: str) -> MediaKind | None:
     if not url.startswith(("http://", "https://")):
         return None
-    path = urlsplit(url).path
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # e.g. a malformed IPv6 host
+        return None
     ext = path.rsplit(".", 1)[-1].lower() if "." in posixpath.basename(path) else ""
     return _EXTENSIONS.get(ext)
 
