@@ -1,4 +1,4 @@
-"""``python -m knouds``: the ``knouds`` command line (see :mod:`knouds._cli`)."""
+"""``python -m knouds``: the ``knouds`` command line (see `knouds._cli`)."""
 
 from __future__ import annotations
 

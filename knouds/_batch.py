@@ -2,8 +2,8 @@
 
 The bookkeeping (result slots in input order, progress, stopping on the first error) is shared by
 the sync and async drivers; each driver only decides how work runs: a pool of ``concurrency``
-threads for :class:`~knouds.Client`, ``concurrency`` worker tasks for
-:class:`~knouds.AsyncClient`. Every input goes through the client's ordinary ``run``, so retries
+threads for `Client`, ``concurrency`` worker tasks for
+`AsyncClient`. Every input goes through the client's ordinary ``run``, so retries
 and rate-limit pacing apply to each one, with the pacing state shared by all workers.
 
 When ``return_exceptions=False`` and an input fails, no further input is started; runs already in
@@ -151,7 +151,7 @@ def run_batch(
         run: runs one input (the client's ``run`` with the name and options bound).
         inputs_list: the inputs, one mapping per run.
         concurrency: how many runs may be in flight at once.
-        return_exceptions: put each input's :class:`~knouds.KnoudsError` in its slot instead of
+        return_exceptions: put each input's `KnoudsError` in its slot instead of
             raising the first one.
         progress: ``True`` for a tqdm bar, or a ``callback(done, total, outcome)``.
         description: the progress bar's label.
@@ -205,7 +205,7 @@ async def run_batch_async(
     progress: BatchProgress,
     description: str = "",
 ) -> list[BatchOutcome]:
-    """Await ``run`` on each input from ``concurrency`` worker tasks. See :func:`run_batch`."""
+    """Await ``run`` on each input from ``concurrency`` worker tasks. See `run_batch`."""
     _check_concurrency(concurrency)
     batch = _Batch(
         list(inputs_list),

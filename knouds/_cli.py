@@ -92,7 +92,7 @@ class UsageError(Exception):
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
-    """The exit status for an error: the entry of its nearest class in :data:`EXIT_CODES`."""
+    """The exit status for an error: the entry of its nearest class in `EXIT_CODES`."""
     if isinstance(error, UsageError):
         return EXIT_CODES["usage"]
     for cls in type(error).__mro__:
@@ -368,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments without the program name (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status (see :data:`EXIT_CODES`).
+        The exit status (see `EXIT_CODES`).
     """
     parser = build_parser()
     try:

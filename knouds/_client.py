@@ -25,6 +25,7 @@ __all__ = ["AsyncClient", "Client"]
 
 T = TypeVar("T")
 Parse = Callable[[object, "RateLimit | None"], T]
+_URL_CACHE_SIZE = 256
 
 
 def _resolve_policy(retry: RetryPolicy | None, max_retries: int | NotGiven) -> RetryPolicy:
@@ -60,6 +61,8 @@ class _BaseClient:
         self._clock = clock or time.time
         self._pacer = Pacer(self._clock)
         self._default_headers = dict(default_headers or {})
+        # Endpoint path -> full URL: parsing a URL costs more than the rest of building a call.
+        self._urls: dict[str, httpx.URL] = {}
 
     @property
     def base_url(self) -> httpx.URL:
@@ -98,10 +101,16 @@ class _BaseClient:
             headers["content-type"] = "application/json"
         if extra_headers:
             headers.update({k.lower(): v for k, v in extra_headers.items()})
-        base = self._settings.base_url
+        url = self._urls.get(endpoint.path)
+        if url is None:
+            base = self._settings.base_url
+            url = base.copy_with(path=base.path.rstrip("/") + endpoint.path)
+            if len(self._urls) >= _URL_CACHE_SIZE:  # execution ids are unbounded
+                self._urls.clear()
+            self._urls[endpoint.path] = url
         return CallContext(
             endpoint=endpoint,
-            url=base.copy_with(path=base.path.rstrip("/") + endpoint.path),
+            url=url,
             headers=headers,
             timeout=merge_timeout(self._settings.timeout, timeout),
             content=content,
@@ -161,7 +170,7 @@ class Client(_BaseClient):
         timeout: seconds (or an ``httpx.Timeout``) for each attempt; ``None`` disables it. The
             default allows 10 s to connect and 10 minutes to read (video runs are slow).
         max_retries: shorthand to change the retry policy's ``max_retries`` (default 2).
-        retry: a :class:`~knouds.RetryPolicy`; the default never re-sends a run that may have
+        retry: a `RetryPolicy`; the default never re-sends a run that may have
             been charged.
         pace: wait for the rate-limit window to reset instead of collecting 429s (default on).
         http_client: an ``httpx.Client`` of your own (proxies, custom transport). The SDK does not
@@ -304,14 +313,14 @@ class Client(_BaseClient):
 
 
 class AsyncClient(_BaseClient):
-    """An asyncio Knouds client: the same names as :class:`Client`, awaited.
+    """An asyncio Knouds client: the same names as `Client`, awaited.
 
     Args:
         api_key: the API key; defaults to the ``KNOUDS_API_KEY`` environment variable.
         base_url: defaults to ``KNOUDS_BASE_URL``, else ``https://knouds.ai``.
         timeout: seconds (or an ``httpx.Timeout``) for each attempt; ``None`` disables it.
         max_retries: shorthand to change the retry policy's ``max_retries`` (default 2).
-        retry: a :class:`~knouds.RetryPolicy`.
+        retry: a `RetryPolicy`.
         pace: wait for the rate-limit window to reset instead of collecting 429s (default on).
         http_client: an ``httpx.AsyncClient`` of your own. The SDK does not close it.
         default_headers: headers sent on every request.

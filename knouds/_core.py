@@ -1,6 +1,6 @@
 """The sans-I/O core: validate arguments, build requests, pace, parse responses, map errors.
 
-No sockets here. One call attempt is a generator (:func:`attempt_flow`) that yields commands,
+No sockets here. One call attempt is a generator (`attempt_flow`) that yields commands,
 ``Sleep(seconds)`` or ``Send(request)``; the sync and async clients each drive it with a few lines
 of their own I/O. That keeps one copy of the logic for both clients.
 """
@@ -59,7 +59,7 @@ EXECUTION_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
 def check_slug(value: object, what: str) -> str:
-    """A valid model name or workflow slug, or :class:`InvalidSlugError` (nothing is sent)."""
+    """A valid model name or workflow slug, or `InvalidSlugError` (nothing is sent)."""
     if not isinstance(value, str) or SLUG_RE.fullmatch(value) is None:
         raise InvalidSlugError(
             f"{value!r} is not a valid {what}: use lowercase letters, digits and hyphens",
@@ -69,7 +69,7 @@ def check_slug(value: object, what: str) -> str:
 
 
 def check_execution_id(value: object) -> str:
-    """An execution id safe to put in a path, or :class:`ExecutionNotFoundError`."""
+    """An execution id safe to put in a path, or `ExecutionNotFoundError`."""
     if not isinstance(value, str) or EXECUTION_ID_RE.fullmatch(value) is None:
         raise ExecutionNotFoundError(f"{value!r} is not a valid execution id")
     return value
@@ -98,7 +98,7 @@ def _find_unserialisable(value: object, path: str) -> tuple[str, object] | None:
 
 
 def encode_inputs(inputs: object) -> bytes:
-    """``{"inputs": inputs}`` as JSON bytes, or :class:`InvalidInputsError` naming the bad value."""
+    """``{"inputs": inputs}`` as JSON bytes, or `InvalidInputsError` naming the bad value."""
     if not isinstance(inputs, Mapping):
         raise InvalidInputsError(
             f"inputs must be a mapping of field names to values, got {type(inputs).__name__} "
@@ -417,6 +417,7 @@ def attempt_flow(
             error = ctx.pacing_error(wait)
             if error is not None:
                 raise error
+            logger.debug("Pacing: %s budget spent, waiting %.2f s", ctx.endpoint.bucket, wait)
             yield Sleep(wait)
         request = ctx.build_request()
         outcome = yield Send(request)
@@ -453,25 +454,25 @@ def _first_problem(exc: pydantic.ValidationError) -> str:
 
 
 def parse_run_result(body: object, rate_limit: RateLimit | None) -> RunResult:
-    """A run's 200 body as a :class:`RunResult`."""
+    """A run's 200 body as a `RunResult`."""
     result = RunResult.model_validate(body)
     result._rate_limit = rate_limit
     return result
 
 
 def parse_execution(body: object, rate_limit: RateLimit | None) -> Execution:
-    """An async submission's or a poll's body as an :class:`Execution`."""
+    """An async submission's or a poll's body as an `Execution`."""
     execution = Execution.model_validate(body)
     execution._rate_limit = rate_limit
     return execution
 
 
 def parse_schema(body: object, rate_limit: RateLimit | None) -> WorkflowSchema:
-    """A schema body as a :class:`WorkflowSchema`."""
+    """A schema body as a `WorkflowSchema`."""
     return WorkflowSchema.model_validate(body)
 
 
 def parse_identity(body: object, rate_limit: RateLimit | None) -> Identity:
-    """A whoami body (``{"user": {...}}``) as an :class:`Identity`."""
+    """A whoami body (``{"user": {...}}``) as an `Identity`."""
     user = body.get("user") if isinstance(body, dict) else None
     return Identity.model_validate(user)

@@ -4,8 +4,8 @@ Media URLs are plain HTTPS links (presigned S3 objects). They are fetched with a
 their own that never carries the API key: a lazily built shared ``httpx.Client`` for sync calls,
 and a fresh ``httpx.AsyncClient`` per async call (an async client is bound to one event loop).
 
-Every decision lives in :class:`Fetch` (URL checks, redirects, status, size) and
-:class:`PartFile` (where and how the file is written); the sync and async shells only move bytes.
+Every decision lives in `Fetch` (URL checks, redirects, status, size) and
+`PartFile` (where and how the file is written); the sync and async shells only move bytes.
 """
 
 from __future__ import annotations
@@ -196,11 +196,11 @@ class Fetch:
         return chunk
 
     def error(self, message: str, status: int | None = None) -> MediaDownloadError:
-        """A :class:`MediaDownloadError` about the current URL."""
+        """A `MediaDownloadError` about the current URL."""
         return MediaDownloadError(message, url=str(self.url), status_code=status)
 
     def broken(self, exc: Exception) -> MediaDownloadError:
-        """Translate an httpx error into a :class:`MediaDownloadError`."""
+        """Translate an httpx error into a `MediaDownloadError`."""
         if isinstance(exc, httpx.TimeoutException):
             return self.error(f"Timed out fetching {_public(self.url)}. Pass a larger timeout.")
         return self.error(f"Fetching {_public(self.url)} failed: {exc or type(exc).__name__}.")
@@ -306,7 +306,7 @@ def iter_media(
     timeout: MediaTimeout = NOT_GIVEN,
     http_client: httpx.Client | None = None,
 ) -> Generator[bytes, None, None]:
-    """Stream the file at ``url`` in chunks (see :meth:`knouds.Media.iter_bytes`)."""
+    """Stream the file at ``url`` in chunks (see `knouds.Media.iter_bytes`)."""
     fetch = Fetch(url, max_bytes, timeout)
     client = http_client if http_client is not None else shared_client()
     while True:
@@ -333,7 +333,7 @@ def save_media(
     timeout: MediaTimeout = NOT_GIVEN,
     http_client: httpx.Client | None = None,
 ) -> Path:
-    """Save the file at ``url`` (see :meth:`knouds.Media.save`)."""
+    """Save the file at ``url`` (see `knouds.Media.save`)."""
     check_url(url)
     target = destination(path_or_dir, filename)
     chunks = iter_media(url, max_bytes=max_bytes, timeout=timeout, http_client=http_client)
@@ -351,7 +351,7 @@ def save_all(
     timeout: MediaTimeout = NOT_GIVEN,
     http_client: httpx.Client | None = None,
 ) -> list[Path]:
-    """Save every file into ``directory`` (see :meth:`knouds.RunResult.save_all`)."""
+    """Save every file into ``directory`` (see `knouds.RunResult.save_all`)."""
     for item in media:
         check_url(item.url)
     into = os.path.join(os.fspath(directory), "")  # a trailing separator: always a directory
@@ -381,7 +381,7 @@ async def aiter_media(
     timeout: MediaTimeout = NOT_GIVEN,
     http_client: httpx.AsyncClient | None = None,
 ) -> AsyncGenerator[bytes, None]:
-    """Stream the file at ``url`` in chunks (see :meth:`knouds.Media.aiter_bytes`)."""
+    """Stream the file at ``url`` in chunks (see `knouds.Media.aiter_bytes`)."""
     fetch = Fetch(url, max_bytes, timeout)
     async with _async_client(http_client) as client:
         while True:
@@ -408,7 +408,7 @@ async def asave_media(
     timeout: MediaTimeout = NOT_GIVEN,
     http_client: httpx.AsyncClient | None = None,
 ) -> Path:
-    """Async twin of :func:`save_media`."""
+    """Async twin of `save_media`."""
     check_url(url)
     target = destination(path_or_dir, filename)
     chunks = aiter_media(url, max_bytes=max_bytes, timeout=timeout, http_client=http_client)
@@ -427,7 +427,7 @@ async def asave_all(
     timeout: MediaTimeout = NOT_GIVEN,
     http_client: httpx.AsyncClient | None = None,
 ) -> list[Path]:
-    """Async twin of :func:`save_all`; the files share one connection pool."""
+    """Async twin of `save_all`; the files share one connection pool."""
     for item in media:
         check_url(item.url)
     into = os.path.join(os.fspath(directory), "")

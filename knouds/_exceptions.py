@@ -1,6 +1,6 @@
 """Every error the SDK raises.
 
-All of them derive from :class:`KnoudsError`::
+All of them derive from `KnoudsError`::
 
     KnoudsError
     ├── ConfigurationError                  (bad client settings: no API key, insecure base URL)
@@ -192,11 +192,11 @@ class APIStatusError(KnoudsError):
             where.append(f"HTTP {self.status_code}")
         if self.code:
             where.append(self.code)
-        text = self.message.rstrip()
+        text = self.message.rstrip().rstrip(".")
         if where:
             text = f"{text} ({' '.join(where)})"
         if self.hint:
-            text = f"{text}. {self.hint}" if not text.endswith(".") else f"{text} {self.hint}"
+            text = f"{text}. {self.hint}"
         return text
 
     def __repr__(self) -> str:

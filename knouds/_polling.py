@@ -1,8 +1,8 @@
 """Waiting for an async execution, as pure decisions: no sleeping and no sockets here.
 
-``executions.wait`` in both clients is a loop of the same three steps: poll, ask :class:`Poll`
+``executions.wait`` in both clients is a loop of the same three steps: poll, ask `Poll`
 what the answer means (a result, an error, or "keep polling"), then sleep for as long as
-:meth:`Poll.next_sleep` says. Only the I/O differs between the sync and the async client, so the
+`Poll.next_sleep` says. Only the I/O differs between the sync and the async client, so the
 decisions live here once.
 """
 
@@ -22,16 +22,16 @@ BACKOFF = 1.5
 """Each wait between polls is this many times the previous one, up to the maximum."""
 
 ExecutionRef: TypeAlias = "str | Execution"
-"""An execution id, or an :class:`~knouds.Execution` (its ``id`` is used)."""
+"""An execution id, or an `Execution` (its ``id`` is used)."""
 
 
 def execution_id_of(execution: ExecutionRef) -> str:
-    """The id of an execution given by id or as an :class:`~knouds.Execution`."""
+    """The id of an execution given by id or as an `Execution`."""
     return execution.id if isinstance(execution, Execution) else execution
 
 
 def next_interval(current: float, maximum: float) -> float:
-    """The wait before the poll after next: ``current`` grown by :data:`BACKOFF`, capped."""
+    """The wait before the poll after next: ``current`` grown by `BACKOFF`, capped."""
     return min(current * BACKOFF, maximum)
 
 
@@ -77,8 +77,8 @@ def _check_seconds(name: str, value: float, *, allow_zero: bool) -> float:
 class Poll:
     """The state of one ``wait``: when it started, how long to wait next, what was seen last.
 
-    Build it with :meth:`start`; feed each polled state to :meth:`observe`; ask
-    :meth:`next_sleep` how long to sleep before the next poll.
+    Build it with `start`; feed each polled state to `observe`; ask
+    `next_sleep` how long to sleep before the next poll.
     """
 
     execution_id: str

@@ -2,7 +2,7 @@
 
 Knouds counts requests per key, per route family and per fixed window, and tells the client where
 it stands on every response (``X-RateLimit-Limit``, ``-Remaining``, ``-Reset`` as a Unix epoch
-second). :class:`Pacer` remembers that per bucket and, before each request, decides whether the
+second). `Pacer` remembers that per bucket and, before each request, decides whether the
 window's budget still has room, counting requests already in flight. When it has none, the caller
 waits until the window resets instead of collecting a 429.
 """
@@ -185,7 +185,7 @@ def bucket_for_path(path: str) -> str:
 
 @dataclass(eq=False)
 class Ticket:
-    """A reserved slot in a bucket's budget, handed back with :meth:`Pacer.release`."""
+    """A reserved slot in a bucket's budget, handed back with `Pacer.release`."""
 
     bucket: str
     seq: int

@@ -1,7 +1,7 @@
 """The retry policy as data, pure decisions over it, and a fresh tenacity loop per call.
 
-Nothing here sleeps or sends: :func:`decide` and :func:`compute_wait` are plain functions of an
-error and the policy, and :func:`build_retrying` hands tenacity those functions plus the caller's
+Nothing here sleeps or sends: `decide` and `compute_wait` are plain functions of an
+error and the policy, and `build_retrying` hands tenacity those functions plus the caller's
 sleep. tenacity is imported only when a call actually needs to retry.
 """
 
@@ -69,7 +69,7 @@ class RetryPolicy:
         jitter: randomise waits (backoff between half and all of its value; server-directed
             waits lengthened by up to 10 %) so many clients do not retry in lockstep.
         max_retry_wait: the longest wait the SDK accepts, for a 429 or for pacing. A longer
-            wait raises :class:`~knouds.RateLimitError` at once, with ``retry_after`` set.
+            wait raises `RateLimitError` at once, with ``retry_after`` set.
         deadline: total seconds for the call, attempts and waits included (``None``: no limit).
             A retry whose wait would pass it is not made.
         retry_rate_limited: retry 429 responses.
@@ -78,7 +78,7 @@ class RetryPolicy:
         retry_unknown_outcome: also retry runs whose outcome is unknown (read timeout, dropped
             connection, 5xx after sending). Off by default: the run may have happened and been
             charged, and the API has no idempotency key.
-        on_retry: called with a :class:`RetryEvent` before each retry's wait, in the thread or
+        on_retry: called with a `RetryEvent` before each retry's wait, in the thread or
             task that retries (several at once under threads or ``run_many``: keep it
             thread-safe and quick).
     """
@@ -135,7 +135,7 @@ def decide(error: BaseException, policy: RetryPolicy, *, idempotent: bool) -> bo
     if kind == "unknown_outcome":
         return idempotent or policy.retry_unknown_outcome
     if kind == "server_error":
-        return not idempotent and policy.retry_unknown_outcome
+        return policy.retry_unknown_outcome
     return False
 
 

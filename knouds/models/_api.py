@@ -73,7 +73,7 @@ class Execution(_Model):
         return self.status in ("completed", "failed", "cancelled")
 
     def to_result(self) -> RunResult:
-        """The execution's outcome as a :class:`RunResult` (meaningful once completed)."""
+        """The execution's outcome as a `RunResult` (meaningful once completed)."""
         run = RunResult(success=True, result=self.result, cost=self.cost, ms=self.ms)
         run._rate_limit = self._rate_limit
         return run

@@ -99,7 +99,7 @@ class Media(_Model):
     ) -> Generator[bytes, None, None]:
         """Stream the file in chunks of up to ``chunk_size`` bytes, in constant memory.
 
-        Other arguments and errors as for :meth:`read`.
+        Other arguments and errors as for `read`.
         """
         from .._download import iter_media
 
@@ -126,19 +126,19 @@ class Media(_Model):
         complete: an interrupted or refused download leaves no file behind.
 
         Args:
-            path_or_dir: a directory to save :attr:`filename` into (an existing one, a path
+            path_or_dir: a directory to save `filename` into (an existing one, a path
                 ending in a separator, or a new path without a file extension, which is
                 created), or the exact file path to write (``"out/fox.png"``).
             max_bytes: refuse a file larger than this many bytes (``None``: no limit).
             overwrite: replace an existing file (``False`` raises ``FileExistsError``).
-            timeout: as for :meth:`read`.
-            http_client: as for :meth:`read`.
+            timeout: as for `read`.
+            http_client: as for `read`.
 
         Returns:
             The path written.
 
         Raises:
-            MediaDownloadError: as for :meth:`read`, or if the name would leave the directory.
+            MediaDownloadError: as for `read`, or if the name would leave the directory.
         """
         from .._download import save_media
 
@@ -159,7 +159,7 @@ class Media(_Model):
         timeout: MediaTimeout = NOT_GIVEN,
         http_client: httpx.AsyncClient | None = None,
     ) -> bytes:
-        """Async twin of :meth:`read` (``http_client`` is an ``httpx.AsyncClient``)."""
+        """Async twin of `read` (``http_client`` is an ``httpx.AsyncClient``)."""
         chunks = self.aiter_bytes(max_bytes=max_bytes, timeout=timeout, http_client=http_client)
         return b"".join([chunk async for chunk in chunks])
 
@@ -171,7 +171,7 @@ class Media(_Model):
         timeout: MediaTimeout = NOT_GIVEN,
         http_client: httpx.AsyncClient | None = None,
     ) -> AsyncGenerator[bytes, None]:
-        """Async twin of :meth:`iter_bytes`: ``async for chunk in media.aiter_bytes(): ...``."""
+        """Async twin of `iter_bytes`: ``async for chunk in media.aiter_bytes(): ...``."""
         from .._download import aiter_media
 
         return aiter_media(
@@ -191,7 +191,7 @@ class Media(_Model):
         timeout: MediaTimeout = NOT_GIVEN,
         http_client: httpx.AsyncClient | None = None,
     ) -> Path:
-        """Async twin of :meth:`save` (``http_client`` is an ``httpx.AsyncClient``)."""
+        """Async twin of `save` (``http_client`` is an ``httpx.AsyncClient``)."""
         from .._download import asave_media
 
         return await asave_media(

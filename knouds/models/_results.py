@@ -99,12 +99,12 @@ class RunResult(_Model):
     ) -> list[Path]:
         """Save every media file of the result into ``directory`` (created if missing).
 
-        Files keep their :attr:`Media.filename`; repeated names get a ``-1``, ``-2``... suffix.
-        Files saved before an error stay saved. Arguments and errors as for :meth:`Media.save`
+        Files keep their `Media.filename`; repeated names get a ``-1``, ``-2``... suffix.
+        Files saved before an error stay saved. Arguments and errors as for `Media.save`
         (``max_bytes`` applies to each file).
 
         Returns:
-            The paths written, in the order of :attr:`media`.
+            The paths written, in the order of `media`.
         """
         from .._download import save_all
 
@@ -120,7 +120,7 @@ class RunResult(_Model):
         timeout: MediaTimeout = NOT_GIVEN,
         http_client: httpx.AsyncClient | None = None,
     ) -> list[Path]:
-        """Async twin of :meth:`save_all` (``http_client`` is an ``httpx.AsyncClient``)."""
+        """Async twin of `save_all` (``http_client`` is an ``httpx.AsyncClient``)."""
         from .._download import asave_all
 
         return await asave_all(

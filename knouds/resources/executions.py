@@ -1,6 +1,6 @@
 """``client.executions``: poll, cancel and wait for async executions.
 
-Every method takes an execution id or the :class:`~knouds.Execution` that ``submit`` returned.
+Every method takes an execution id or the `Execution` that ``submit`` returned.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Executions:
         """The execution's current state (safe to retry: a GET changes nothing).
 
         Args:
-            execution_id: the execution's id, or the :class:`~knouds.Execution` itself.
+            execution_id: the execution's id, or the `Execution` itself.
             timeout: this call's per-attempt timeout (default: the client's).
             extra_headers: headers for this call only.
 
@@ -84,7 +84,7 @@ class Executions:
         ``max_poll_interval``.
 
         Args:
-            execution_id: the execution's id, or the :class:`~knouds.Execution` itself.
+            execution_id: the execution's id, or the `Execution` itself.
             timeout: seconds to wait in total; ``None`` waits as long as it takes.
             poll_interval: seconds between the first polls.
             max_poll_interval: the longest wait between two polls.
@@ -131,7 +131,7 @@ class AsyncExecutions:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Execution:
-        """The execution's current state. See :meth:`Executions.get`."""
+        """The execution's current state. See `Executions.get`."""
         ctx = self._client._context(
             Endpoint.execution(execution_id_of(execution_id)),
             timeout=timeout,
@@ -146,7 +146,7 @@ class AsyncExecutions:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Execution:
-        """Ask Knouds to cancel an in-flight execution. See :meth:`Executions.cancel`."""
+        """Ask Knouds to cancel an in-flight execution. See `Executions.cancel`."""
         ctx = self._client._context(
             Endpoint.execution(execution_id_of(execution_id), cancel=True),
             timeout=timeout,
@@ -163,7 +163,7 @@ class AsyncExecutions:
         max_poll_interval: float = 10.0,
         extra_headers: Mapping[str, str] | None = None,
     ) -> RunResult:
-        """Poll until the execution ends and return its result. See :meth:`Executions.wait`."""
+        """Poll until the execution ends and return its result. See `Executions.wait`."""
         poll = Poll.start(
             execution_id,
             timeout=timeout,

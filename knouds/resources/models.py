@@ -40,7 +40,7 @@ class Models:
     ) -> list[RunResult | KnoudsError]:
         """Run a model on many inputs, ``concurrency`` at a time; results come in input order.
 
-        Each input goes through :meth:`run` (same retries and rate-limit pacing, shared by every
+        Each input goes through `run` (same retries and rate-limit pacing, shared by every
         worker thread).
 
         Args:
@@ -58,8 +58,8 @@ class Models:
             retry: each run's retry policy (default: the client's).
 
         Returns:
-            One slot per input, in input order: its :class:`~knouds.RunResult`, or the
-            :class:`~knouds.KnoudsError` it raised.
+            One slot per input, in input order: its `RunResult`, or the
+            `KnoudsError` it raised.
 
         Raises:
             InvalidSlugError: ``name`` is not valid; raised at once, nothing is sent.
@@ -128,7 +128,7 @@ class Models:
         """Start a model run asynchronously (``?async=true``) and return at once.
 
         Follow it with ``client.executions.wait(execution.id)``. Models whose provider cannot run
-        asynchronously raise :class:`~knouds.AsyncNotSupportedError`.
+        asynchronously raise `AsyncNotSupportedError`.
         """
         ctx = self._client._context(
             Endpoint.model_run(name),
@@ -159,7 +159,7 @@ class AsyncModels:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> list[RunResult | KnoudsError]:
-        """Run a model on many inputs, ``concurrency`` at a time. See :meth:`Models.run_many`.
+        """Run a model on many inputs, ``concurrency`` at a time. See `Models.run_many`.
 
         Runs on ``concurrency`` worker tasks; never more are in flight at once.
         """
@@ -184,7 +184,7 @@ class AsyncModels:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> RunResult:
-        """Run a model and wait for its output. See :meth:`Models.run`."""
+        """Run a model and wait for its output. See `Models.run`."""
         ctx = self._client._context(
             Endpoint.model_run(name),
             content=encode_inputs(inputs),
@@ -203,7 +203,7 @@ class AsyncModels:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> Execution:
-        """Start a model run asynchronously and return at once. See :meth:`Models.submit`."""
+        """Start a model run asynchronously and return at once. See `Models.submit`."""
         ctx = self._client._context(
             Endpoint.model_run(name),
             content=encode_inputs(inputs),

@@ -65,7 +65,7 @@ class Workflows:
     ) -> list[RunResult | KnoudsError]:
         """Run a workflow on many inputs, ``concurrency`` at a time; results come in input order.
 
-        Each input goes through :meth:`run` (same retries and rate-limit pacing, shared by every
+        Each input goes through `run` (same retries and rate-limit pacing, shared by every
         worker thread).
 
         Args:
@@ -83,8 +83,8 @@ class Workflows:
             retry: each run's retry policy (default: the client's).
 
         Returns:
-            One slot per input, in input order: its :class:`~knouds.RunResult`, or the
-            :class:`~knouds.KnoudsError` it raised.
+            One slot per input, in input order: its `RunResult`, or the
+            `KnoudsError` it raised.
 
         Raises:
             InvalidSlugError: ``slug`` is not valid; raised at once, nothing is sent.
@@ -120,7 +120,7 @@ class Workflows:
 
         Args:
             slug: the workflow's slug, e.g. ``"my-thumbnail-pipeline"``.
-            inputs: values for the workflow's Request Input fields (see :meth:`schema`).
+            inputs: values for the workflow's Request Input fields (see `schema`).
             validate: first read the schema and refuse input names it does not list (one more
                 request; nothing runs when a name is unknown).
             timeout: this call's per-attempt timeout (default: the client's).
@@ -157,7 +157,7 @@ class Workflows:
     ) -> Execution:
         """Start a workflow run asynchronously (``?async=true``) and return at once.
 
-        Takes the same arguments as :meth:`run`; follow it with ``client.executions.wait``.
+        Takes the same arguments as `run`; follow it with ``client.executions.wait``.
         """
         content = encode_inputs(inputs)
         if validate:
@@ -232,7 +232,7 @@ class AsyncWorkflows:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> list[RunResult | KnoudsError]:
-        """Run a workflow on many inputs, ``concurrency`` at a time. See :meth:`Workflows.run_many`.
+        """Run a workflow on many inputs, ``concurrency`` at a time. See `Workflows.run_many`.
 
         Runs on ``concurrency`` worker tasks; never more are in flight at once.
         """
@@ -258,7 +258,7 @@ class AsyncWorkflows:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> RunResult:
-        """Run a workflow and wait for its output. See :meth:`Workflows.run`."""
+        """Run a workflow and wait for its output. See `Workflows.run`."""
         content = encode_inputs(inputs)
         if validate:
             schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
@@ -282,7 +282,7 @@ class AsyncWorkflows:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> Execution:
-        """Start a workflow run asynchronously. See :meth:`Workflows.submit`."""
+        """Start a workflow run asynchronously. See `Workflows.submit`."""
         content = encode_inputs(inputs)
         if validate:
             schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
@@ -305,7 +305,7 @@ class AsyncWorkflows:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> WorkflowSchema:
-        """The workflow's input fields. See :meth:`Workflows.schema`."""
+        """The workflow's input fields. See `Workflows.schema`."""
         ctx = self._client._context(
             Endpoint.workflow_schema(slug, public=public),
             timeout=timeout,
@@ -320,5 +320,5 @@ class AsyncWorkflows:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
     ) -> WorkflowSchema:
-        """The public playground schema. See :meth:`Workflows.public_schema`."""
+        """The public playground schema. See `Workflows.public_schema`."""
         return await self.schema(slug, public=True, timeout=timeout, extra_headers=extra_headers)
