@@ -9,6 +9,7 @@ waits until the window resets instead of collecting a 429.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -56,6 +57,13 @@ def parse_http_date(value: str | None) -> float | None:
     """An RFC 9110 HTTP-date as epoch seconds, or ``None`` when it does not parse."""
     if not value:
         return None
+    return _parse_http_date(value)
+
+
+# Every response carries a ``Date`` with one-second resolution, so under load most responses
+# repeat the previous value: remembering a few parses skips the email-date parser.
+@functools.lru_cache(maxsize=32)
+def _parse_http_date(value: str) -> float | None:
     try:
         parsed = parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError, OverflowError):
