@@ -17,6 +17,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import webhooks
+    from ._aiohttp import DefaultAioHttpClient
     from ._client import (
         AsyncClient,
         Client,
@@ -96,6 +97,7 @@ _LAZY: dict[str, str] = {
     "CapabilityDeniedError": "._exceptions",
     "Client": "._client",
     "ConfigurationError": "._exceptions",
+    "DefaultAioHttpClient": "._aiohttp",
     "Execution": ".models",
     "ExecutionCancelledError": "._exceptions",
     "ExecutionError": ".models",
@@ -151,6 +153,7 @@ __all__ = [
     "CapabilityDeniedError",
     "Client",
     "ConfigurationError",
+    "DefaultAioHttpClient",
     "Execution",
     "ExecutionCancelledError",
     "ExecutionError",

@@ -21,6 +21,7 @@ EXPECTED_ALL = [
     "CapabilityDeniedError",
     "Client",
     "ConfigurationError",
+    "DefaultAioHttpClient",
     "Execution",
     "ExecutionCancelledError",
     "ExecutionError",

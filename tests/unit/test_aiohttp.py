@@ -1,0 +1,121 @@
+"""The optional aiohttp transport: `AsyncClient` over `DefaultAioHttpClient` against the emulator.
+
+The transport is async-only, so these tests run the async client alone.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import knouds
+from knouds.testing import Emulator, Fault
+
+pytest.importorskip("httpx_aiohttp")
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def client(emu: Emulator) -> AsyncIterator[knouds.AsyncClient]:
+    http = knouds.DefaultAioHttpClient()
+    async with http, knouds.AsyncClient(emu.api_key, base_url=emu.base_url, http_client=http) as c:
+        yield c
+
+
+def model_requests(emu: Emulator) -> list[int]:
+    return [e.status for e in emu.log if e.path.startswith("/api/models/")]
+
+
+async def test_it_is_an_httpx_async_client_with_the_sdk_defaults() -> None:
+    from httpx_aiohttp import HttpxAiohttpClient
+
+    async with knouds.DefaultAioHttpClient() as http:
+        assert isinstance(http, HttpxAiohttpClient)
+        assert isinstance(http, httpx.AsyncClient)
+        assert http.timeout == httpx.Timeout(600.0, connect=10.0)
+        assert http.follow_redirects is False
+    async with knouds.DefaultAioHttpClient(timeout=5) as http:
+        assert http.timeout == httpx.Timeout(5.0)
+
+
+async def test_a_run_end_to_end(emu: Emulator, client: knouds.AsyncClient) -> None:
+    result = await client.models.run("gpt-image-2", {"prompt": "a red fox", "num_images": 2})
+    assert len(result.images) == 2
+    assert result.cost == 4
+    assert result.rate_limit is not None
+    assert result.rate_limit.remaining == result.rate_limit.limit - 1
+    assert emu.run_count("gpt-image-2") == 1
+    assert emu.log[-1].key_id is not None
+
+
+async def test_error_statuses_map_to_knouds_errors(
+    emu: Emulator, client: knouds.AsyncClient
+) -> None:
+    with pytest.raises(knouds.ModelNotFoundError):
+        await client.models.run("no-such-model", {"prompt": "x"})
+    denied = client.with_options(api_key=emu.create_key(capabilities={"workflow:run"}))
+    with pytest.raises(knouds.CapabilityDeniedError) as info:
+        await denied.models.run("gpt-image-2", {"prompt": "x"})
+    assert info.value.status_code == 403
+    assert info.value.required == "model:run"
+    assert emu.run_count("gpt-image-2") == 0
+
+
+async def test_429_is_waited_out_and_the_run_happens_once(
+    emu: Emulator, client: knouds.AsyncClient
+) -> None:
+    emu.inject(Fault.rate_limited(retry_after=0.05), times=2, path="/api/models/")
+    result = await client.models.run("gpt-image-2", {"prompt": "once"})
+    assert result.images
+    assert model_requests(emu) == [429, 429, 200]
+    assert emu.run_count("gpt-image-2") == 1
+
+
+async def test_a_dropped_connection_is_an_unknown_outcome_and_not_resent(
+    emu: Emulator, client: knouds.AsyncClient
+) -> None:
+    # httpx-aiohttp reports a server disconnect as ConnectTimeout ("never sent"); the SDK's
+    # wrapper must not let that turn into a retried, possibly charged, run.
+    emu.inject(Fault.drop(), path="/api/models/")
+    with pytest.raises(knouds.APIConnectionError) as info:
+        await client.models.run("gpt-image-2", {"prompt": "x"})
+    assert not isinstance(info.value, knouds.APITimeoutError)
+    assert info.value.sent is True
+    assert len(model_requests(emu)) == 1
+
+
+async def test_an_unreachable_server_is_not_sent_and_is_retried() -> None:
+    with Emulator() as emu:
+        base_url, key = emu.base_url, emu.api_key
+    events: list[knouds.RetryEvent] = []
+    policy = knouds.RetryPolicy(max_retries=1, initial_backoff=0, on_retry=events.append)
+    async with (
+        knouds.DefaultAioHttpClient() as http,
+        knouds.AsyncClient(key, base_url=base_url, http_client=http, retry=policy) as client,
+    ):
+        with pytest.raises(knouds.APIConnectionError) as info:
+            await client.models.run("gpt-image-2", {"prompt": "x"})
+    assert info.value.sent is False
+    assert [e.reason for e in events] == ["not_sent"]
+
+
+def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "httpx_aiohttp" or name.startswith("httpx_aiohttp."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r'pip install "knouds\[aiohttp\]"'):
+        knouds.DefaultAioHttpClient()
