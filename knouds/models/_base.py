@@ -11,4 +11,6 @@ class KnoudsModel(BaseModel):
     """Base of the SDK's models: fields the API adds later are kept (``model_extra``), and
     fields can be filled by their API (camelCase) or Python names."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # defer_build: a model's validator is built on its first use, not at import (most programs
+    # only ever validate a few of the models).
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
