@@ -136,6 +136,7 @@ def test_non_loopback_urls_are_refused(clock: ManualClock) -> None:
 def test_sdk_signer_agrees() -> None:
     from knouds import webhooks
     from knouds.testing._webhooks import sign
+
     assert sign(b"{}", SECRET, 1_700_000_000) == webhooks.sign(
         b"{}", SECRET, timestamp=1_700_000_000
     )
