@@ -72,7 +72,8 @@ EXIT_CODES: dict[str, ExitCode] = {
     # Keys are error class names, matched along the raised error's class hierarchy.
     "other": ExitCode(1, "any other error", "See the message above."),
     "usage": ExitCode(2, "bad command-line usage", "Run `knouds --help`."),
-    "ConfigurationError": ExitCode(3, "configuration", "Pass --api-key or set KNOUDS_API_KEY."),
+    # The SDK's configuration errors already say what to set.
+    "ConfigurationError": ExitCode(3, "configuration", ""),
     "AuthenticationError": ExitCode(4, "authentication failed", _ADVICE_AUTH),
     "PermissionDeniedError": ExitCode(4, "permission denied", "Use a key allowed to do this."),
     "PaymentRequiredError": ExitCode(5, "payment required", "Top up credits or upgrade."),
@@ -355,7 +356,7 @@ def _report(error: BaseException, err: TextIO) -> int:
     execution_id = getattr(error, "execution_id", None)
     if isinstance(execution_id, str):
         message = f"{message} Resume with: knouds wait {execution_id}"
-    elif not getattr(error, "hint", "") and entry.code not in (1, 2):
+    elif entry.advice and not getattr(error, "hint", "") and entry.code not in (1, 2):
         message = f"{message} {entry.advice}"
     err.write(f"knouds: error: {message}\n")
     return entry.code
