@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -20,6 +20,9 @@ from .models import Identity
 from .resources.executions import AsyncExecutions, Executions
 from .resources.models import AsyncModels, Models
 from .resources.workflows import AsyncWorkflows, Workflows
+
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -151,6 +154,21 @@ class _BaseClient:
         ):
             self._pacer = original._pacer
 
+    def _retrying(
+        self, ctx: CallContext, sleep: Callable[[float], Any], *, asynchronous: bool
+    ) -> tenacity.BaseRetrying:
+        """A fresh tenacity loop for the rest of one call (never shared between calls)."""
+        return build_retrying(
+            ctx.policy,
+            idempotent=ctx.endpoint.idempotent,
+            method=ctx.endpoint.method,
+            path=ctx.endpoint.path,
+            clock=self._clock,
+            started=ctx.started,
+            sleep=sleep,
+            asynchronous=asynchronous,
+        )
+
     def _first_attempt_failed(self, error: KnoudsError, ctx: CallContext) -> bool:
         return ctx.policy.max_retries > 0 and decide(
             error, ctx.policy, idempotent=ctx.endpoint.idempotent
@@ -251,16 +269,7 @@ class Client(_BaseClient):
             if not self._first_attempt_failed(error, ctx):
                 raise
             pending: KnoudsError | None = error
-        retrying = build_retrying(
-            ctx.policy,
-            idempotent=ctx.endpoint.idempotent,
-            method=ctx.endpoint.method,
-            path=ctx.endpoint.path,
-            clock=self._clock,
-            started=ctx.started,
-            sleep=self._sleep,
-            asynchronous=False,
-        )
+        retrying = self._retrying(ctx, self._sleep, asynchronous=False)
         for attempt in retrying:
             with attempt:
                 if pending is not None:
@@ -395,16 +404,7 @@ class AsyncClient(_BaseClient):
             if not self._first_attempt_failed(error, ctx):
                 raise
             pending: KnoudsError | None = error
-        retrying = build_retrying(
-            ctx.policy,
-            idempotent=ctx.endpoint.idempotent,
-            method=ctx.endpoint.method,
-            path=ctx.endpoint.path,
-            clock=self._clock,
-            started=ctx.started,
-            sleep=self._sleep,
-            asynchronous=True,
-        )
+        retrying = self._retrying(ctx, self._sleep, asynchronous=True)
         async for attempt in retrying:  # type: ignore[attr-defined]
             with attempt:
                 if pending is not None:
