@@ -1,0 +1,207 @@
+"""Responses as results or typed errors: decode bodies, map status and code, parse successes."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import httpx
+
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    NotFoundError,
+    RateLimitError,
+    class_for,
+)
+from ._ratelimit import RateLimit, parse_retry_after
+from ._requests import Endpoint, short
+from .models import Execution, Identity, RunResult, WorkflowSchema
+
+__all__ = [
+    "map_transport_error",
+    "parse_execution",
+    "parse_identity",
+    "parse_run_result",
+    "parse_schema",
+    "raise_for_response",
+]
+
+
+# -- responses -------------------------------------------------------------------------------------
+
+
+def _decode(response: httpx.Response) -> tuple[object, bool]:
+    """The JSON body and whether it decoded."""
+    content = response.content
+    if not content:
+        return None, False
+    try:
+        return json.loads(content), True
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None, False
+
+
+def _describe_body(response: httpx.Response) -> str:
+    text = response.content[:2048].decode("utf-8", "replace").strip()
+    reason = response.reason_phrase or ""
+    head = f"Knouds answered {response.status_code} {reason}".rstrip()
+    if not text:
+        return f"{head} with an empty body"
+    if text.startswith("<"):
+        return f"{head} with an HTML page instead of JSON (a proxy or gateway in front of the API)"
+    return f"{head} with a body that is not JSON: {short(text, 120)}"
+
+
+def _redact(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret and secret in text else text
+
+
+def raise_for_response(
+    response: httpx.Response,
+    endpoint: Endpoint,
+    rate_limit: RateLimit | None,
+    *,
+    now: float,
+    api_key: str | None = None,
+) -> object:
+    """The decoded body of a successful response, or the typed error the response stands for."""
+    body, decoded = _decode(response)
+    status = response.status_code
+    if 200 <= status < 300:
+        if not decoded or not isinstance(body, dict):
+            problem = (
+                _describe_body(response)
+                if not decoded
+                else f"Knouds answered {status} with JSON that is not an object: {short(body)}"
+            )
+            raise APIResponseValidationError(
+                _redact(problem, api_key), response=response, body=body if decoded else None
+            )
+        if body.get("success") is not False:
+            return body
+    code, message = _code_and_message(body)
+    if 200 <= status < 300 and code is None:  # a 2xx carrying "success": false and no code
+        raise APIResponseValidationError(
+            _redact(f"Knouds answered {status} with success=false: {message or body!r}", api_key),
+            response=response,
+            body=body,
+        )
+    if 300 <= status < 400:
+        target = response.headers.get("location", "?")
+        message = (
+            f"Knouds answered with a redirect ({status}) to {target}; the SDK does not follow "
+            "redirects, so the API key never travels elsewhere. Check base_url"
+        )
+    if message is None:
+        message = _describe_body(response) if not decoded else f"Knouds answered {status}"
+    cls = class_for(status, code)
+    if status == 404 and code is None and cls is NotFoundError:
+        cls = endpoint.not_found
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "code": code,
+        "body": body if decoded else (response.text[:2048] or None),
+        "response": response,
+        "rate_limit": rate_limit,
+    }
+    if issubclass(cls, RateLimitError):
+        kwargs["retry_after"] = _server_wait(response, body, rate_limit, now)
+    raise cls(_redact(message, api_key), **kwargs)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _code_and_message(body: object) -> tuple[str | None, str | None]:
+    """The error code and message of an error body, wherever the server put them."""
+    if not isinstance(body, dict):
+        return None, None
+    error = body.get("error")
+    if isinstance(error, dict):  # a nested {"error": {"message", "code"}}, as some proxies send
+        return _text(body.get("code")) or _text(error.get("code")), _text(error.get("message"))
+    return _text(body.get("code")), _text(error) or _text(body.get("message"))
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _server_wait(
+    response: httpx.Response, body: object, rate_limit: RateLimit | None, now: float
+) -> float | None:
+    """How long a 429 asks to wait: ``Retry-After``, else the body's ``retryAfter``, else until
+    the window resets."""
+    wait = parse_retry_after(response.headers, now=now)
+    if wait is not None:
+        return wait
+    if isinstance(body, dict):
+        seconds = _finite(body.get("retryAfter"))
+        if seconds is not None and seconds >= 0:
+            return seconds
+    if rate_limit is not None:
+        return rate_limit.seconds_until_reset(now)
+    return None
+
+
+def map_transport_error(error: Exception, request: httpx.Request) -> APIConnectionError:
+    """An httpx transport failure as a knouds error, noting whether the request may have been
+    sent."""
+    where = f"{request.method} {request.url.path}"
+    if isinstance(error, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return APITimeoutError(
+            f"Timed out connecting to Knouds for {where}; nothing was sent",
+            request=request,
+            sent=False,
+        )
+    if isinstance(error, httpx.TimeoutException):
+        return APITimeoutError(
+            f"Timed out waiting for Knouds to answer {where}; the request may have been "
+            "processed (raise the timeout for long runs)",
+            request=request,
+        )
+    if isinstance(error, (httpx.ConnectError, httpx.UnsupportedProtocol)):
+        return APIConnectionError(
+            f"Could not connect to Knouds at {request.url.scheme}://{request.url.netloc.decode()} "
+            f"for {where}: {error or type(error).__name__}",
+            request=request,
+            sent=False,
+        )
+    return APIConnectionError(
+        f"The connection broke during {where} ({type(error).__name__}: {error}); the request may "
+        "have been processed",
+        request=request,
+    )
+
+
+# -- parsers of successful bodies ------------------------------------------------------------------
+
+
+def parse_run_result(body: object, rate_limit: RateLimit | None) -> RunResult:
+    """A run's 200 body as a `RunResult`."""
+    result = RunResult.model_validate(body)
+    result._rate_limit = rate_limit
+    return result
+
+
+def parse_execution(body: object, rate_limit: RateLimit | None) -> Execution:
+    """An async submission's or a poll's body as an `Execution`."""
+    execution = Execution.model_validate(body)
+    execution._rate_limit = rate_limit
+    return execution
+
+
+def parse_schema(body: object, rate_limit: RateLimit | None) -> WorkflowSchema:
+    """A schema body as a `WorkflowSchema`."""
+    return WorkflowSchema.model_validate(body)
+
+
+def parse_identity(body: object, rate_limit: RateLimit | None) -> Identity:
+    """A whoami body (``{"user": {...}}``) as an `Identity`."""
+    user = body.get("user") if isinstance(body, dict) else None
+    return Identity.model_validate(user)
