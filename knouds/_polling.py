@@ -14,10 +14,12 @@ from typing import TypeAlias
 
 from ._core import check_execution_id
 from ._exceptions import ExecutionCancelledError, ExecutionFailedError, ExecutionTimeoutError
+from ._types import NOT_GIVEN, NotGiven
 from .models import Execution, RunResult
 
 __all__ = ["BACKOFF", "ExecutionRef", "Poll", "execution_id_of", "next_interval", "settle"]
 
+_MIN_POLL_TIMEOUT = 1.0
 BACKOFF = 1.5
 """Each wait between polls is this many times the previous one, up to the maximum."""
 
@@ -123,6 +125,13 @@ class Poll:
         """
         self.last = execution
         return settle(execution)
+
+    def poll_timeout(self, now: float) -> float | NotGiven:
+        """The timeout for the next poll: what is left of the wait (at least a second), so one
+        slow answer cannot hold ``wait`` far past its own timeout."""
+        if self.deadline is None:
+            return NOT_GIVEN
+        return max(self.deadline - now, _MIN_POLL_TIMEOUT)
 
     def next_sleep(self, now: float) -> float:
         """Seconds to sleep before the next poll (the last poll happens at the deadline).

@@ -112,7 +112,10 @@ class Executions:
             now=self._client._clock(),
         )
         while True:
-            result = poll.observe(self.get(poll.execution_id, extra_headers=extra_headers))
+            limit = poll.poll_timeout(self._client._clock())
+            result = poll.observe(
+                self.get(poll.execution_id, timeout=limit, extra_headers=extra_headers)
+            )
             if result is not None:
                 return result
             self._client._sleep(poll.next_sleep(self._client._clock()))
@@ -172,7 +175,10 @@ class AsyncExecutions:
             now=self._client._clock(),
         )
         while True:
-            result = poll.observe(await self.get(poll.execution_id, extra_headers=extra_headers))
+            limit = poll.poll_timeout(self._client._clock())
+            result = poll.observe(
+                await self.get(poll.execution_id, timeout=limit, extra_headers=extra_headers)
+            )
             if result is not None:
                 return result
             await self._client._sleep(poll.next_sleep(self._client._clock()))

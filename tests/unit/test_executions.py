@@ -159,6 +159,20 @@ async def test_wait_polls_with_backoff_until_completed(
     assert fake_time.sleeps == [1.0, 1.5, 2.25, 3.375]
 
 
+async def test_each_poll_times_out_within_what_is_left_of_the_wait(
+    make_client: MakeClient, fake_time: FakeTime
+) -> None:
+    script = Script(*[state("processing")] * 3, COMPLETED)
+    client = make_client(script)
+
+    await resolve(client.executions.wait(EXEC_ID, timeout=5))
+
+    reads = [request.extensions["timeout"]["read"] for request in script.requests]
+    assert reads == [5.0, 4.0, 2.5, 1.0]  # 5 s left, then after sleeps of 1, 1.5 and 2.25 s
+    await resolve(client.executions.wait(EXEC_ID, timeout=None))
+    assert script.requests[-1].extensions["timeout"]["read"] == 600.0  # the client's default
+
+
 async def test_wait_caps_the_interval(make_client: MakeClient, fake_time: FakeTime) -> None:
     script = Script(*[state("processing")] * 6, COMPLETED)
     client = make_client(script)
