@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from ._config import DEFAULT_LIMITS, Settings, merge_timeout, resolve_settings
-from ._core import CallContext, Command, Endpoint, Sleep, attempt_flow, parse_identity
+from ._core import CallContext, Command, Endpoint, Parse, Sleep, attempt_flow, parse_identity
 from ._exceptions import KnoudsError
 from ._ratelimit import Pacer, RateLimit
 from ._retry import RetryPolicy, build_retrying, decide
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "Client"]
 
 T = TypeVar("T")
-Parse = Callable[[object, "RateLimit | None"], T]
 _URL_CACHE_SIZE = 256
 
 

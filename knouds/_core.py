@@ -33,6 +33,7 @@ from ._types import Clock
 __all__ = [
     "CallContext",
     "Command",
+    "Parse",
     "Endpoint",
     "Send",
     "Sleep",
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# How a successful body becomes a typed result.
+Parse = Callable[[object, "RateLimit | None"], T]
 logger = logging.getLogger("knouds")
 
 

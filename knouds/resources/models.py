@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .._batch import BatchProgress, run_batch, run_batch_async
 from .._core import Endpoint, check_slug, encode_inputs, parse_execution, parse_run_result
@@ -13,10 +13,12 @@ from ..models import Execution, RunResult
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
+    from .._core import Parse
     from .._exceptions import KnoudsError
 
 __all__ = ["AsyncModels", "Models"]
 
+T = TypeVar("T")
 _ASYNC = {"async": "true"}
 
 
@@ -25,6 +27,27 @@ class Models:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+
+    def _start(
+        self,
+        name: str,
+        inputs: Inputs,
+        params: dict[str, str] | None,
+        parse: Parse[T],
+        timeout: TimeoutTypes | NotGiven,
+        extra_headers: Mapping[str, str] | None,
+        retry: RetryPolicy | None,
+    ) -> T:
+        """One run or submission (``params`` carries ``async=true`` for a submission)."""
+        ctx = self._client._context(
+            Endpoint.model_run(name),
+            content=encode_inputs(inputs),
+            params=params,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            retry=retry,
+        )
+        return self._client._call(ctx, parse)
 
     def run_many(
         self,
@@ -107,14 +130,7 @@ class Models:
             InvalidInputsError: ``inputs`` is not a JSON-serialisable mapping (nothing is sent).
             APIStatusError: a subclass for each status and code the API answers.
         """
-        ctx = self._client._context(
-            Endpoint.model_run(name),
-            content=encode_inputs(inputs),
-            timeout=timeout,
-            extra_headers=extra_headers,
-            retry=retry,
-        )
-        return self._client._call(ctx, parse_run_result)
+        return self._start(name, inputs, None, parse_run_result, timeout, extra_headers, retry)
 
     def submit(
         self,
@@ -130,15 +146,7 @@ class Models:
         Follow it with ``client.executions.wait(execution.id)``. Models whose provider cannot run
         asynchronously raise `AsyncNotSupportedError`.
         """
-        ctx = self._client._context(
-            Endpoint.model_run(name),
-            content=encode_inputs(inputs),
-            params=_ASYNC,
-            timeout=timeout,
-            extra_headers=extra_headers,
-            retry=retry,
-        )
-        return self._client._call(ctx, parse_execution)
+        return self._start(name, inputs, _ASYNC, parse_execution, timeout, extra_headers, retry)
 
 
 class AsyncModels:
@@ -146,6 +154,27 @@ class AsyncModels:
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+
+    async def _start(
+        self,
+        name: str,
+        inputs: Inputs,
+        params: dict[str, str] | None,
+        parse: Parse[T],
+        timeout: TimeoutTypes | NotGiven,
+        extra_headers: Mapping[str, str] | None,
+        retry: RetryPolicy | None,
+    ) -> T:
+        """One run or submission (``params`` carries ``async=true`` for a submission)."""
+        ctx = self._client._context(
+            Endpoint.model_run(name),
+            content=encode_inputs(inputs),
+            params=params,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            retry=retry,
+        )
+        return await self._client._call(ctx, parse)
 
     async def run_many(
         self,
@@ -185,14 +214,9 @@ class AsyncModels:
         retry: RetryPolicy | None = None,
     ) -> RunResult:
         """Run a model and wait for its output. See `Models.run`."""
-        ctx = self._client._context(
-            Endpoint.model_run(name),
-            content=encode_inputs(inputs),
-            timeout=timeout,
-            extra_headers=extra_headers,
-            retry=retry,
+        return await self._start(
+            name, inputs, None, parse_run_result, timeout, extra_headers, retry
         )
-        return await self._client._call(ctx, parse_run_result)
 
     async def submit(
         self,
@@ -204,12 +228,6 @@ class AsyncModels:
         retry: RetryPolicy | None = None,
     ) -> Execution:
         """Start a model run asynchronously and return at once. See `Models.submit`."""
-        ctx = self._client._context(
-            Endpoint.model_run(name),
-            content=encode_inputs(inputs),
-            params=_ASYNC,
-            timeout=timeout,
-            extra_headers=extra_headers,
-            retry=retry,
+        return await self._start(
+            name, inputs, _ASYNC, parse_execution, timeout, extra_headers, retry
         )
-        return await self._client._call(ctx, parse_execution)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .._batch import BatchProgress, run_batch, run_batch_async
 from .._core import (
@@ -21,10 +21,12 @@ from ..models import Execution, RunResult, WorkflowSchema
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
+    from .._core import Parse
     from .._exceptions import KnoudsError
 
 __all__ = ["AsyncWorkflows", "Workflows", "check_input_names"]
 
+T = TypeVar("T")
 _ASYNC = {"async": "true"}
 
 
@@ -50,6 +52,32 @@ class Workflows:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+
+    def _start(
+        self,
+        slug: str,
+        inputs: Inputs,
+        params: dict[str, str] | None,
+        parse: Parse[T],
+        validate: bool,
+        timeout: TimeoutTypes | NotGiven,
+        extra_headers: Mapping[str, str] | None,
+        retry: RetryPolicy | None,
+    ) -> T:
+        """One run or submission, after the optional check of input names against the schema."""
+        content = encode_inputs(inputs)
+        if validate:
+            schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers)
+            check_input_names(slug, inputs, schema)
+        ctx = self._client._context(
+            Endpoint.workflow_run(slug),
+            content=content,
+            params=params,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            retry=retry,
+        )
+        return self._client._call(ctx, parse)
 
     def run_many(
         self,
@@ -132,18 +160,9 @@ class Workflows:
             InvalidInputsError: ``inputs`` is not a mapping, or (with ``validate=True``) names a
                 field the workflow does not have; nothing is run.
         """
-        content = encode_inputs(inputs)
-        if validate:
-            schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers)
-            check_input_names(slug, inputs, schema)
-        ctx = self._client._context(
-            Endpoint.workflow_run(slug),
-            content=content,
-            timeout=timeout,
-            extra_headers=extra_headers,
-            retry=retry,
+        return self._start(
+            slug, inputs, None, parse_run_result, validate, timeout, extra_headers, retry
         )
-        return self._client._call(ctx, parse_run_result)
 
     def submit(
         self,
@@ -159,19 +178,9 @@ class Workflows:
 
         Takes the same arguments as `run`; follow it with ``client.executions.wait``.
         """
-        content = encode_inputs(inputs)
-        if validate:
-            schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers)
-            check_input_names(slug, inputs, schema)
-        ctx = self._client._context(
-            Endpoint.workflow_run(slug),
-            content=content,
-            params=_ASYNC,
-            timeout=timeout,
-            extra_headers=extra_headers,
-            retry=retry,
+        return self._start(
+            slug, inputs, _ASYNC, parse_execution, validate, timeout, extra_headers, retry
         )
-        return self._client._call(ctx, parse_execution)
 
     def schema(
         self,
@@ -220,6 +229,32 @@ class AsyncWorkflows:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
+    async def _start(
+        self,
+        slug: str,
+        inputs: Inputs,
+        params: dict[str, str] | None,
+        parse: Parse[T],
+        validate: bool,
+        timeout: TimeoutTypes | NotGiven,
+        extra_headers: Mapping[str, str] | None,
+        retry: RetryPolicy | None,
+    ) -> T:
+        """One run or submission, after the optional check of input names against the schema."""
+        content = encode_inputs(inputs)
+        if validate:
+            schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
+            check_input_names(slug, inputs, schema)
+        ctx = self._client._context(
+            Endpoint.workflow_run(slug),
+            content=content,
+            params=params,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            retry=retry,
+        )
+        return await self._client._call(ctx, parse)
+
     async def run_many(
         self,
         slug: str,
@@ -259,18 +294,9 @@ class AsyncWorkflows:
         retry: RetryPolicy | None = None,
     ) -> RunResult:
         """Run a workflow and wait for its output. See `Workflows.run`."""
-        content = encode_inputs(inputs)
-        if validate:
-            schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
-            check_input_names(slug, inputs, schema)
-        ctx = self._client._context(
-            Endpoint.workflow_run(slug),
-            content=content,
-            timeout=timeout,
-            extra_headers=extra_headers,
-            retry=retry,
+        return await self._start(
+            slug, inputs, None, parse_run_result, validate, timeout, extra_headers, retry
         )
-        return await self._client._call(ctx, parse_run_result)
 
     async def submit(
         self,
@@ -283,19 +309,9 @@ class AsyncWorkflows:
         retry: RetryPolicy | None = None,
     ) -> Execution:
         """Start a workflow run asynchronously. See `Workflows.submit`."""
-        content = encode_inputs(inputs)
-        if validate:
-            schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
-            check_input_names(slug, inputs, schema)
-        ctx = self._client._context(
-            Endpoint.workflow_run(slug),
-            content=content,
-            params=_ASYNC,
-            timeout=timeout,
-            extra_headers=extra_headers,
-            retry=retry,
+        return await self._start(
+            slug, inputs, _ASYNC, parse_execution, validate, timeout, extra_headers, retry
         )
-        return await self._client._call(ctx, parse_execution)
 
     async def schema(
         self,
