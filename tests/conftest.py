@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 import knouds
+from tests._support.redis_server import RedisServer
 
 T = TypeVar("T")
 API_KEY = "knouds_live_test_0123456789abcdef"
@@ -60,6 +61,33 @@ def fake_time() -> FakeTime:
 @pytest.fixture(params=["sync", "async"])
 def client_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def redis_server_session() -> Iterator[RedisServer]:
+    """One real Redis server for the whole test session (started on first use)."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def redis_server(redis_server_session: RedisServer) -> Iterator[RedisServer]:
+    """The session's Redis server, emptied before each test; restarted if a test stopped it."""
+    import redis
+
+    redis_server_session.start()
+    with redis.Redis.from_url(redis_server_session.url) as conn:
+        conn.flushall()
+    yield redis_server_session
+    redis_server_session.start()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of an empty real Redis server: ``redis://127.0.0.1:<port>/0``."""
+    return redis_server.url
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
