@@ -53,14 +53,14 @@ async def run_batch() -> None:
     for index, (inputs, outcome) in enumerate(zip(INPUTS, outcomes, strict=True)):
         if isinstance(outcome, knouds.RunResult):
             urls = ", ".join(media.url for media in outcome.images)
-            print(f"{index:2d} ok    {outcome.cost} credits  {inputs['prompt']!s:28}  {urls}")
+            print(f"{index:2d} ok    credits: {outcome.cost}  {inputs['prompt']!s:28}  {urls}")
         else:
             print(f"{index:2d} error {type(outcome).__name__}: {outcome}")
 
     total_cost = sum(result.cost or 0 for result in successes)
     print(
         f"summary: {len(successes)} succeeded, {len(outcomes) - len(successes)} failed, "
-        f"{total_cost} credits in total, {elapsed:.1f} s with {CONCURRENCY} in flight"
+        f"credits spent: {total_cost}, {elapsed:.1f} s with {CONCURRENCY} in flight"
     )
 
 

@@ -43,7 +43,7 @@ def main(output_dir: str = "knouds-output") -> None:
         except (knouds.ExecutionFailedError, knouds.ExecutionCancelledError) as error:
             sys.exit(f"the run did not complete: {error}")
         print(f"done: {result!r}")
-        print(f"cost: {result.cost} credits, server time: {result.ms} ms")
+        print(f"credits spent: {result.cost}, server time: {result.ms} ms")
 
         out_dir = Path(output_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

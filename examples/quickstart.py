@@ -4,6 +4,9 @@ Without KNOUDS_API_KEY this starts the local Knouds emulator and runs against it
 fresh machine with no account; with the variable set it calls Knouds itself (and spends credits).
 
     python examples/quickstart.py [OUTPUT_DIR]
+
+The image is saved in OUTPUT_DIR, by default ``knouds-output/`` in the current folder (the
+repository's ``.gitignore`` lists it); the script prints where.
 """
 
 from __future__ import annotations
@@ -28,16 +31,17 @@ def main(output_dir: str = "knouds-output") -> None:
 
         result = client.models.run("gpt-image-2", {"prompt": "a red fox in the snow"})
         print(repr(result))
-        print(f"cost: {result.cost} credits, server time: {result.ms} ms")
+        print(f"credits spent: {result.cost}, server time: {result.ms} ms")
         if result.rate_limit is not None:
             print(f"rate limit: {result.rate_limit.remaining}/{result.rate_limit.limit} left")
 
-        out_dir = Path(output_dir)
+        out_dir = Path(output_dir).resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
         for image in result.images:
             print(f"image: {image.url}")
             path = image.save(out_dir)  # streamed to disk; the API key is never sent to media URLs
             print(f"saved: {path} ({path.stat().st_size} bytes)")
+        print(f"output folder: {out_dir}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def main(slug: str = "my-thumbnail-pipeline") -> None:
             sys.exit(f"No workflow {slug!r} in this account: pass the slug of one of yours.")
         print(f"workflow: {schema.name} - {schema.description}")
         if schema.estimated_credit_cost is not None:
-            print(f"estimated cost: {schema.estimated_credit_cost} credits")
+            print(f"estimated credits per run: {schema.estimated_credit_cost}")
         for field in schema.fields:
             required = "required" if field.required else "optional"
             details = f"{field.type or 'any'}, {required}"

@@ -11,8 +11,9 @@ start or a module that only imports the package pays for httpx and pydantic only
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._public import PUBLIC as _PUBLIC
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -82,63 +83,6 @@ if TYPE_CHECKING:
     )
     from .webhooks import WebhookEvent
 
-# Public name -> the module that defines it (a submodule's own name maps to itself).
-_LAZY: dict[str, str] = {
-    "APIConnectionError": "._exceptions",
-    "APIResponseValidationError": "._exceptions",
-    "APIStatusError": "._exceptions",
-    "APITimeoutError": "._exceptions",
-    "ApiKeyAccessDeniedError": "._exceptions",
-    "AsyncClient": "._client",
-    "AsyncNotSupportedError": "._exceptions",
-    "AuthenticationError": "._exceptions",
-    "BadRequestError": "._exceptions",
-    "CapabilityAboveCeilingError": "._exceptions",
-    "CapabilityDeniedError": "._exceptions",
-    "Client": "._client",
-    "ConfigurationError": "._exceptions",
-    "DefaultAioHttpClient": "._aiohttp",
-    "Execution": ".models",
-    "ExecutionCancelledError": "._exceptions",
-    "ExecutionError": ".models",
-    "ExecutionFailedError": "._exceptions",
-    "ExecutionNotFoundError": "._exceptions",
-    "ExecutionTimeoutError": "._exceptions",
-    "GrantExhaustedError": "._exceptions",
-    "Identity": ".models",
-    "InsufficientCreditsError": "._exceptions",
-    "InternalServerError": "._exceptions",
-    "InvalidBodyError": "._exceptions",
-    "InvalidCapabilityError": "._exceptions",
-    "InvalidInputsError": "._exceptions",
-    "InvalidScopeError": "._exceptions",
-    "InvalidSlugError": "._exceptions",
-    "KnoudsError": "._exceptions",
-    "LegacyKeyRetiredError": "._exceptions",
-    "Media": ".models",
-    "MediaDownloadError": "._exceptions",
-    "ModelNotFoundError": "._exceptions",
-    "ModelTierRequiredError": "._exceptions",
-    "NOT_GIVEN": "._types",
-    "NotFoundError": "._exceptions",
-    "NotGiven": "._types",
-    "PaymentRequiredError": "._exceptions",
-    "PermissionDeniedError": "._exceptions",
-    "RateLimit": "._ratelimit",
-    "RateLimitError": "._exceptions",
-    "RetryEvent": "._retry",
-    "RetryPolicy": "._retry",
-    "RunResult": ".models",
-    "SchemaField": ".models",
-    "ScopeDeniedError": "._exceptions",
-    "WebhookDelivery": ".models",
-    "WebhookEvent": ".webhooks",
-    "WebhookVerificationError": "._exceptions",
-    "WorkflowNotFoundError": "._exceptions",
-    "WorkflowSchema": ".models",
-    "webhooks": ".webhooks",
-}
-
 __all__ = [
     "APIConnectionError",
     "APIResponseValidationError",
@@ -197,16 +141,18 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if module == "." + name:
-        value: Any = importlib.import_module(module, __name__)
-    else:
-        value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:
+    # Hidden from type checkers: they see only the imports above, so a misspelled or missing
+    # name is an error in user code instead of a silent ``Any``.
+
+    def __getattr__(name: str) -> object:
+        home = _PUBLIC.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        module = importlib.import_module(home)
+        value = module if home == f"{__name__}.{name}" else getattr(module, name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, to_timeout
+from ._public import publish
 from ._types import TimeoutTypes
 
 __all__ = ["DefaultAioHttpClient"]
@@ -135,3 +136,6 @@ class _SafeStream(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+publish(globals())

@@ -36,12 +36,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from ._cli_output import Elapsed, print_result, rate_limit_dict, save_media
+from ._cli_output import Elapsed, credits, print_result, rate_limit_dict, save_media
+from ._version import __version__
 
 if TYPE_CHECKING:
     import knouds
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXIT_CODES", "ExitCode", "exit_code_for", "main", "parse_inputs"]
 
+API_KEY_ENV = "KNOUDS_API_KEY"
 DEMO_MODEL = "gpt-image-2"
 DEMO_PROMPT = "a red fox reading a newspaper in a sunlit cafe, watercolor"
 
@@ -166,6 +169,12 @@ def parse_inputs(
 def _client(args: argparse.Namespace) -> knouds.Client:
     import knouds
 
+    if args.api_key is None and not os.environ.get(API_KEY_ENV, "").strip():
+        # The SDK's own message names the api_key argument, which means nothing here.
+        raise knouds.ConfigurationError(
+            f"No Knouds API key: pass --api-key KEY or set the {API_KEY_ENV} environment "
+            "variable. `knouds demo` runs offline without one."
+        )
     return knouds.Client(api_key=args.api_key, base_url=args.base_url)
 
 
@@ -228,7 +237,7 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             parts.append("options=" + "|".join(str(o) for o in field.options))
         out.write("  ".join(parts) + "\n")
     if schema.estimated_credit_cost is not None:
-        out.write(f"estimated cost: {schema.estimated_credit_cost} credits\n")
+        out.write(f"estimated cost: {credits(schema.estimated_credit_cost)}\n")
     return 0
 
 
@@ -267,8 +276,12 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             with Elapsed(f"running {DEMO_MODEL}", err):
                 result = client.models.run(DEMO_MODEL, {"prompt": DEMO_PROMPT})
             out.write(f"{result!r}\n")
-            directory = args.save or tempfile.mkdtemp(prefix="knouds-demo-")
-            print_result(result, save_media(result, directory), False, out)
+            if args.save:
+                print_result(result, save_media(result, args.save), False, out)
+            else:
+                with tempfile.TemporaryDirectory(prefix="knouds-demo-") as directory:
+                    print_result(result, save_media(result, directory), False, out)
+                out.write("(saved to a temporary folder, now removed: keep it with --save DIR)\n")
     out.write("Use your own key with: export KNOUDS_API_KEY=...; knouds run gpt-image-2 ...\n")
     return 0
 
@@ -304,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"knouds {__version__}")
     parser.add_argument("--api-key", help="API key (default: $KNOUDS_API_KEY)")
     parser.add_argument("--base-url", help="API base URL (default: $KNOUDS_BASE_URL)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -346,7 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1", help="interface to bind")
 
     demo = add("demo", _cmd_demo, "run gpt-image-2 against a local emulator, offline")
-    demo.add_argument("--save", metavar="DIR", help="save the image here (default: a temp dir)")
+    demo.add_argument(
+        "--save", metavar="DIR", help="keep the image in DIR (default: a temporary folder, removed)"
+    )
     return parser
 
 
@@ -372,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status (see `EXIT_CODES`).
     """
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help(sys.stdout)  # a bare `knouds` asks what there is to do
+        return 0
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error argparse already reported

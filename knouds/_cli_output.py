@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from .models import Execution, RunResult
 
-__all__ = ["Elapsed", "print_result", "rate_limit_dict", "save_media"]
+__all__ = ["Elapsed", "credits", "print_result", "rate_limit_dict", "save_media"]
 
 
 class Elapsed:
@@ -45,6 +45,13 @@ class Elapsed:
             self._stream.flush()
 
 
+def credits(amount: float | None) -> str:
+    """``"1 credit"``, ``"4 credits"``, or ``"? credits"`` when the amount is unknown."""
+    if amount is None:
+        return "? credits"
+    return f"{amount} credit" + ("" if amount == 1 else "s")
+
+
 def rate_limit_dict(result: RunResult | Execution) -> dict[str, object] | None:
     limit = result.rate_limit
     if limit is None:
@@ -74,7 +81,7 @@ def print_result(result: RunResult, saved: dict[str, str], as_json: bool, out: T
     text = result.text
     if text is not None:
         out.write(f"text:  {text}\n")
-    out.write(f"cost:  {result.cost if result.cost is not None else '?'} credits\n")
+    out.write(f"cost:  {credits(result.cost)}\n")
     out.write(f"time:  {result.ms if result.ms is not None else '?'} ms\n")
     limit = result.rate_limit
     if limit is not None:

@@ -12,6 +12,7 @@ import httpx
 from ._config import DEFAULT_LIMITS, Settings, merge_timeout, resolve_settings
 from ._core import CallContext, Command, Endpoint, Parse, Sleep, attempt_flow, parse_identity
 from ._exceptions import KnoudsError
+from ._public import publish
 from ._ratelimit import Pacer, RateLimit
 from ._retry import RetryPolicy, build_retrying, decide
 from ._types import NOT_GIVEN, AsyncSleep, Clock, NotGiven, TimeoutTypes
@@ -447,3 +448,6 @@ class AsyncClient(_BaseClient):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+publish(globals())

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ._public import publish
+
 if TYPE_CHECKING:
     import httpx
 
@@ -90,6 +92,17 @@ class KnoudsError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only arguments, so pickle rebuilds the error without calling
+        # ``__init__`` and then restores its attributes (an error can cross a process pool).
+        return (_unpickle, (type(self), self.args), self.__dict__)
+
+
+def _unpickle(cls: type[KnoudsError], args: tuple[object, ...]) -> KnoudsError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
 
 
 class ConfigurationError(KnoudsError, ValueError):
@@ -187,17 +200,20 @@ class APIStatusError(KnoudsError):
         self.rate_limit = rate_limit
 
     def __str__(self) -> str:
-        where = []
-        if self.status_code is not None:
-            where.append(f"HTTP {self.status_code}")
+        # The one place a message is put together: the server's message with the status and
+        # code, then the advice, each a sentence ending in a full stop.
+        where = [] if self.status_code is None else [f"HTTP {self.status_code}"]
         if self.code:
             where.append(self.code)
-        text = self.message.rstrip().rstrip(".")
+        head = self.message.rstrip().rstrip(".")
         if where:
-            text = f"{text} ({' '.join(where)})"
-        if self.hint:
-            text = f"{text}. {self.hint}"
-        return text
+            head = f"{head} ({' '.join(where)})"
+        sentences = (head, self.hint, *self._more_advice())
+        return " ".join(_as_sentence(text) for text in sentences if text.strip())
+
+    def _more_advice(self) -> tuple[str, ...]:
+        """Sentences a subclass adds after the hint (the wait a 429 asked for, say)."""
+        return ()
 
     def __repr__(self) -> str:
         return (
@@ -351,6 +367,8 @@ class WorkflowNotFoundError(NotFoundError):
 class ExecutionNotFoundError(NotFoundError):
     """404 on an execution route: no execution with this id is visible to the key."""
 
+    hint = "Check the execution id."
+
 
 class RateLimitError(APIStatusError):
     """429 ``RATE_LIMIT_EXCEEDED``, or a wait for the rate limit longer than the policy allows.
@@ -384,11 +402,8 @@ class RateLimitError(APIStatusError):
             tier if tier is not None else (body_tier if isinstance(body_tier, str) else None)
         )
 
-    def __str__(self) -> str:
-        text = super().__str__()
-        if self.retry_after is not None:
-            text = f"{text} Retry after {self.retry_after:g} s."
-        return text
+    def _more_advice(self) -> tuple[str, ...]:
+        return () if self.retry_after is None else (f"Retry after {self.retry_after:g} s",)
 
 
 class InternalServerError(APIStatusError):
@@ -426,6 +441,11 @@ class ExecutionTimeoutError(KnoudsError, TimeoutError):
         super().__init__(message)
         self.execution_id = execution_id
         self.execution = execution
+
+
+def _as_sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def _as_int(value: object) -> int | None:
@@ -480,3 +500,6 @@ def class_for(status: int | None, code: str | None) -> type[APIStatusError]:
         if status >= 500:
             return InternalServerError
     return APIStatusError
+
+
+publish(globals())

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
+from ._public import publish
 from ._types import Clock
 
 __all__ = [
@@ -306,3 +307,6 @@ class Pacer:
         with self._lock:
             state = self._buckets.get(bucket)
             return state.budget() if state is not None and state.limit is not None else None
+
+
+publish(globals())

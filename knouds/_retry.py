@@ -21,6 +21,7 @@ from ._exceptions import (
     KnoudsError,
     RateLimitError,
 )
+from ._public import publish
 from ._types import Clock
 
 if TYPE_CHECKING:
@@ -231,3 +232,6 @@ def build_retrying(
     if asynchronous:
         return tenacity.AsyncRetrying(**options)
     return tenacity.Retrying(**options)
+
+
+publish(globals())

@@ -8,6 +8,8 @@ from typing import Any, Final, TypeAlias
 import httpx
 from typing_extensions import final
 
+from ._public import publish
+
 __all__ = [
     "NOT_GIVEN",
     "AsyncSleep",
@@ -54,3 +56,6 @@ JSONObject: TypeAlias = dict[str, Any]
 Clock: TypeAlias = Callable[[], float]
 Sleep: TypeAlias = Callable[[float], None]
 AsyncSleep: TypeAlias = Callable[[float], Awaitable[None]]
+
+
+publish(globals())

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from ._exceptions import WebhookVerificationError
+from ._public import publish
 from .models import ExecutionError, KnoudsModel
 
 __all__ = ["SIGNATURE_HEADER", "WebhookEvent", "sign", "verify"]
@@ -157,3 +158,6 @@ def verify(
         ) from None
     event.timestamp = timestamp
     return event
+
+
+publish(globals())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._public import publish
 from ._api import (
     Execution,
     ExecutionError,
@@ -30,3 +31,6 @@ __all__ = [
     "collect_media",
     "collect_text",
 ]
+
+
+publish(globals())

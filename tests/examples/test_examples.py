@@ -62,7 +62,7 @@ def test_quickstart_saves_the_image(tmp_path: Path) -> None:
     out = run_example("quickstart.py", "out", cwd=tmp_path)
 
     assert "RunResult(cost=" in out
-    assert re.search(r"^cost: \d+ credits, server time: \d+ ms$", out, re.MULTILINE)
+    assert re.search(r"^credits spent: \d+, server time: \d+ ms$", out, re.MULTILINE)
     assert re.search(r"^rate limit: \d+/\d+ left$", out, re.MULTILINE)
     saved = list((tmp_path / "out").iterdir())
     assert len(saved) == 1
@@ -98,7 +98,7 @@ def test_async_batch_reports_each_input_and_a_summary(tmp_path: Path) -> None:
     errors = re.findall(r"^\s*(\d+) error InvalidInputsError: ", out, re.MULTILINE)
     assert len(oks) == 28
     assert errors == ["7", "19"]
-    summary = re.search(r"^summary: 28 succeeded, 2 failed, (\d+) credits in total", out, re.M)
+    summary = re.search(r"^summary: 28 succeeded, 2 failed, credits spent: (\d+),", out, re.M)
     assert summary is not None
     assert int(summary[1]) > 0
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import inspect
+import pickle
+import traceback
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+from pydantic import BaseModel
+
 import knouds
+from knouds._public import PUBLIC, publish
 
 EXPECTED_ALL = [
     "APIConnectionError",
@@ -161,3 +171,141 @@ def test_sync_and_async_clients_have_the_same_surface() -> None:
                 assert inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member), (
                     name
                 )
+
+
+# -- the one table of public names ---------------------------------------------------------
+
+INIT = Path(knouds.__file__)
+
+
+def _type_only_imports() -> dict[str, str]:
+    """The names ``knouds/__init__.py`` imports under ``if TYPE_CHECKING:``, and from where."""
+    tree = ast.parse(INIT.read_text(encoding="utf-8"))
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name)
+        if node.test.id == "TYPE_CHECKING"
+    )
+    imports: dict[str, str] = {}
+    for node in block.body:
+        assert isinstance(node, ast.ImportFrom), ast.dump(node)
+        package = "knouds" + "." * (node.level > 1)
+        for alias in node.names:
+            assert alias.asname is None, alias.asname
+            if node.module is None:  # ``from . import webhooks``
+                imports[alias.name] = f"knouds.{alias.name}"
+            else:
+                imports[alias.name] = f"{package}.{node.module}".replace("..", ".")
+    return imports
+
+
+def test_the_table_type_only_imports_and_all_name_the_same_things() -> None:
+    assert _type_only_imports() == dict(PUBLIC)
+    assert knouds.__all__ == sorted([*PUBLIC, "__version__"])
+
+
+def test_every_name_of_the_table_loads_from_the_module_it_names() -> None:
+    for name, home in PUBLIC.items():
+        module = importlib.import_module(home)
+        expected = module if home == f"knouds.{name}" else getattr(module, name)
+        assert getattr(knouds, name) is expected, name
+
+
+def test_the_lazy_loader_is_hidden_from_type_checkers() -> None:
+    # A module ``__getattr__`` that type checkers can see makes every misspelled name ``Any``.
+    tree = ast.parse(INIT.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            assert node.name != "__getattr__", "__getattr__ must sit under `if not TYPE_CHECKING`"
+    guarded = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If)
+        and isinstance(node.test, ast.UnaryOp)
+        and isinstance(node.test.op, ast.Not)
+        and isinstance(node.test.operand, ast.Name)
+        and node.test.operand.id == "TYPE_CHECKING"
+    ]
+    assert [f.name for g in guarded for f in g.body if isinstance(f, ast.FunctionDef)] == [
+        "__getattr__"
+    ]
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'Clinet'"):
+        getattr(knouds, "Clinet")  # noqa: B009
+    with pytest.raises(ImportError):
+        exec("from knouds import Exectuion", {})
+
+
+# -- public classes live in ``knouds`` ------------------------------------------------------
+
+PUBLIC_CLASSES = [name for name in PUBLIC if isinstance(getattr(knouds, name), type)]
+
+
+def test_public_classes_report_knouds_as_their_module() -> None:
+    assert len(PUBLIC_CLASSES) >= 45
+    for name in PUBLIC_CLASSES:
+        cls = getattr(knouds, name)
+        assert cls.__module__ == "knouds", name
+        assert repr(cls) == f"<class 'knouds.{name}'>"
+
+
+def test_a_traceback_names_the_public_class() -> None:
+    try:
+        raise knouds.RateLimitError("Too many requests", status_code=429, retry_after=2)
+    except knouds.RateLimitError as error:
+        last = traceback.format_exception(type(error), error, error.__traceback__)[-1]
+    assert last == ("knouds.RateLimitError: Too many requests (HTTP 429). Retry after 2 s.\n")
+
+
+def _examples() -> list[object]:
+    response = httpx.Response(
+        429,
+        json={"error": "Too many requests", "code": "RATE_LIMIT_EXCEEDED", "limit": 5},
+        request=httpx.Request("POST", "https://knouds.ai/api/models/gpt-image-2/run"),
+    )
+    errors: list[object] = []
+    for name in PUBLIC_CLASSES:
+        cls = getattr(knouds, name)
+        if issubclass(cls, knouds.APIStatusError):
+            errors.append(cls("It failed", status_code=429, code="X", body={}, response=response))
+        elif cls is knouds.ExecutionTimeoutError:
+            errors.append(cls("Still running", execution_id="exe_1"))
+        elif issubclass(cls, knouds.KnoudsError):
+            errors.append(cls("It failed"))
+    assert len(errors) >= 35
+    return [
+        *errors,
+        knouds.RunResult.model_validate(
+            {"success": True, "result": {"images": ["https://cdn.test/a.png"]}, "cost": 1}
+        ),
+        knouds.Execution.model_validate({"executionId": "exe_1", "status": "processing"}),
+        knouds.RetryPolicy(max_retries=4),
+        knouds.RateLimit(limit=10, remaining=3, reset=1_700_000_000),
+        knouds.NOT_GIVEN,
+    ]
+
+
+@pytest.mark.parametrize("value", _examples(), ids=lambda v: type(v).__name__)
+def test_public_objects_survive_pickling(value: object) -> None:
+    copy = pickle.loads(pickle.dumps(value))
+    assert type(copy) is type(value)
+    if isinstance(value, BaseException):
+        assert str(copy) == str(value)
+        assert copy.args == value.args
+        assert vars(copy).keys() == vars(value).keys()
+    elif value is knouds.NOT_GIVEN:
+        assert copy is value
+    else:
+        assert copy == value
+
+
+def test_publish_refuses_a_model_with_unresolved_annotations() -> None:
+    class Later(BaseModel):
+        child: Undefined  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(RuntimeError, match="unresolved annotations"):
+        publish({"__name__": "knouds.models", "Execution": Later})
+    assert Later.__module__ != "knouds"

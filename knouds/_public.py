@@ -1,0 +1,93 @@
+"""The one table of public names: each name ``knouds`` exports and the module that defines it.
+
+The lazy loader in ``knouds/__init__.py`` reads it; the type-only imports and ``__all__`` there
+are checked against it by ``tests/unit/test_public_api.py``. To add a public name, add it here,
+to those imports and to ``__all__``, and call `publish` at the end of the module that defines it.
+
+Stdlib only: ``import knouds`` loads this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+__all__ = ["PUBLIC", "publish"]
+
+PUBLIC: Final[Mapping[str, str]] = {
+    "APIConnectionError": "knouds._exceptions",
+    "APIResponseValidationError": "knouds._exceptions",
+    "APIStatusError": "knouds._exceptions",
+    "APITimeoutError": "knouds._exceptions",
+    "ApiKeyAccessDeniedError": "knouds._exceptions",
+    "AsyncClient": "knouds._client",
+    "AsyncNotSupportedError": "knouds._exceptions",
+    "AuthenticationError": "knouds._exceptions",
+    "BadRequestError": "knouds._exceptions",
+    "CapabilityAboveCeilingError": "knouds._exceptions",
+    "CapabilityDeniedError": "knouds._exceptions",
+    "Client": "knouds._client",
+    "ConfigurationError": "knouds._exceptions",
+    "DefaultAioHttpClient": "knouds._aiohttp",
+    "Execution": "knouds.models",
+    "ExecutionCancelledError": "knouds._exceptions",
+    "ExecutionError": "knouds.models",
+    "ExecutionFailedError": "knouds._exceptions",
+    "ExecutionNotFoundError": "knouds._exceptions",
+    "ExecutionTimeoutError": "knouds._exceptions",
+    "GrantExhaustedError": "knouds._exceptions",
+    "Identity": "knouds.models",
+    "InsufficientCreditsError": "knouds._exceptions",
+    "InternalServerError": "knouds._exceptions",
+    "InvalidBodyError": "knouds._exceptions",
+    "InvalidCapabilityError": "knouds._exceptions",
+    "InvalidInputsError": "knouds._exceptions",
+    "InvalidScopeError": "knouds._exceptions",
+    "InvalidSlugError": "knouds._exceptions",
+    "KnoudsError": "knouds._exceptions",
+    "LegacyKeyRetiredError": "knouds._exceptions",
+    "Media": "knouds.models",
+    "MediaDownloadError": "knouds._exceptions",
+    "ModelNotFoundError": "knouds._exceptions",
+    "ModelTierRequiredError": "knouds._exceptions",
+    "NOT_GIVEN": "knouds._types",
+    "NotFoundError": "knouds._exceptions",
+    "NotGiven": "knouds._types",
+    "PaymentRequiredError": "knouds._exceptions",
+    "PermissionDeniedError": "knouds._exceptions",
+    "RateLimit": "knouds._ratelimit",
+    "RateLimitError": "knouds._exceptions",
+    "RetryEvent": "knouds._retry",
+    "RetryPolicy": "knouds._retry",
+    "RunResult": "knouds.models",
+    "SchemaField": "knouds.models",
+    "ScopeDeniedError": "knouds._exceptions",
+    "WebhookDelivery": "knouds.models",
+    "WebhookEvent": "knouds.webhooks",
+    "WebhookVerificationError": "knouds._exceptions",
+    "WorkflowNotFoundError": "knouds._exceptions",
+    "WorkflowSchema": "knouds.models",
+    # A submodule is listed under its own name.
+    "webhooks": "knouds.webhooks",
+}
+
+
+def publish(namespace: Mapping[str, object]) -> None:
+    """Make the public classes defined in a module report ``knouds`` as their module.
+
+    Called at the end of each module that `PUBLIC` names, with its ``globals()``, so tracebacks and
+    reprs show ``knouds.RateLimitError`` rather than the private module it lives in (pickle then
+    finds the class through ``knouds`` too).
+
+    Raises:
+        RuntimeError: a pydantic model still has annotations to resolve; pydantic would look for
+            them in ``knouds`` once the module is changed, so call ``model_rebuild()`` first.
+    """
+    module = namespace["__name__"]
+    for name, home in PUBLIC.items():
+        value = namespace.get(name) if home == module else None
+        if not isinstance(value, type):
+            continue
+        if not getattr(value, "__pydantic_fields_complete__", True):
+            raise RuntimeError(f"{module}.{name} has unresolved annotations: rebuild it first")
+        value.__module__ = "knouds"

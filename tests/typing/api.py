@@ -1,0 +1,99 @@
+"""User code against the public API, type-checked in CI by mypy and pyright; never run.
+
+Each line that a checker must reject carries an ignore comment naming the error it expects: a
+``# type: ignore[code]`` for mypy (``warn_unused_ignores`` makes an ignore that is no longer needed
+an error) and a ``# pyright: ignore[rule]`` for pyright (``reportUnnecessaryTypeIgnoreComment``).
+So a misspelled name that starts to pass, or a return type that turns into ``Any``, fails CI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typing_extensions import assert_type
+
+import knouds
+from knouds import AsyncClient, Client, RunResult
+
+
+def run_a_model(client: knouds.Client) -> None:
+    result = client.models.run("gpt-image-2", {"prompt": "a red fox"}, timeout=30)
+    assert_type(result, RunResult)
+    assert_type(result.images, list[knouds.Media])
+    assert_type(result.text, str | None)
+    assert_type(result.cost, int | float | None)
+    assert_type(result.rate_limit, knouds.RateLimit | None)
+    assert_type(result.images[0].save("fox.png"), Path)
+    assert_type(result.images[0].read(), bytes)
+    if result.rate_limit is not None:
+        assert_type(result.rate_limit.remaining, int)
+
+    batch = client.models.run_many("gpt-image-2", [{"prompt": "a"}, {"prompt": "b"}])
+    assert_type(batch, list[RunResult | knouds.KnoudsError])
+
+
+def workflows_and_executions(client: Client) -> None:
+    schema = client.workflows.schema("my-thumbnail-pipeline")
+    assert_type(schema, knouds.WorkflowSchema)
+    assert_type([field.name for field in schema.fields], list[str])
+    assert_type(client.workflows.run("my-pipeline", {"prompt": "x"}), RunResult)
+
+    execution = client.models.submit("seedance-2-i2v", {"prompt": "waves"})
+    assert_type(execution, knouds.Execution)
+    assert_type(execution.id, str)
+    assert_type(client.executions.get(execution.id), knouds.Execution)
+    assert_type(client.executions.cancel(execution.id), knouds.Execution)
+    assert_type(client.executions.wait(execution.id, timeout=600), RunResult)
+    assert_type(client.whoami(), knouds.Identity)
+
+
+def configure() -> None:
+    policy = knouds.RetryPolicy(max_retries=4, max_retry_wait=120, deadline=300)
+    with Client(retry=policy, timeout=120, pace=False) as client:
+        assert_type(client.with_options(max_retries=0), Client)
+        assert_type(client.retry_policy, knouds.RetryPolicy)
+    assert_type(knouds.NOT_GIVEN, knouds.NotGiven)
+    assert_type(knouds.__version__, str)
+
+
+def handle_errors(client: Client) -> None:
+    try:
+        client.models.run("nano-banana-2", {"prompt": "a red fox"})
+    except knouds.RateLimitError as error:
+        assert_type(error.retry_after, float | None)
+        assert_type(error.status_code, int | None)
+    except knouds.APIStatusError as error:
+        assert_type(error.code, str | None)
+    except knouds.KnoudsError as error:
+        assert_type(str(error), str)
+
+
+def verify_a_webhook(body: bytes, header: str | None) -> None:
+    event = knouds.webhooks.verify(body, header, "whsec_test")
+    assert_type(event, knouds.WebhookEvent)
+    assert_type(event.execution_id, str | None)
+
+
+async def run_async() -> None:
+    async with AsyncClient() as client:
+        result = await client.models.run("gpt-image-2", {"prompt": "a red fox"})
+        assert_type(result, RunResult)
+        assert_type(await result.images[0].asave("."), Path)
+        execution = await client.workflows.submit("my-pipeline", {"prompt": "x"})
+        assert_type(await client.executions.wait(execution.id), RunResult)
+        assert_type(client.with_options(timeout=5), AsyncClient)
+
+
+def rejected() -> None:
+    # Misspelled public names are errors, not ``Any``.
+    knouds.Clinet()  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+    _ = knouds.RateLimitErorr  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
+    from knouds import Exectuion  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownVariableType]
+
+    client = Client()
+    # Wrong argument types and unknown options.
+    client.models.run("gpt-image-2", "a red fox")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    client.models.run("gpt-image-2", {}, retries=3)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    # A sync result is not awaitable, an async one must be awaited.
+    result: RunResult = AsyncClient().models.run("gpt-image-2", {})  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    del Exectuion, result
