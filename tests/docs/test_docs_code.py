@@ -1,9 +1,10 @@
 """Every Python code block of the documentation runs, against a fresh local emulator.
 
 Each page's ```python blocks run in order in one namespace, so a later block can use the names an
-earlier one defined, the way a reader (or a notebook) goes through a page. ``KNOUDS_API_KEY`` and
-``KNOUDS_BASE_URL`` point at a new :class:`knouds.testing.Emulator` per page, and the working
-directory is a temporary one, so saved files land nowhere that matters.
+earlier one defined, the way a reader (or a notebook) goes through a page. README.md is read
+differently (a block is copied on its own), so each of its blocks runs in a fresh namespace.
+``KNOUDS_API_KEY`` and ``KNOUDS_BASE_URL`` point at a new :class:`knouds.testing.Emulator` per
+page, and the working directory is a temporary one, so saved files land nowhere that matters.
 
 Top-level ``await`` is allowed (as in a notebook): such a block is compiled with
 ``ast.PyCF_ALLOW_TOP_LEVEL_AWAIT`` and its coroutine is awaited by a wrapper run on one event loop
@@ -34,7 +35,8 @@ from knouds.testing import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+README = ROOT / "README.md"
+PAGES = [README, *sorted(DOCS.glob("*.md"))]
 MAX_SKIPPED_BLOCKS = 3
 T = TypeVar("T")
 
@@ -145,18 +147,21 @@ def docs_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Emulat
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_page_code_runs(page: Path, docs_env: Emulator) -> None:
     blocks = [b for b in python_blocks(page) if b.skip_reason is None]
-    namespace: dict[str, object] = {"__name__": "__docs__"}
+    namespaces: list[dict[str, object]] = []
     with PageLoop() as runner:
         try:
             for block in blocks:
+                if page == README or not namespaces:
+                    namespaces.append({"__name__": "__docs__"})
                 try:
-                    run_block(block, namespace, runner)
+                    run_block(block, namespaces[-1], runner)
                 except BaseException as error:
                     raise AssertionError(
                         f"the code block at {block.where} failed: {error!r}\n{block.code}"
                     ) from error
         finally:
-            close_clients(namespace, runner)
+            for namespace in namespaces:
+                close_clients(namespace, runner)
 
 
 def test_docs_have_code_and_few_skips() -> None:

@@ -14,6 +14,16 @@ from knouds.testing import Emulator
 MakeClient = Callable[..., Any]
 
 
+def prompt_of(body: object) -> str:
+    """The ``inputs.prompt`` of a logged run request's JSON body."""
+    assert isinstance(body, dict)
+    inputs = body["inputs"]
+    assert isinstance(inputs, dict)
+    prompt = inputs["prompt"]
+    assert isinstance(prompt, str)
+    return prompt
+
+
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     """An emulator on 127.0.0.1 whose async executions finish after 50 ms (override per module)."""

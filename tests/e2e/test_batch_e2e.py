@@ -11,6 +11,7 @@ import pytest
 import knouds
 from knouds.testing import Emulator, Fault
 from tests.conftest import resolve
+from tests.e2e.conftest import prompt_of
 
 MakeClient = Callable[..., Any]
 WINDOW = 0.5
@@ -34,7 +35,7 @@ async def test_forty_runs_under_a_rate_limit_are_paced_not_rejected(
 
     assert all(isinstance(r, knouds.RunResult) for r in results), results
     assert all(len(r.images) == 1 for r in results)
-    executed = Counter(e.body["inputs"]["prompt"] for e in emu.log if e.run == "gpt-image-2")
+    executed = Counter(prompt_of(e.body) for e in emu.log if e.run == "gpt-image-2")
     assert executed == Counter(f"prompt {i}" for i in range(40))  # each input exactly once
     assert emu.run_count("gpt-image-2") == 40
     # Until the first response reports the limit, a 429 is possible; after that, pacing waits.

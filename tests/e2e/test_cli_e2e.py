@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,6 +147,21 @@ def test_demo_says_it_ran_against_the_emulator(
     assert "local Knouds emulator" in out
     assert "RunResult(cost=4" in out
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_demo_without_save_leaves_no_folder_behind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KNOUDS_API_KEY", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+
+    status, out, _ = run_cli(capsys, "demo")
+
+    assert status == 0
+    assert f"-> {tmp_path}" in out  # the image was saved under the temporary folder ...
+    assert list(tmp_path.iterdir()) == []  # ... which is gone
+    assert "--save DIR" in out
 
 
 def assert_error(err: str, *fragments: str) -> None:

@@ -61,7 +61,11 @@ async def test_each_kind_of_output(client: Any, model: str, attr: str) -> None:
     ],
 )
 async def test_key_errors(
-    emu: Emulator, connect: Connect, key_options: dict[str, Any], cls: type, extras: dict[str, Any]
+    emu: Emulator,
+    connect: Connect,
+    key_options: dict[str, Any],
+    cls: type[knouds.APIStatusError],
+    extras: dict[str, Any],
 ) -> None:
     client = connect(emu, emu.create_key(**key_options))
     with pytest.raises(cls) as info:

@@ -17,7 +17,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
 EMULATOR_LINE = "KNOUDS_API_KEY is not set: using the local Knouds emulator at http://127.0.0.1:"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TESTED = {
@@ -73,11 +74,31 @@ def test_quickstart_saves_the_image(tmp_path: Path) -> None:
 
 def test_quickstart_default_output_directory_and_empty_key(tmp_path: Path) -> None:
     # The CI runs the README's first command as `KNOUDS_API_KEY= python examples/quickstart.py`.
-    run_example("quickstart.py", cwd=tmp_path, env={"KNOUDS_API_KEY": ""})
+    out = run_example("quickstart.py", cwd=tmp_path, env={"KNOUDS_API_KEY": ""})
 
     saved = list((tmp_path / "knouds-output").glob("*.png"))
     assert len(saved) == 1
     assert saved[0].read_bytes().startswith(PNG_MAGIC)
+    assert f"output folder: {tmp_path / 'knouds-output'}" in out  # says where, in full
+
+
+def test_default_output_folders_are_ignored_by_git() -> None:
+    # Running an example from a checkout must not leave an untracked folder behind.
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    scripts = "".join(p.read_text(encoding="utf-8") for p in EXAMPLES.glob("*.py"))
+    notebook = (EXAMPLES / "quickstart.ipynb").read_text(encoding="utf-8")
+    defaults = re.findall(r'output_dir: str = "([^"]+)"', scripts)
+    defaults += re.findall(r'\.save\(\\"([^"\\]+)/\\"\)', notebook)
+    assert len(defaults) == 3
+    for folder in defaults:
+        assert f"{folder}/" in ignored, folder
+
+
+def test_the_notebook_is_linked_with_how_to_open_it() -> None:
+    for page in (ROOT / "README.md", ROOT / "docs" / "index.md"):
+        text = page.read_text(encoding="utf-8")
+        assert "examples/quickstart.ipynb" in text, page.name
+        assert "jupyter lab examples/quickstart.ipynb" in text, page.name
 
 
 def test_async_execution_saves_the_video(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ async def client(emu: Emulator) -> AsyncIterator[knouds.AsyncClient]:
         yield c
 
 
-def model_requests(emu: Emulator) -> list[int]:
+def model_requests(emu: Emulator) -> list[int | None]:
     return [e.status for e in emu.log if e.path.startswith("/api/models/")]
 
 

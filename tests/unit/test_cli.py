@@ -13,6 +13,7 @@ import pytest
 import knouds
 from knouds import _cli
 from knouds._cli import EXIT_CODES, exit_code_for, main, parse_inputs, parse_value
+from knouds._cli_output import credits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,8 +112,21 @@ def test_exit_code_table_is_documented_in_the_docstring_and_help(
     assert {entry.code for entry in EXIT_CODES.values()} == set(range(1, 13))
 
 
+def test_bare_command_prints_help_with_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: knouds")
+    for command in ("run", "workflow", "submit", "wait", "whoami", "emulator", "demo"):
+        assert f"\n    {command} " in out, command
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"knouds {knouds.__version__}\n"
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 2
+    assert main(["workflow"]) == 2
     assert main(["no-such-command"]) == 2
     assert main(["run", "gpt-image-2", "-i", "prompt-without-equals"]) == 2
     err = capsys.readouterr().err
@@ -128,9 +142,10 @@ def test_missing_api_key_exits_3_with_advice(
     assert main(["whoami"]) == 3
 
     err = capsys.readouterr().err.strip()
-    assert err.startswith("knouds: error:")
-    assert "KNOUDS_API_KEY" in err
-    assert "\n" not in err
+    assert err == (
+        "knouds: error: No Knouds API key: pass --api-key KEY or set the KNOUDS_API_KEY "
+        "environment variable. `knouds demo` runs offline without one."
+    )
 
 
 def test_insecure_base_url_is_a_configuration_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,6 +153,13 @@ def test_insecure_base_url_is_a_configuration_error(capsys: pytest.CaptureFixtur
 
     assert code == 3
     assert "knouds_live_x" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"), [(1, "1 credit"), (4, "4 credits"), (0, "0 credits"), (None, "? credits")]
+)
+def test_credits_agree_in_number(amount: int | None, text: str) -> None:
+    assert credits(amount) == text
 
 
 def _modules_after(code: str) -> set[str]:

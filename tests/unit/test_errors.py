@@ -116,7 +116,9 @@ async def test_plain_401_has_no_code(make_client: Any) -> None:
         (lambda c: c.executions.get("abc-123"), knouds.ExecutionNotFoundError),
     ],
 )
-async def test_message_only_404_maps_by_route(make_client: Any, call: Any, cls: type) -> None:
+async def test_message_only_404_maps_by_route(
+    make_client: Any, call: Any, cls: type[knouds.APIStatusError]
+) -> None:
     client = make_client(lambda r: httpx.Response(404, json={"error": "Workflow not found"}))
     with pytest.raises(cls) as info:
         await resolve(call(client))
@@ -141,7 +143,12 @@ async def test_message_only_404_maps_by_route(make_client: Any, call: Any, cls: 
     ],
 )
 async def test_non_json_error_bodies_are_typed(
-    make_client: Any, status: int, content: bytes, content_type: str, cls: type, phrase: str
+    make_client: Any,
+    status: int,
+    content: bytes,
+    content_type: str,
+    cls: type[knouds.APIStatusError],
+    phrase: str,
 ) -> None:
     headers = {"content-type": content_type} if content_type else {}
     client = make_client(lambda r: httpx.Response(status, content=content, headers=headers))

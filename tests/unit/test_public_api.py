@@ -91,7 +91,7 @@ def test_every_public_name_has_a_docstring() -> None:
 
 def test_error_hierarchy_matches_the_design() -> None:
     k = knouds
-    tree = {
+    tree: dict[type[knouds.KnoudsError], type[knouds.KnoudsError]] = {
         k.APITimeoutError: k.APIConnectionError,
         k.APIConnectionError: k.KnoudsError,
         k.APIResponseValidationError: k.KnoudsError,
@@ -100,7 +100,7 @@ def test_error_hierarchy_matches_the_design() -> None:
         k.ExecutionCancelledError: k.KnoudsError,
         k.ExecutionTimeoutError: k.KnoudsError,
     }
-    for parent, children in {
+    hierarchy: dict[type[knouds.KnoudsError], list[type[knouds.KnoudsError]]] = {
         k.BadRequestError: [
             k.InvalidInputsError,
             k.InvalidSlugError,
@@ -129,7 +129,8 @@ def test_error_hierarchy_matches_the_design() -> None:
             k.RateLimitError,
             k.InternalServerError,
         ],
-    }.items():
+    }
+    for parent, children in hierarchy.items():
         for child in children:
             tree[child] = parent
     for child, parent in tree.items():
@@ -293,6 +294,7 @@ def test_public_objects_survive_pickling(value: object) -> None:
     copy = pickle.loads(pickle.dumps(value))
     assert type(copy) is type(value)
     if isinstance(value, BaseException):
+        assert isinstance(copy, BaseException)
         assert str(copy) == str(value)
         assert copy.args == value.args
         assert vars(copy).keys() == vars(value).keys()
