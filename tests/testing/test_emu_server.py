@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -126,7 +127,7 @@ def test_command_line_serves_until_interrupted() -> None:
 
 
 def test_emulator_imports_only_stdlib_httpx_and_itself() -> None:
-    allowed = {"httpx", "pytest", "pytest_asyncio", "knouds.testing"}
+    allowed = {"httpx", "pytest", "pytest_asyncio", "knouds.testing", "knouds._pytest_plugin"}
     package = Path(knouds.testing.__file__).parent
     for source in package.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
@@ -168,6 +169,26 @@ def test_emulator_fixture_in_a_plugin_user(
     # No -p and no conftest: the plugin comes from the package's pytest11 entry point.
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
+
+
+def test_the_plugin_costs_nothing_until_a_fixture_is_used() -> None:
+    # pytest imports the plugin in every session of every project that has knouds installed.
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    entry_point = re.search(r'\[project\.entry-points\.pytest11\]\nknouds = "([\w.]+)"', pyproject)
+    assert entry_point is not None
+    code = (
+        "import sys, pytest\n"
+        "before = set(sys.modules)\n"
+        f"import {entry_point[1]}\n"
+        "print(sorted(set(sys.modules) - before))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    loaded = ast.literal_eval(out.stdout.strip())
+    heavy = ("httpx", "pydantic", "tenacity", "anyio", "knouds.testing", "knouds._client")
+    assert [name for name in loaded if name.startswith(heavy)] == []
 
 
 def test_client_fixture(knouds_client: Any, knouds_emulator: Emulator) -> None:

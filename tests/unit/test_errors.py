@@ -243,3 +243,38 @@ def test_messages_read_like_sentences_with_advice() -> None:
         "Trial grant used up (HTTP 402 grant_exhausted). Topping up does not help here: "
         "upgrade your Knouds plan to keep using this model."
     )
+
+
+async def test_an_unknown_execution_id_says_what_to_check(make_client: Any) -> None:
+    body = {"error": "Execution not found", "code": "EXECUTION_NOT_FOUND"}
+    client = make_client(lambda r: httpx.Response(404, json=body))
+    with pytest.raises(knouds.ExecutionNotFoundError) as info:
+        await resolve(client.executions.get("exe-123"))
+    assert str(info.value) == (
+        "Execution not found (HTTP 404 EXECUTION_NOT_FOUND). Check the execution id."
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (
+            knouds.RateLimitError("Too many requests.", status_code=429, retry_after=1.5),
+            "Too many requests (HTTP 429). Retry after 1.5 s.",
+        ),
+        (
+            knouds.ModelNotFoundError("Model not found", status_code=404, code="MODEL_NOT_FOUND"),
+            "Model not found (HTTP 404 MODEL_NOT_FOUND). Check the model name; built-in canvas "
+            "models are only reachable from workflows.",
+        ),
+        (
+            knouds.InternalServerError("Upstream failed", status_code=502),
+            "Upstream failed (HTTP 502).",
+        ),
+        (knouds.APIStatusError("Is the key right?"), "Is the key right?"),
+        (knouds.InvalidBodyError("  Bad body.  ", code="INVALID_BODY"), "Bad body (INVALID_BODY)."),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else "",
+)
+def test_each_part_of_a_message_is_a_sentence(error: knouds.APIStatusError, text: str) -> None:
+    assert str(error) == text
