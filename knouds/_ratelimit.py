@@ -25,7 +25,6 @@ __all__ = [
     "Pacer",
     "RateLimit",
     "Ticket",
-    "bucket_for_path",
     "clock_offset",
     "parse_http_date",
     "parse_retry_after",
@@ -174,22 +173,6 @@ class RateLimit:
         negative."""
         current = time.time() if now is None else now
         return max(0.0, self.local_reset - current)
-
-
-def bucket_for_path(path: str) -> str:
-    """The rate-limit bucket a request path counts against.
-
-    Knouds limits per route; the two run endpoints have separate buckets. Model runs are one
-    bucket whatever the model, workflow runs another.
-    """
-    parts = [p for p in path.split("/") if p]
-    if len(parts) >= 4 and parts[0] == "api" and parts[-1] == "run":
-        return {"models": "models", "workflows": "workflows"}.get(parts[1], parts[1])
-    if len(parts) >= 2 and parts[0] == "api":
-        if parts[1] == "workflows" and len(parts) >= 4:
-            return f"workflows.{parts[-1]}"
-        return parts[1]
-    return "other"
 
 
 @dataclass(eq=False)

@@ -7,7 +7,8 @@ from email.utils import formatdate
 import pytest
 
 from knouds import RateLimit
-from knouds._ratelimit import Pacer, bucket_for_path, clock_offset, parse_retry_after
+from knouds._ratelimit import Pacer, clock_offset, parse_retry_after
+from knouds._requests import Endpoint
 
 NOW = 1_700_000_000.0
 
@@ -95,18 +96,19 @@ def test_small_date_differences_are_rounding_not_skew() -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "bucket"),
+    ("endpoint", "bucket"),
     [
-        ("/api/models/gpt-image-2/run", "models"),
-        ("/api/models/suno-v5/run", "models"),
-        ("/api/workflows/my-flow/run", "workflows"),
-        ("/api/workflows/my-flow/schema", "workflows.schema"),
-        ("/api/executions/abc", "executions"),
-        ("/api/whoami", "whoami"),
+        (Endpoint.model_run("gpt-image-2"), "models"),
+        (Endpoint.model_run("suno-v5"), "models"),
+        (Endpoint.workflow_run("my-flow"), "workflows"),
+        (Endpoint.workflow_schema("my-flow"), "workflows.schema"),
+        (Endpoint.execution("abc"), "executions"),
+        (Endpoint.whoami(), "whoami"),
     ],
+    ids=lambda v: v.path if isinstance(v, Endpoint) else v,
 )
-def test_buckets(path: str, bucket: str) -> None:
-    assert bucket_for_path(path) == bucket
+def test_each_route_counts_against_its_bucket(endpoint: Endpoint, bucket: str) -> None:
+    assert endpoint.bucket == bucket
 
 
 class Clock:
