@@ -169,7 +169,8 @@ def parse_inputs(
 def _client(args: argparse.Namespace) -> knouds.Client:
     import knouds
 
-    if args.api_key is None and not os.environ.get(API_KEY_ENV, "").strip():
+    key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
+    if not (key or "").strip():
         # The SDK's own message names the api_key argument, which means nothing here.
         raise knouds.ConfigurationError(
             f"No Knouds API key: pass --api-key KEY or set the {API_KEY_ENV} environment "

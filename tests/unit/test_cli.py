@@ -140,9 +140,11 @@ def test_missing_api_key_exits_3_with_advice(
     monkeypatch.delenv("KNOUDS_BASE_URL", raising=False)
 
     assert main(["whoami"]) == 3
+    assert main(["--api-key", " ", "whoami"]) == 3
 
-    err = capsys.readouterr().err.strip()
-    assert err == (
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == err[1]
+    assert err[0] == (
         "knouds: error: No Knouds API key: pass --api-key KEY or set the KNOUDS_API_KEY "
         "environment variable. `knouds demo` runs offline without one."
     )
