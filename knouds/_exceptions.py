@@ -398,7 +398,7 @@ class RateLimitError(APIStatusError):
         if self.limit is None and self.rate_limit is not None:
             self.limit = self.rate_limit.limit
         body_tier = self._field(self.body, "tier")
-        self.tier = (
+        self.tier: str | None = (
             tier if tier is not None else (body_tier if isinstance(body_tier, str) else None)
         )
 

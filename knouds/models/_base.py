@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict
 
 __all__ = ["KnoudsModel"]
@@ -13,4 +15,6 @@ class KnoudsModel(BaseModel):
 
     # defer_build: a model's validator is built on its first use, not at import (most programs
     # only ever validate a few of the models).
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        extra="allow", populate_by_name=True, defer_build=True
+    )

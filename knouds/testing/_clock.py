@@ -26,7 +26,7 @@ class ManualClock:
     """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = float(start)
+        self.now: float = float(start)
 
     def __call__(self) -> float:
         """Return the current time in Unix epoch seconds."""

@@ -75,7 +75,7 @@ class Emulator:
         self._address = (host, port)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.api_key = self.create_key(capabilities={"*"}, email="dev@emulator.local")
+        self.api_key: str = self.create_key(capabilities={"*"}, email="dev@emulator.local")
         """A key allowed to do everything (capability ``*``, tier ``business``)."""
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -80,7 +80,7 @@ class EmulatorState:
     delivered: threading.Condition = field(default_factory=threading.Condition)
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
+        self.rng: random.Random = random.Random(self.seed)
         self.models = {m.name: m for m in default_models()}
         self.workflows = {w.slug: w for w in default_workflows()}
 

@@ -59,4 +59,5 @@ def test_ci_runs_both_type_checkers() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert "mypy --strict knouds tests" in ci
     assert "pyright" in ci
+    assert "pyright --verifytypes knouds --ignoreexternal" in ci
     assert re.search(r'^include = \["tests/typing"\]$', PYPROJECT, flags=re.MULTILINE)
