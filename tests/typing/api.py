@@ -47,11 +47,20 @@ def workflows_and_executions(client: Client) -> None:
     assert_type(client.whoami(), knouds.Identity)
 
 
+def log_retry(event: knouds.RetryEvent) -> None:
+    assert_type(event.attempt, int)
+    assert_type(event.wait, float)
+    assert_type(event.error, knouds.KnoudsError)
+
+
 def configure() -> None:
-    policy = knouds.RetryPolicy(max_retries=4, max_retry_wait=120, deadline=300)
+    policy = knouds.RetryPolicy(max_retries=4, max_retry_wait=120, deadline=300, on_retry=log_retry)
     with Client(retry=policy, timeout=120, pace=False) as client:
         assert_type(client.with_options(max_retries=0), Client)
         assert_type(client.retry_policy, knouds.RetryPolicy)
+        assert_type(client.rate_limits, dict[str, knouds.RateLimit])
+        for chunk in client.models.run("gpt-image-2", {}).images[0].iter_bytes():
+            assert_type(chunk, bytes)
     assert_type(knouds.NOT_GIVEN, knouds.NotGiven)
     assert_type(knouds.__version__, str)
 
@@ -62,6 +71,9 @@ def handle_errors(client: Client) -> None:
     except knouds.RateLimitError as error:
         assert_type(error.retry_after, float | None)
         assert_type(error.status_code, int | None)
+        assert_type(error.tier, str | None)
+    except knouds.ExecutionFailedError as error:
+        assert_type(error.execution, knouds.Execution | None)
     except knouds.APIStatusError as error:
         assert_type(error.code, str | None)
     except knouds.KnoudsError as error:
@@ -82,6 +94,10 @@ async def run_async() -> None:
         execution = await client.workflows.submit("my-pipeline", {"prompt": "x"})
         assert_type(await client.executions.wait(execution.id), RunResult)
         assert_type(client.with_options(timeout=5), AsyncClient)
+        async for chunk in result.images[0].aiter_bytes():
+            assert_type(chunk, bytes)
+        batch = await client.models.run_many("gpt-image-2", [{"prompt": "a"}], concurrency=4)
+        assert_type(batch, list[RunResult | knouds.KnoudsError])
 
 
 def rejected() -> None:
@@ -94,6 +110,12 @@ def rejected() -> None:
     # Wrong argument types and unknown options.
     client.models.run("gpt-image-2", "a red fox")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     client.models.run("gpt-image-2", {}, retries=3)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
-    # A sync result is not awaitable, an async one must be awaited.
+    knouds.RetryPolicy(max_retries="3")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    # An async result must be awaited.
     result: RunResult = AsyncClient().models.run("gpt-image-2", {})  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
     del Exectuion, result
+
+
+async def rejected_async() -> None:
+    # A sync client's result is not awaitable.
+    await Client().whoami()  # type: ignore[misc]  # pyright: ignore[reportGeneralTypeIssues]
