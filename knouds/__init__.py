@@ -6,6 +6,7 @@
 
 ``import knouds`` is cheap: names are loaded from their modules on first use, so a command-line
 start or a module that only imports the package pays for httpx and pydantic only when it uses them.
+The names, and the modules that define them, are listed once in ``knouds/_public.py``.
 """
 
 from __future__ import annotations
