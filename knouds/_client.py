@@ -5,17 +5,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
 from ._config import DEFAULT_LIMITS, Settings, merge_timeout, resolve_settings
-from ._core import CallContext, Command, Endpoint, Parse, Sleep, attempt_flow, parse_identity
+from ._core import (
+    CallContext,
+    Command,
+    Endpoint,
+    Parse,
+    Sleep,
+    StoreCall,
+    attempt_flow,
+    parse_identity,
+)
 from ._exceptions import KnoudsError
 from ._public import publish
 from ._ratelimit import Pacer, RateLimit
+from ._ratestore import Pacing, SharedPacing, build_pacing, derive_namespace
 from ._retry import RetryPolicy, build_retrying, decide
-from ._types import NOT_GIVEN, AsyncSleep, Clock, NotGiven, TimeoutTypes
+from ._types import NOT_GIVEN, AsyncSleep, Clock, NotGiven, RedisClient, TimeoutTypes
 from ._types import Sleep as SleepFn
 from .models import Identity
 from .resources.executions import AsyncExecutions, Executions
@@ -29,6 +39,8 @@ __all__ = ["AsyncClient", "Client"]
 
 T = TypeVar("T")
 _URL_CACHE_SIZE = 256
+# rate_limit_store, rate_limit_namespace, rate_limit_store_fallback as given.
+StoreOptions = tuple[object, "str | None", Any]
 
 
 def _resolve_policy(retry: RetryPolicy | None, max_retries: int | NotGiven) -> RetryPolicy:
@@ -46,6 +58,7 @@ class _BaseClient:
     _pace: bool
     _clock: Clock
     _pacer: Pacer
+    _pacing: Pacing
 
     def _configure(
         self,
@@ -57,15 +70,39 @@ class _BaseClient:
         pace: bool,
         default_headers: Mapping[str, str] | None,
         clock: Clock | None,
+        store: StoreOptions,
+        *,
+        asynchronous: bool,
     ) -> None:
         self._settings = resolve_settings(api_key, base_url, timeout, default_headers)
         self._policy = _resolve_policy(retry, max_retries)
         self._pace = pace
         self._clock = clock or time.time
         self._pacer = Pacer(self._clock)
+        self._pacing = self._build_pacing(store, asynchronous=asynchronous)
         self._default_headers = dict(default_headers or {})
         # Endpoint path -> full URL: parsing a URL costs more than the rest of building a call.
         self._urls: dict[str, httpx.URL] = {}
+
+    def _build_pacing(self, store: StoreOptions, *, asynchronous: bool) -> Pacing:
+        target, namespace, fallback = store
+        self._explicit_namespace = namespace
+        self._store_fallback = fallback
+        pacing = build_pacing(
+            target,
+            namespace,
+            fallback,
+            pacer=self._pacer,
+            clock=self._clock,
+            default_namespace=self._namespace,
+            asynchronous=asynchronous,
+        )
+        # Only the client that opened the connection closes it (not its with_options copies).
+        self._owns_store = isinstance(pacing, SharedPacing) and pacing.owns_connection
+        return pacing
+
+    def _namespace(self) -> str:
+        return derive_namespace(self._settings.api_key, str(self._settings.base_url))
 
     @property
     def base_url(self) -> httpx.URL:
@@ -85,7 +122,7 @@ class _BaseClient:
     @property
     def rate_limits(self) -> dict[str, RateLimit]:
         """The last rate-limit state seen per bucket (``"models"``, ``"workflows"``, ...)."""
-        return self._pacer.snapshot()
+        return self._pacing.snapshot()
 
     def _context(
         self,
@@ -120,7 +157,7 @@ class _BaseClient:
             params=params,
             policy=retry if retry is not None else self._policy,
             pace=self._pace,
-            pacer=self._pacer,
+            pacing=self._pacing,
             clock=self._clock,
             api_key=self._settings.api_key,
         )
@@ -144,6 +181,11 @@ class _BaseClient:
             "pace": self._pace if pace is None else pace,
             "default_headers": {**self._default_headers, **(default_headers or {})},
             "clock": self._clock,
+            # Copies use the same store connection: a shared store, or "local" so that the
+            # environment variable is not read again.
+            "rate_limit_store": self._pacing if isinstance(self._pacing, SharedPacing) else "local",
+            "rate_limit_namespace": self._explicit_namespace,
+            "rate_limit_store_fallback": self._store_fallback,
         }
 
     def _adopt_state(self, original: _BaseClient) -> None:
@@ -153,6 +195,7 @@ class _BaseClient:
             and self._settings.base_url == original._settings.base_url
         ):
             self._pacer = original._pacer
+            self._pacing = original._pacing
 
     def _retrying(
         self, ctx: CallContext, sleep: Callable[[float], Any], *, asynchronous: bool
@@ -194,6 +237,14 @@ class Client(_BaseClient):
         http_client: an ``httpx.Client`` of your own (proxies, custom transport). The SDK does not
             close it.
         default_headers: headers sent on every request.
+        rate_limit_store: where pacing counts requests: in this process (the default, or
+            ``"local"``), or a Redis server shared by every process and machine using the same
+            account: a ``"redis://..."`` / ``"rediss://..."`` URL or a ``redis.Redis`` client
+            (needs ``knouds[redis]``). Defaults to ``KNOUDS_RATE_LIMIT_STORE``.
+        rate_limit_namespace: the name of the shared budget in the store; by default a hash of
+            the API key. Give several keys of one account the same namespace to share one budget.
+        rate_limit_store_fallback: when the store does not answer, ``"local"`` (default) paces in
+            this process until it is back; ``"raise"`` raises `RateLimitStoreError` instead.
         clock: a function returning epoch seconds (inject a fake one in tests).
         sleep: a function that sleeps for a number of seconds (inject a fake one in tests).
 
@@ -217,11 +268,23 @@ class Client(_BaseClient):
         pace: bool = True,
         http_client: httpx.Client | None = None,
         default_headers: Mapping[str, str] | None = None,
+        rate_limit_store: str | RedisClient | None = None,
+        rate_limit_namespace: str | None = None,
+        rate_limit_store_fallback: Literal["local", "raise"] = "local",
         clock: Clock | None = None,
         sleep: SleepFn | None = None,
     ) -> None:
         self._configure(
-            api_key, base_url, timeout, max_retries, retry, pace, default_headers, clock
+            api_key,
+            base_url,
+            timeout,
+            max_retries,
+            retry,
+            pace,
+            default_headers,
+            clock,
+            (rate_limit_store, rate_limit_namespace, rate_limit_store_fallback),
+            asynchronous=False,
         )
         self._sleep = sleep or time.sleep
         self._owns_http = http_client is None
@@ -287,6 +350,9 @@ class Client(_BaseClient):
                     self._sleep(command.seconds)
                     outcome = None
                     continue
+                if isinstance(command, StoreCall):
+                    outcome = command.run()
+                    continue
                 try:
                     outcome = self._http.send(command.request, follow_redirects=False)
                 except httpx.RequestError as exc:
@@ -297,9 +363,12 @@ class Client(_BaseClient):
             flow.close()
 
     def close(self) -> None:
-        """Close the connection pool (unless it was passed in or belongs to another client)."""
+        """Close the connection pool (unless it was passed in or belongs to another client) and
+        the rate-limit store's connection (if this client opened it from a URL)."""
         if self._owns_http:
             self._http.close()
+        if self._owns_store and isinstance(self._pacing, SharedPacing):
+            self._pacing.runner.close()
 
     @property
     def is_closed(self) -> bool:
@@ -333,6 +402,14 @@ class AsyncClient(_BaseClient):
         pace: wait for the rate-limit window to reset instead of collecting 429s (default on).
         http_client: an ``httpx.AsyncClient`` of your own. The SDK does not close it.
         default_headers: headers sent on every request.
+        rate_limit_store: where pacing counts requests: in this process (the default, or
+            ``"local"``), or a Redis server shared by every process and machine using the same
+            account: a ``"redis://..."`` / ``"rediss://..."`` URL or a ``redis.asyncio.Redis``
+            client (needs ``knouds[redis]``). Defaults to ``KNOUDS_RATE_LIMIT_STORE``.
+        rate_limit_namespace: the name of the shared budget in the store; by default a hash of
+            the API key. Give several keys of one account the same namespace to share one budget.
+        rate_limit_store_fallback: when the store does not answer, ``"local"`` (default) paces in
+            this process until it is back; ``"raise"`` raises `RateLimitStoreError` instead.
         clock: a function returning epoch seconds (inject a fake one in tests).
         sleep: an async function that sleeps for a number of seconds (inject one in tests).
     """
@@ -352,11 +429,23 @@ class AsyncClient(_BaseClient):
         pace: bool = True,
         http_client: httpx.AsyncClient | None = None,
         default_headers: Mapping[str, str] | None = None,
+        rate_limit_store: str | RedisClient | None = None,
+        rate_limit_namespace: str | None = None,
+        rate_limit_store_fallback: Literal["local", "raise"] = "local",
         clock: Clock | None = None,
         sleep: AsyncSleep | None = None,
     ) -> None:
         self._configure(
-            api_key, base_url, timeout, max_retries, retry, pace, default_headers, clock
+            api_key,
+            base_url,
+            timeout,
+            max_retries,
+            retry,
+            pace,
+            default_headers,
+            clock,
+            (rate_limit_store, rate_limit_namespace, rate_limit_store_fallback),
+            asynchronous=True,
         )
         self._sleep: Callable[[float], Awaitable[None]] = sleep or asyncio.sleep
         self._owns_http = http_client is None
@@ -422,6 +511,9 @@ class AsyncClient(_BaseClient):
                     await self._sleep(command.seconds)
                     outcome = None
                     continue
+                if isinstance(command, StoreCall):
+                    outcome = await command.arun()
+                    continue
                 try:
                     outcome = await self._http.send(command.request, follow_redirects=False)
                 except httpx.RequestError as exc:
@@ -432,9 +524,12 @@ class AsyncClient(_BaseClient):
             flow.close()
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless it was passed in or belongs to another client)."""
+        """Close the connection pool (unless it was passed in or belongs to another client) and
+        the rate-limit store's connection (if this client opened it from a URL)."""
         if self._owns_http:
             await self._http.aclose()
+        if self._owns_store and isinstance(self._pacing, SharedPacing):
+            await self._pacing.runner.aclose()
 
     close = aclose
 

@@ -21,13 +21,18 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
+    "RATE_LIMIT_STORE_ENV",
     "Settings",
+    "resolve_rate_limit_store",
     "resolve_settings",
     "to_timeout",
 ]
 
 API_KEY_ENV = "KNOUDS_API_KEY"
 BASE_URL_ENV = "KNOUDS_BASE_URL"
+RATE_LIMIT_STORE_ENV = "KNOUDS_RATE_LIMIT_STORE"
+# Values of rate_limit_store that mean "count in this process" (useful to override the variable).
+LOCAL_STORE_NAMES = ("local", "memory")
 DEFAULT_BASE_URL = "https://knouds.ai"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 # Video runs take minutes: reads (and waits for a pooled connection) get ten minutes, connecting
@@ -132,3 +137,27 @@ def merge_timeout(default: httpx.Timeout, override: TimeoutTypes | NotGiven) -> 
     return (
         default if override is NOT_GIVEN or isinstance(override, NotGiven) else to_timeout(override)
     )
+
+
+def resolve_rate_limit_store(value: object) -> object | None:
+    """The rate-limit store setting: ``None`` for in-process pacing, else a Redis URL or client.
+
+    ``None`` reads ``KNOUDS_RATE_LIMIT_STORE`` (unset or empty: in-process). ``"local"`` always
+    means in-process. Anything else must be a ``redis://`` / ``rediss://`` / ``unix://`` URL or a
+    redis-py client.
+    """
+    if value is None:
+        value = os.environ.get(RATE_LIMIT_STORE_ENV, "").strip() or None
+        if value is None:
+            return None
+    if isinstance(value, str):
+        if value.strip().lower() in LOCAL_STORE_NAMES:
+            return None
+        from ._redis import is_redis_url
+
+        if not is_redis_url(value):
+            raise ConfigurationError(
+                "rate_limit_store must be a redis:// or rediss:// URL, a redis-py client, or "
+                "'local'."
+            )
+    return value

@@ -1,9 +1,10 @@
 """The sans-I/O core of a call: pace, send, then parse or raise.
 
 No sockets here. One call attempt is a generator (`attempt_flow`) that yields commands,
-``Sleep(seconds)`` or ``Send(request)``; the sync and async clients each drive it with a few lines
-of their own I/O. That keeps one copy of the logic for both clients. Checking arguments lives in
-`_requests`, reading responses in `_responses`; both are re-exported here.
+``Sleep(seconds)``, ``Send(request)`` or ``StoreCall`` (a round trip to a shared rate-limit
+store); the sync and async clients each drive it with a few lines of their own I/O. That keeps
+one copy of the logic for both clients. Checking arguments lives in `_requests`, reading
+responses in `_responses`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import httpx
 import pydantic
 
 from ._exceptions import APIResponseValidationError, RateLimitError
-from ._ratelimit import Pacer, RateLimit, Ticket
+from ._ratelimit import RateLimit
+from ._ratestore import PaceTicket, Pacing, StoreCall
 from ._requests import Endpoint, check_execution_id, check_slug, encode_inputs
 from ._responses import (
     map_transport_error,
@@ -37,6 +39,7 @@ __all__ = [
     "Endpoint",
     "Send",
     "Sleep",
+    "StoreCall",
     "attempt_flow",
     "check_execution_id",
     "check_slug",
@@ -73,7 +76,7 @@ class Send:
     request: httpx.Request
 
 
-Command = Sleep | Send
+Command = Sleep | Send | StoreCall
 
 
 @dataclass
@@ -88,7 +91,7 @@ class CallContext:
     params: dict[str, str] | None
     policy: RetryPolicy
     pace: bool
-    pacer: Pacer
+    pacing: Pacing
     clock: Clock
     api_key: str | None
     started: float = 0.0
@@ -126,7 +129,7 @@ class CallContext:
             limit = min(limit, self.deadline_at - self.clock())
         if wait <= limit:
             return None
-        snapshot = self.pacer.snapshot().get(self.endpoint.bucket)
+        snapshot = self.pacing.snapshot().get(self.endpoint.bucket)
         return RateLimitError(
             f"The rate-limit budget for {self.endpoint.bucket} is spent until the window resets "
             f"in {wait:.1f} s, longer than this call may wait ({limit:.1f} s)",
@@ -144,10 +147,10 @@ def attempt_flow(
     ctx: CallContext, parse: Callable[[object, RateLimit | None], T]
 ) -> Generator[Command, object, T]:
     """One attempt: wait for rate-limit budget, send, then parse or raise a knouds error."""
-    ticket: Ticket | None = None
+    ticket: PaceTicket | None = None
     try:
         while True:
-            ticket, wait = ctx.pacer.acquire(ctx.endpoint.bucket, pace=ctx.pace)
+            ticket, wait = yield from ctx.pacing.acquire(ctx.endpoint.bucket, pace=ctx.pace)
             if ticket is not None:
                 break
             error = ctx.pacing_error(wait)
@@ -163,7 +166,7 @@ def attempt_flow(
         now = ctx.clock()
         logger.debug("%s %s -> %d", request.method, request.url.path, outcome.status_code)
         rate_limit = RateLimit.from_headers(outcome.headers, now=now)
-        ctx.pacer.release(ticket, rate_limit)
+        yield from ctx.pacing.release(ticket, rate_limit)
         ticket = None
         body = raise_for_response(outcome, ctx.endpoint, rate_limit, now=now, api_key=ctx.api_key)
         try:
@@ -177,7 +180,7 @@ def attempt_flow(
             ) from None
     finally:
         if ticket is not None:
-            ctx.pacer.release(ticket, None)
+            ctx.pacing.abandon(ticket)
 
 
 def _first_problem(exc: pydantic.ValidationError) -> str:

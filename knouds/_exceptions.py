@@ -10,6 +10,7 @@ All of them derive from `KnoudsError`::
     ├── MediaDownloadError                  (a media file could not be fetched: url, status_code)
     ├── ExecutionCancelledError             (an async execution ended cancelled)
     ├── ExecutionTimeoutError               (executions.wait gave up; the execution goes on)
+    ├── RateLimitStoreError                 (the shared rate-limit store did not answer)
     └── APIStatusError                      (status_code, code, message, body, response, rate_limit)
         ├── BadRequestError (400) ── InvalidInputsError, InvalidSlugError, InvalidBodyError,
         │                            AsyncNotSupportedError, InvalidScopeError,
@@ -75,6 +76,7 @@ __all__ = [
     "PaymentRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimitStoreError",
     "ScopeDeniedError",
     "WebhookVerificationError",
     "WorkflowNotFoundError",
@@ -107,6 +109,11 @@ def _unpickle(cls: type[KnoudsError], args: tuple[object, ...]) -> KnoudsError:
 
 class ConfigurationError(KnoudsError, ValueError):
     """The client's settings are unusable (no API key, a non-HTTPS base URL, ...)."""
+
+
+class RateLimitStoreError(KnoudsError):
+    """The shared rate-limit store (Redis) did not answer and the client was told to raise
+    rather than pace on its own (``rate_limit_store_fallback="raise"``). Nothing was sent."""
 
 
 class APIConnectionError(KnoudsError):

@@ -57,6 +57,7 @@ PUBLIC: Final[Mapping[str, str]] = {
     "PermissionDeniedError": "knouds._exceptions",
     "RateLimit": "knouds._ratelimit",
     "RateLimitError": "knouds._exceptions",
+    "RateLimitStoreError": "knouds._exceptions",
     "RetryEvent": "knouds._retry",
     "RetryPolicy": "knouds._retry",
     "RunResult": "knouds.models",

@@ -18,6 +18,7 @@ __all__ = [
     "Inputs",
     "JSONObject",
     "NotGiven",
+    "RedisClient",
     "Sleep",
     "TimeoutTypes",
 ]
@@ -56,6 +57,9 @@ JSONObject: TypeAlias = dict[str, Any]
 Clock: TypeAlias = Callable[[], float]
 Sleep: TypeAlias = Callable[[float], None]
 AsyncSleep: TypeAlias = Callable[[float], Awaitable[None]]
+# A redis-py client (``redis.Redis``, ``redis.asyncio.Redis`` or a cluster client); redis-py is an
+# optional dependency, so it cannot be named here.
+RedisClient: TypeAlias = Any
 
 
 publish(globals())

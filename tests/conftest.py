@@ -129,6 +129,8 @@ async def make_client(client_kind: str, fake_time: FakeTime) -> AsyncIterator[Ca
     yield factory
     for client in made:
         await resolve(client._http.aclose() if client_kind == "async" else client._http.close())
+        if client._owns_store:  # a Redis connection the client opened from a URL
+            await client._pacing.runner.aclose()
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:

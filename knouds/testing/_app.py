@@ -200,7 +200,7 @@ class App:
         headers = (
             []
             if limit is None
-            else state.limiter.peek(key.key_id, bucket, limit, window, now).headers()
+            else state.limiter.peek(key.account_id, bucket, limit, window, now).headers()
         )
         if route in ("model_run", "workflow_run", "schema") and not SLUG.match(target or ""):
             return error_response(
@@ -210,7 +210,7 @@ class App:
         if denial is not None:
             return error_response(403, denial.message, denial.code, headers, **denial.extra)
         if limit is not None:
-            allowed, status = state.limiter.hit(key.key_id, bucket, limit, window, now)
+            allowed, status = state.limiter.hit(key.account_id, bucket, limit, window, now)
             headers = status.headers()
             if not allowed:
                 wait = status.retry_after()

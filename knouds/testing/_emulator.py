@@ -148,6 +148,7 @@ class Emulator:
         webhook_secret: str | None = None,
         email: str | None = None,
         user: str | None = None,
+        account: str | None = None,
     ) -> str:
         """Create an API key and return its secret value.
 
@@ -163,6 +164,9 @@ class Emulator:
             webhook_secret: Secret signing those events.
             email: The email ``whoami`` reports.
             user: Owning user id; executions are visible only within one user.
+            account: The account the key belongs to. Keys created with the same account share
+                one rate-limit budget per route, as on Knouds; by default each key is an
+                account of its own.
 
         Raises:
             ValueError: If both or an unknown scope is given.
@@ -189,6 +193,7 @@ class Emulator:
                 rate_limit=rate_limit,
                 webhook_url=webhook_url,
                 webhook_secret=webhook_secret,
+                account=account or "",
             )
         return secret
 

@@ -35,6 +35,8 @@ class ApiKey:
         webhook_url: Where execution events are delivered.
         webhook_secret: The secret signing those deliveries.
         revoked: A revoked key answers a plain 401.
+        account: The account the key belongs to; rate limits are counted per account, so all
+            keys of one account share one budget. Empty: the key is an account of its own.
     """
 
     key_id: str
@@ -51,6 +53,12 @@ class ApiKey:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     revoked: bool = False
+    account: str = ""
+
+    @property
+    def account_id(self) -> str:
+        """The id rate limits are counted under."""
+        return f"account:{self.account}" if self.account else self.key_id
 
     @property
     def role(self) -> str:

@@ -1,4 +1,4 @@
-"""Fixed-window rate limiting, per key and per route family, driven by the emulator clock."""
+"""Fixed-window rate limiting, per account and per route family, driven by the emulator clock."""
 
 from __future__ import annotations
 
@@ -46,14 +46,14 @@ class FixedWindowLimiter:
             return 0
         return stored[1]
 
-    def peek(self, key_id: str, bucket: str, limit: int, window: float, now: float) -> LimitState:
+    def peek(self, account: str, bucket: str, limit: int, window: float, now: float) -> LimitState:
         """Report a bucket's state without counting a request."""
         start = math.floor(now / window) * window
-        used = self._count((key_id, bucket), start)
+        used = self._count((account, bucket), start)
         return LimitState(limit, max(0, limit - used), start + window, now, window)
 
     def hit(
-        self, key_id: str, bucket: str, limit: int, window: float, now: float
+        self, account: str, bucket: str, limit: int, window: float, now: float
     ) -> tuple[bool, LimitState]:
         """Count one request.
 
@@ -61,7 +61,7 @@ class FixedWindowLimiter:
             Whether the request is allowed, and the bucket's state after counting it.
         """
         start = math.floor(now / window) * window
-        slot = (key_id, bucket)
+        slot = (account, bucket)
         used = self._count(slot, start)
         if used >= limit:
             return False, LimitState(limit, 0, start + window, now, window)

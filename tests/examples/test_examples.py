@@ -27,6 +27,7 @@ TESTED = {
     "async_batch.py",
     "workflow.py",
     "rate_limits.py",
+    "shared_budget.py",
     "quickstart.ipynb",
 }
 
@@ -206,3 +207,11 @@ def test_quickstart_notebook_runs_against_the_emulator(
     saved = list((workdir / "knouds-output").glob("*.png"))
     assert len(saved) == 1
     assert saved[0].read_bytes().startswith(PNG_MAGIC)
+
+
+def test_shared_budget_processes_share_one_budget(tmp_path: Path, redis_url: str) -> None:
+    out = run_example("shared_budget.py", redis_url, cwd=tmp_path)
+
+    for n in range(3):
+        assert re.search(rf"^worker-{n}: 10 runs in [\d.]+ s$", out, re.MULTILINE), out
+    assert "the server answered 30 runs and 0 429s" in out

@@ -114,3 +114,18 @@ def test_date_header_follows_clock_and_skew(clock: ManualClock) -> None:
         response = http.get("/api/whoami", headers={"x-api-key": emu.api_key})
         assert parsedate_to_datetime(response.headers["date"]).timestamp() == START - 30
         assert response.headers["x-ratelimit-reset"] == str(int(START - 60 + 60))
+
+
+def test_keys_of_one_account_share_its_budget(clock: ManualClock) -> None:
+    with Emulator(clock=clock, rate_limit=2) as emu, _client(emu, "transport") as http:
+        first, second = (emu.create_key(account="acme") for _ in range(2))
+        alone = emu.create_key()
+
+        def whoami(key: str) -> httpx.Response:
+            return http.get("/api/whoami", headers={"x-api-key": key})
+
+        assert whoami(first).headers["x-ratelimit-remaining"] == "1"
+        assert whoami(second).headers["x-ratelimit-remaining"] == "0"
+        assert whoami(first).status_code == 429
+        assert whoami(alone).headers["x-ratelimit-remaining"] == "1"  # an account of its own
+        assert whoami(emu.create_key(account="other")).status_code == 200

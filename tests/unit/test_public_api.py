@@ -60,6 +60,7 @@ EXPECTED_ALL = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RateLimitStoreError",
     "RetryEvent",
     "RetryPolicy",
     "RunResult",

@@ -1,0 +1,76 @@
+"""Several processes, one rate-limit budget: pacing shared through Redis.
+
+Three worker processes (think gunicorn workers, Celery workers or pods) each run a batch from
+three threads with one client. Pointed at the same Redis, they spend one account's budget together
+instead of each assuming it is theirs alone.
+
+    pip install "knouds[redis]"
+    python examples/shared_budget.py [redis://localhost:6379/0]
+
+The Redis URL defaults to KNOUDS_RATE_LIMIT_STORE, else redis://localhost:6379/0. If Redis does
+not answer, the workers say so once and pace on their own: nothing fails.
+
+With KNOUDS_API_KEY set this calls Knouds itself (30 runs: it spends credits); without it, it
+runs against the local Knouds emulator with a small limit (10 runs per second) so the sharing
+shows in a moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import knouds
+
+MODEL = "gpt-image-2"
+PROCESSES = 3
+RUNS_PER_PROCESS = 10
+
+
+def worker(name: str, store: str) -> tuple[str, int, float]:
+    """One process: one client shared by three threads; returns (name, runs done, seconds)."""
+    logging.basicConfig(format=f"{name}: %(levelname)s %(message)s")
+    started = time.monotonic()
+    with knouds.Client(rate_limit_store=store) as client:  # key and URL from the environment
+
+        def one(i: int) -> knouds.RunResult:
+            return client.models.run(MODEL, {"prompt": f"a lighthouse, {name} variation {i}"})
+
+        with ThreadPoolExecutor(3) as pool:
+            done = len(list(pool.map(one, range(RUNS_PER_PROCESS))))
+    return name, done, time.monotonic() - started
+
+
+def main() -> None:
+    store = (
+        sys.argv[1]
+        if len(sys.argv) > 1
+        else os.environ.get("KNOUDS_RATE_LIMIT_STORE") or "redis://localhost:6379/0"
+    )
+    with ExitStack() as stack:
+        emu = None
+        if not os.environ.get("KNOUDS_API_KEY"):  # no key: serve the API locally instead
+            from knouds.testing import Emulator
+
+            emu = stack.enter_context(Emulator(rate_limit=10, window=1.0))
+            os.environ.update(KNOUDS_API_KEY=emu.api_key, KNOUDS_BASE_URL=emu.base_url)
+            print(f"KNOUDS_API_KEY is not set: using the local Knouds emulator at {emu.base_url}")
+        print(f"{PROCESSES} processes x {RUNS_PER_PROCESS} runs, one budget in {store}")
+        # "spawn": each worker is a fresh interpreter, as with separate services or machines.
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(PROCESSES) as pool:
+            jobs = [(f"worker-{n}", store) for n in range(PROCESSES)]
+            for name, done, seconds in pool.starmap(worker, jobs):
+                print(f"{name}: {done} runs in {seconds:.1f} s")
+        if emu is not None:
+            statuses = [e.status for e in emu.log if e.path.startswith("/api/models/")]
+            print(f"the server answered {statuses.count(200)} runs and {statuses.count(429)} 429s")
+
+
+if __name__ == "__main__":
+    main()

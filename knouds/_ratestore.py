@@ -1,0 +1,398 @@
+"""Where the pacer keeps its counts: in this process (the default) or in Redis, shared.
+
+`LocalPacing` is today's in-process `Pacer` behind the interface the call flow uses.
+`SharedPacing` keeps each window's count in Redis, so every process and machine using the same
+namespace spends one budget. The decisions are the `Pacer`'s, written once more as two Lua scripts
+so that reserving and handing back a slot are each one atomic round trip.
+
+Both are sans-I/O towards the call flow: `acquire` and `release` are generators that yield
+`StoreCall` commands, which the client shells run (sync or awaited) like they send requests. A
+store that fails or is slow never breaks a call: the process paces on its own until the store
+answers again, logging one warning per outage (or raises `RateLimitStoreError` when asked to).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from ._config import resolve_rate_limit_store
+from ._exceptions import ConfigurationError, RateLimitStoreError
+
+# The pacer's own constants, so both stores decide alike.
+from ._ratelimit import _RESET_MARGIN, _UNKNOWN_RESET_POLL, Pacer, RateLimit, Ticket
+from ._ratescripts import ScriptRunner, StoreCall
+from ._redis import DEFAULT_REDIS_TIMEOUT, is_redis_url, redis_connection
+from ._types import Clock
+
+__all__ = [
+    "Fallback",
+    "LocalPacing",
+    "PaceTicket",
+    "Pacing",
+    "ScriptRunner",
+    "SharedPacing",
+    "SharedTicket",
+    "StoreCall",
+    "build_pacing",
+    "derive_namespace",
+    "validate_namespace",
+]
+
+logger = logging.getLogger("knouds")
+
+Fallback = Literal["local", "raise"]
+
+# A request in flight longer than this has landed in some window already; forgetting its slot
+# then only matters if its process died without handing it back. Knouds windows are a minute.
+_LEASE = 60.0
+# After a failure, ask the store again this often (one probe at a time) while pacing locally.
+_PROBE_INTERVAL = 1.0
+# A store failing again this soon after it came back is the same outage (a pooled connection that
+# went stale during it, a flapping link): no second warning.
+_SETTLE = 10.0
+# Slots handed back without a round trip (a cancelled call) ride along with the next acquire.
+_MAX_ABANDONED = 256
+_NAMESPACE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def build_pacing(
+    target: object,
+    namespace: str | None,
+    fallback: object,
+    *,
+    pacer: Pacer,
+    clock: Clock,
+    default_namespace: Callable[[], str],
+    asynchronous: bool,
+) -> Pacing:
+    """The pacing a client asked for: its settings checked, a Redis connection opened if needed.
+
+    Args:
+        target: ``rate_limit_store`` as given (``None`` reads the environment), or the
+            `SharedPacing` of the client a ``with_options`` copy is made from.
+        namespace: ``rate_limit_namespace``; ``None`` calls ``default_namespace``.
+        fallback: ``rate_limit_store_fallback``.
+        pacer: the client's in-process pacer.
+        clock: the client's clock.
+        default_namespace: the key-derived namespace.
+        asynchronous: for an ``AsyncClient``.
+    """
+    if fallback not in ("local", "raise"):
+        raise ConfigurationError(
+            f"rate_limit_store_fallback must be 'local' or 'raise', got {fallback!r}."
+        )
+    mode: Fallback = "raise" if fallback == "raise" else "local"
+    if namespace is not None:
+        validate_namespace(namespace)
+    if isinstance(target, SharedPacing):  # a with_options copy: the same connection
+        return target.sibling(namespace or default_namespace(), pacer)
+    target = resolve_rate_limit_store(target)
+    if target is None:
+        return LocalPacing(pacer)
+    owned = is_redis_url(target)
+    runner = ScriptRunner(
+        redis_connection(target, asynchronous=asynchronous),
+        asynchronous=asynchronous,
+        owned=owned,
+        timeout=DEFAULT_REDIS_TIMEOUT,
+    )
+    return SharedPacing(
+        runner,
+        namespace or default_namespace(),
+        pacer,
+        clock,
+        fallback=mode,
+        owns_connection=owned,
+    )
+
+
+def derive_namespace(api_key: str, base_url: str) -> str:
+    """The namespace of a key's budget: a keyed hash, so the key itself never reaches Redis."""
+    digest = hashlib.blake2b(
+        f"{base_url}\n{api_key}".encode(), key=b"knouds rate-limit namespace", digest_size=16
+    )
+    return digest.hexdigest()
+
+
+def validate_namespace(namespace: str) -> str:
+    """Check an explicit namespace: 1 to 128 letters, digits or ``. _ : -``."""
+    if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
+        raise ConfigurationError(
+            "rate_limit_namespace must be 1 to 128 letters, digits or . _ : - characters."
+        )
+    return namespace
+
+
+@dataclass(eq=False)
+class SharedTicket:
+    """A slot reserved in the shared store."""
+
+    bucket: str
+    token: str
+
+
+PaceTicket = Ticket | SharedTicket
+
+
+class Pacing(Protocol):
+    """What the call flow asks of a store: reserve a slot, hand it back, report state."""
+
+    pacer: Pacer
+
+    def acquire(
+        self, bucket: str, *, pace: bool
+    ) -> Generator[StoreCall, object, tuple[PaceTicket | None, float]]:
+        """Reserve a slot, or say how many seconds to wait before asking again."""
+        ...
+
+    def release(
+        self, ticket: PaceTicket, rate_limit: RateLimit | None
+    ) -> Generator[StoreCall, object, None]:
+        """Hand a slot back with what its response's headers said."""
+        ...
+
+    def abandon(self, ticket: PaceTicket) -> None:
+        """Hand a slot back without I/O (a failed or cancelled request)."""
+        ...
+
+    def snapshot(self) -> dict[str, RateLimit]:
+        """The last rate-limit state each bucket reported."""
+        ...
+
+
+class LocalPacing:
+    """In-process pacing: every thread and task of one client (and its copies) share a `Pacer`."""
+
+    def __init__(self, pacer: Pacer) -> None:
+        self.pacer = pacer
+
+    def acquire(
+        self, bucket: str, *, pace: bool
+    ) -> Generator[StoreCall, object, tuple[PaceTicket | None, float]]:
+        """See `Pacer.acquire`; yields nothing."""
+        return self.pacer.acquire(bucket, pace=pace)
+        yield  # a generator, like the shared store's  # pragma: no cover
+
+    def release(
+        self, ticket: PaceTicket, rate_limit: RateLimit | None
+    ) -> Generator[StoreCall, object, None]:
+        """See `Pacer.release`; yields nothing."""
+        assert isinstance(ticket, Ticket)
+        self.pacer.release(ticket, rate_limit)
+        return
+        yield  # pragma: no cover
+
+    def abandon(self, ticket: PaceTicket) -> None:
+        """Hand the slot back with nothing learnt."""
+        assert isinstance(ticket, Ticket)
+        self.pacer.release(ticket, None)
+
+    def snapshot(self) -> dict[str, RateLimit]:
+        """See `Pacer.snapshot`."""
+        return self.pacer.snapshot()
+
+
+class SharedPacing:
+    """Pacing whose counts live in Redis under one namespace, shared by every process using it.
+
+    The local `Pacer` still learns every response's headers (it answers `snapshot` and takes over
+    while the store is unreachable). Each process sends the store the time on the server's clock
+    as it judges it (its own clock plus the skew it saw in ``Date`` headers), so windows follow
+    the server's reset epochs whatever the machines' clocks say. A process that has had no
+    response yet takes its own clock as right.
+    """
+
+    def __init__(
+        self,
+        runner: ScriptRunner,
+        namespace: str,
+        pacer: Pacer,
+        clock: Clock,
+        *,
+        fallback: Fallback = "local",
+        owns_connection: bool = False,
+    ) -> None:
+        self.pacer = pacer
+        # Whether this object's creator opened the connection (and its client closes it).
+        self.owns_connection = owns_connection
+        self.runner = runner
+        self.namespace = namespace
+        self.fallback = fallback
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[str, str]] = {}
+        self._seen: dict[str, RateLimit] = {}
+        # How far the server's clock is ahead of ours, from the newest response of any bucket.
+        self._offset = 0.0
+        self._abandoned: dict[str, list[str]] = {}
+        self._tokens = itertools.count(1)
+        self._token_prefix = secrets.token_hex(6)
+        self._down = False
+        self._warned = False
+        self._probe_at = 0.0
+        self._settled_at = 0.0
+
+    def sibling(self, namespace: str, pacer: Pacer) -> SharedPacing:
+        """Pacing for another namespace on the same store connection."""
+        return SharedPacing(self.runner, namespace, pacer, self._clock, fallback=self.fallback)
+
+    @property
+    def available(self) -> bool:
+        """Whether the last exchange with the store succeeded."""
+        return not self._down
+
+    def _bucket_keys(self, bucket: str) -> tuple[str, str]:
+        keys = self._keys.get(bucket)
+        if keys is None:
+            # One hash tag per namespace and bucket: both keys live in one cluster slot.
+            base = f"knouds:ratelimit:{{{self.namespace}:{bucket}}}"
+            keys = self._keys[bucket] = (base, f"{base}:inflight")
+        return keys
+
+    def _server_now(self) -> float:
+        return self._clock() + self._offset
+
+    def _use_store(self) -> bool:
+        if not self._down or self.fallback == "raise":
+            return True
+        with self._lock:
+            now = self._clock()
+            if now < self._probe_at:
+                return False
+            self._probe_at = now + _PROBE_INTERVAL
+            return True
+
+    def acquire(
+        self, bucket: str, *, pace: bool
+    ) -> Generator[StoreCall, object, tuple[PaceTicket | None, float]]:
+        """Reserve a slot in the store, or fall back to the local pacer while it is away."""
+        if self._use_store():
+            token = f"{self._token_prefix}:{next(self._tokens)}"
+            seen = self._seen.get(bucket)
+            seed: tuple[object, ...] = (
+                (seen.limit, seen.remaining, seen.reset) if seen is not None else ("", "", "")
+            )
+            with self._lock:
+                dropped = self._abandoned.pop(bucket, [])
+            args = (
+                repr(self._server_now()),
+                int(pace),
+                token,
+                _LEASE,
+                _RESET_MARGIN,
+                _UNKNOWN_RESET_POLL,
+                *seed,
+                *dropped,
+            )
+            reply = yield StoreCall(self.runner, "acquire", self._bucket_keys(bucket), args)
+            decision = _read_acquire(reply)
+            if decision is not None:
+                self._answered()
+                granted, wait = decision
+                return (SharedTicket(bucket, token) if granted else None), wait
+            self._failed(reply, bucket)
+        return self.pacer.acquire(bucket, pace=pace)
+
+    def release(
+        self, ticket: PaceTicket, rate_limit: RateLimit | None
+    ) -> Generator[StoreCall, object, None]:
+        """Hand a slot back to where it was taken, teaching both stores the response's headers."""
+        if isinstance(ticket, Ticket):
+            self.pacer.release(ticket, rate_limit)
+            if rate_limit is not None:
+                self._learn(ticket.bucket, rate_limit)
+            return
+        if rate_limit is None:
+            self.abandon(ticket)
+            return
+        self._learn(ticket.bucket, rate_limit)
+        # The local pacer learns the window too, without counting the request (seq 0 is never
+        # handed out), so it can take over at once if the store goes away.
+        self.pacer.release(Ticket(ticket.bucket, 0), rate_limit)
+        args = (
+            ticket.token,
+            rate_limit.limit,
+            rate_limit.remaining,
+            repr(rate_limit.reset),
+            repr(self._server_now()),
+            _LEASE,
+        )
+        reply = yield StoreCall(self.runner, "release", self._bucket_keys(ticket.bucket), args)
+        if isinstance(reply, BaseException):
+            # The response is in hand: a store failure now must not cost the caller's result.
+            self._failed(reply, ticket.bucket, raising=False)
+        else:
+            self._answered()
+
+    def _learn(self, bucket: str, rate_limit: RateLimit) -> None:
+        self._seen[bucket] = rate_limit
+        self._offset = rate_limit.clock_offset
+
+    def abandon(self, ticket: PaceTicket) -> None:
+        """Hand a slot back without I/O: the next acquire in its bucket tells the store."""
+        if isinstance(ticket, Ticket):
+            self.pacer.release(ticket, None)
+            return
+        with self._lock:
+            dropped = self._abandoned.setdefault(ticket.bucket, [])
+            if len(dropped) < _MAX_ABANDONED:  # beyond that, leases expire them
+                dropped.append(ticket.token)
+
+    def snapshot(self) -> dict[str, RateLimit]:
+        """The last rate-limit state each bucket reported to this process."""
+        return self.pacer.snapshot()
+
+    def _answered(self) -> None:
+        if not self._down:
+            return
+        with self._lock:
+            self._down = False
+            self._settled_at = self._clock() + _SETTLE
+            announce, self._warned = self._warned, False
+        if announce:
+            logger.info("Rate-limit store answers again: pacing is shared again")
+
+    def _failed(self, reply: object, bucket: str, *, raising: bool = True) -> None:
+        with self._lock:
+            now = self._clock()
+            first = not self._down and now >= self._settled_at
+            self._down = True
+            self._warned = self._warned or first
+            self._probe_at = now + _PROBE_INTERVAL
+        reason = _describe(reply)
+        if first:
+            action = (
+                "calls raise RateLimitStoreError until it answers"
+                if self.fallback == "raise"
+                else "each process paces on its own until it answers again"
+            )
+            logger.warning("Rate-limit store unavailable (%s): %s", reason, action)
+        if raising and self.fallback == "raise":
+            raise RateLimitStoreError(
+                f"The rate-limit store did not answer ({reason}), so the {bucket} budget "
+                "shared with other processes could not be checked"
+            )
+
+
+def _read_acquire(reply: object) -> tuple[bool, float] | None:
+    if isinstance(reply, (list, tuple)) and len(reply) == 2:
+        granted, wait = reply
+        if isinstance(granted, int) and isinstance(wait, int):
+            return granted == 1, wait / 1_000_000
+    return None
+
+
+def _describe(reply: object) -> str:
+    if isinstance(reply, BaseException):
+        text = str(reply).strip().splitlines()[0] if str(reply).strip() else ""
+        name = type(reply).__name__
+        return f"{name}: {text[:200]}" if text else name
+    return f"unexpected reply {type(reply).__name__}"
