@@ -122,7 +122,7 @@ def test_a_redis_restart_mid_batch_costs_no_call(
         time.sleep(1.2 * WINDOW)
         redis_server.start()
 
-    runs = 3 * LIMIT
+    runs = 4 * LIMIT
     with Emulator(rate_limit=LIMIT, window=WINDOW) as emu:
         outcomes = run_batch(emu, client_kind, redis_server.url, runs, during=outage)
         for outcome in outcomes:
