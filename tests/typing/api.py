@@ -63,6 +63,10 @@ def configure() -> None:
             assert_type(chunk, bytes)
     assert_type(knouds.NOT_GIVEN, knouds.NotGiven)
     assert_type(knouds.__version__, str)
+    shared = Client(rate_limit_store="redis://localhost:6379/0", rate_limit_namespace="acme")
+    assert_type(shared.with_options(timeout=5), Client)
+    AsyncClient(rate_limit_store="local", rate_limit_store_fallback="raise")
+    Client(rate_limit_store_fallback="ignore")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def handle_errors(client: Client) -> None:
@@ -76,6 +80,8 @@ def handle_errors(client: Client) -> None:
         assert_type(error.execution, knouds.Execution | None)
     except knouds.APIStatusError as error:
         assert_type(error.code, str | None)
+    except knouds.RateLimitStoreError as error:
+        assert_type(error.message, str)
     except knouds.KnoudsError as error:
         assert_type(str(error), str)
 
