@@ -81,7 +81,9 @@ if TYPE_CHECKING:
         RunResult,
         SchemaField,
         WebhookDelivery,
+        Workflow,
         WorkflowSchema,
+        WorkflowSummary,
     )
     from .webhooks import WebhookEvent
 
@@ -137,8 +139,10 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEvent",
     "WebhookVerificationError",
+    "Workflow",
     "WorkflowNotFoundError",
     "WorkflowSchema",
+    "WorkflowSummary",
     "__version__",
     "webhooks",
 ]

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
-from ._config import DEFAULT_LIMITS, Settings, merge_timeout, resolve_settings
+from ._config import (
+    DEFAULT_LIMITS,
+    Settings,
+    merge_timeout,
+    missing_key_error,
+    resolve_settings,
+)
 from ._core import (
     CallContext,
     Command,
@@ -102,7 +108,8 @@ class _BaseClient:
         return pacing
 
     def _namespace(self) -> str:
-        return derive_namespace(self._settings.api_key, str(self._settings.base_url))
+        # A client without a key only reaches public endpoints; they share one anonymous budget.
+        return derive_namespace(self._settings.api_key or "", str(self._settings.base_url))
 
     @property
     def base_url(self) -> httpx.URL:
@@ -136,7 +143,9 @@ class _BaseClient:
     ) -> CallContext:
         headers = dict(self._settings.headers)
         if not endpoint.authenticated:
-            del headers["x-api-key"]
+            headers.pop("x-api-key", None)
+        elif self._settings.api_key is None:
+            raise missing_key_error()
         if content is not None:
             headers["content-type"] = "application/json"
         if extra_headers:
@@ -225,7 +234,9 @@ class Client(_BaseClient):
     """A synchronous Knouds client. Thread-safe; share one per process.
 
     Args:
-        api_key: the API key; defaults to the ``KNOUDS_API_KEY`` environment variable.
+        api_key: the API key; defaults to the ``KNOUDS_API_KEY`` environment variable. A client
+            without a key can call public endpoints (``workflows.public_schema``); any other call
+            raises `ConfigurationError` naming ``KNOUDS_API_KEY`` before anything is sent.
         base_url: defaults to ``KNOUDS_BASE_URL``, else ``https://knouds.ai``. Must be HTTPS
             unless the host is loopback.
         timeout: seconds (or an ``httpx.Timeout``) for each attempt; ``None`` disables it. The
@@ -320,9 +331,18 @@ class Client(_BaseClient):
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Identity:
-        """Who the API key belongs to: id, email, role, tier and whether it is approved."""
-        ctx = self._context(Endpoint.whoami(), timeout=timeout, extra_headers=extra_headers)
+        """Who the API key belongs to: id, email, role, tier and whether it is approved.
+
+        Args:
+            timeout: this call's per-attempt timeout (default: the client's).
+            extra_headers: headers for this call only.
+            retry: this call's retry policy (default: the client's).
+        """
+        ctx = self._context(
+            Endpoint.whoami(), timeout=timeout, extra_headers=extra_headers, retry=retry
+        )
         return self._call(ctx, parse_identity)
 
     def _call(self, ctx: CallContext, parse: Parse[T]) -> T:
@@ -394,7 +414,8 @@ class AsyncClient(_BaseClient):
     """An asyncio Knouds client: the same names as `Client`, awaited.
 
     Args:
-        api_key: the API key; defaults to the ``KNOUDS_API_KEY`` environment variable.
+        api_key: the API key; defaults to the ``KNOUDS_API_KEY`` environment variable (without
+            one, only public endpoints can be called).
         base_url: defaults to ``KNOUDS_BASE_URL``, else ``https://knouds.ai``.
         timeout: seconds (or an ``httpx.Timeout``) for each attempt; ``None`` disables it.
         max_retries: shorthand to change the retry policy's ``max_retries`` (default 2).
@@ -481,9 +502,18 @@ class AsyncClient(_BaseClient):
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Identity:
-        """Who the API key belongs to: id, email, role, tier and whether it is approved."""
-        ctx = self._context(Endpoint.whoami(), timeout=timeout, extra_headers=extra_headers)
+        """Who the API key belongs to: id, email, role, tier and whether it is approved.
+
+        Args:
+            timeout: this call's per-attempt timeout (default: the client's).
+            extra_headers: headers for this call only.
+            retry: this call's retry policy (default: the client's).
+        """
+        ctx = self._context(
+            Endpoint.whoami(), timeout=timeout, extra_headers=extra_headers, retry=retry
+        )
         return await self._call(ctx, parse_identity)
 
     async def _call(self, ctx: CallContext, parse: Parse[T]) -> T:

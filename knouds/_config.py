@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "RATE_LIMIT_STORE_ENV",
     "Settings",
+    "missing_key_error",
     "resolve_rate_limit_store",
     "resolve_settings",
     "to_timeout",
@@ -49,7 +50,7 @@ USER_AGENT = (
 class Settings:
     """Validated client settings."""
 
-    api_key: str
+    api_key: str | None
     base_url: httpx.URL
     timeout: httpx.Timeout
     headers: dict[str, str]
@@ -110,12 +111,9 @@ def resolve_settings(
 ) -> Settings:
     """Fill unset settings from the environment and validate them all."""
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-    if key is None or not key.strip():
-        raise ConfigurationError(
-            f"No Knouds API key: pass api_key=... or set the {API_KEY_ENV} environment variable."
-        )
-    key = key.strip()
-    if any(c in key for c in "\r\n\0") or not key.isprintable():
+    # No key is fine until a call needs one (`missing_key_error`): public endpoints work without.
+    key = key.strip() if key is not None and key.strip() else None
+    if key is not None and (any(c in key for c in "\r\n\0") or not key.isprintable()):
         raise ConfigurationError("The Knouds API key contains characters a header cannot carry.")
     url = validate_base_url(
         base_url if base_url is not None else (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
@@ -123,12 +121,21 @@ def resolve_settings(
     headers = {"user-agent": USER_AGENT, "accept": "application/json"}
     for name, value in (default_headers or {}).items():
         headers[name.lower()] = value
-    headers["x-api-key"] = key
+    if key is not None:
+        headers["x-api-key"] = key
     return Settings(
         api_key=key,
         base_url=url,
         timeout=DEFAULT_TIMEOUT if isinstance(timeout, NotGiven) else to_timeout(timeout),
         headers=headers,
+    )
+
+
+def missing_key_error() -> ConfigurationError:
+    """The error of an authenticated call made by a client without an API key."""
+    return ConfigurationError(
+        f"No Knouds API key: pass api_key=... or set the {API_KEY_ENV} environment variable "
+        "(only public endpoints such as workflows.public_schema work without one)."
     )
 
 

@@ -20,14 +20,17 @@ import pydantic
 from ._exceptions import APIResponseValidationError, RateLimitError
 from ._ratelimit import RateLimit
 from ._ratestore import PaceTicket, Pacing, StoreCall
-from ._requests import Endpoint, check_execution_id, check_slug, encode_inputs
+from ._requests import Endpoint, check_execution_id, check_slug, encode_inputs, encode_workflow
 from ._responses import (
     map_transport_error,
     parse_execution,
     parse_identity,
     parse_run_result,
     parse_schema,
+    parse_workflow,
+    parse_workflow_list,
     raise_for_response,
+    workflow_echo,
 )
 from ._retry import RetryPolicy
 from ._types import Clock
@@ -44,12 +47,16 @@ __all__ = [
     "check_execution_id",
     "check_slug",
     "encode_inputs",
+    "encode_workflow",
     "map_transport_error",
     "parse_execution",
     "parse_identity",
     "parse_run_result",
     "parse_schema",
+    "parse_workflow",
+    "parse_workflow_list",
     "raise_for_response",
+    "workflow_echo",
 ]
 
 T = TypeVar("T")

@@ -66,8 +66,10 @@ PUBLIC: Final[Mapping[str, str]] = {
     "WebhookDelivery": "knouds.models",
     "WebhookEvent": "knouds.webhooks",
     "WebhookVerificationError": "knouds._exceptions",
+    "Workflow": "knouds.models",
     "WorkflowNotFoundError": "knouds._exceptions",
     "WorkflowSchema": "knouds.models",
+    "WorkflowSummary": "knouds.models",
     # A submodule is listed under its own name.
     "webhooks": "knouds.webhooks",
 }

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ._exceptions import (
     ExecutionNotFoundError,
+    InvalidBodyError,
     InvalidInputsError,
     InvalidSlugError,
     ModelNotFoundError,
@@ -17,7 +18,14 @@ from ._exceptions import (
     WorkflowNotFoundError,
 )
 
-__all__ = ["Endpoint", "check_execution_id", "check_slug", "encode_inputs", "short"]
+__all__ = [
+    "Endpoint",
+    "check_execution_id",
+    "check_slug",
+    "encode_inputs",
+    "encode_workflow",
+    "short",
+]
 
 SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 EXECUTION_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
@@ -85,6 +93,19 @@ def encode_inputs(inputs: object) -> bytes:
     return json.dumps({"inputs": payload}, ensure_ascii=False, allow_nan=False).encode()
 
 
+def encode_workflow(fields: Mapping[str, object]) -> bytes:
+    """A workflow definition (``create`` / ``update`` body) as JSON bytes, or
+    `InvalidBodyError` naming the value that cannot be sent."""
+    problem = _find_unserialisable(fields, "workflow")
+    if problem is not None:
+        where, value = problem
+        raise InvalidBodyError(
+            f"{where} is {type(value).__name__} {short(value)}, which is not JSON-serialisable",
+            code="INVALID_BODY",
+        )
+    return json.dumps(dict(fields), ensure_ascii=False, allow_nan=False).encode()
+
+
 def short(value: object, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -104,6 +125,8 @@ class Endpoint:
     idempotent: bool
     not_found: type[NotFoundError] = NotFoundError
     authenticated: bool = True
+    # A success may come with an empty or non-object body (``DELETE``: the answer is undocumented).
+    body_optional: bool = False
 
     @classmethod
     def model_run(cls, name: str) -> Endpoint:
@@ -123,6 +146,33 @@ class Endpoint:
         leaf = "public-schema" if public else "schema"
         path = f"/api/workflows/{check_slug(slug, 'workflow slug')}/{leaf}"
         return cls("GET", path, f"workflows.{leaf}", True, WorkflowNotFoundError, not public)
+
+    @classmethod
+    def workflow_list(cls) -> Endpoint:
+        """``GET /api/workflows``."""
+        return cls("GET", "/api/workflows", "workflows.definitions", True)
+
+    @classmethod
+    def workflow_create(cls) -> Endpoint:
+        """``POST /api/workflows``: not idempotent (a repeat makes a second workflow)."""
+        return cls("POST", "/api/workflows", "workflows.definitions", False)
+
+    @classmethod
+    def workflow_definition(cls, slug: str, method: str = "GET") -> Endpoint:
+        """``GET``, ``PUT`` or ``DELETE /api/workflows/{slug}``.
+
+        All three are idempotent by HTTP semantics: ``PUT`` sets the same fields again, and a
+        repeated ``DELETE`` leaves the workflow just as gone.
+        """
+        path = f"/api/workflows/{check_slug(slug, 'workflow slug')}"
+        return cls(
+            method,
+            path,
+            "workflows.definitions",
+            True,
+            WorkflowNotFoundError,
+            body_optional=method != "GET",
+        )
 
     @classmethod
     def execution(cls, execution_id: str, *, cancel: bool = False) -> Endpoint:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+from pydantic import TypeAdapter
 
 from ._exceptions import (
     APIConnectionError,
@@ -18,7 +20,10 @@ from ._exceptions import (
 )
 from ._ratelimit import RateLimit, parse_retry_after
 from ._requests import Endpoint, short
-from .models import Execution, Identity, RunResult, WorkflowSchema
+from .models import Execution, Identity, RunResult, Workflow, WorkflowSchema, WorkflowSummary
+
+if TYPE_CHECKING:
+    from ._core import Parse
 
 __all__ = [
     "map_transport_error",
@@ -26,8 +31,17 @@ __all__ = [
     "parse_identity",
     "parse_run_result",
     "parse_schema",
+    "parse_workflow",
+    "parse_workflow_list",
     "raise_for_response",
+    "workflow_echo",
 ]
+
+
+@functools.cache
+def _summaries() -> TypeAdapter[list[WorkflowSummary]]:
+    # Built on first use, like the models' own validators.
+    return TypeAdapter(list[WorkflowSummary])
 
 
 # -- responses -------------------------------------------------------------------------------------
@@ -71,6 +85,8 @@ def raise_for_response(
     body, decoded = _decode(response)
     status = response.status_code
     if 200 <= status < 300:
+        if endpoint.body_optional and not isinstance(body, dict):
+            return body if decoded else None
         if not decoded or not isinstance(body, dict):
             problem = (
                 _describe_body(response)
@@ -205,3 +221,37 @@ def parse_identity(body: object, rate_limit: RateLimit | None) -> Identity:
     """A whoami body (``{"user": {...}}``) as an `Identity`."""
     user = body.get("user") if isinstance(body, dict) else None
     return Identity.model_validate(user)
+
+
+def parse_workflow_list(body: object, rate_limit: RateLimit | None) -> list[WorkflowSummary]:
+    """``GET /api/workflows``: a JSON array of summaries (also accepted inside ``workflows``)."""
+    if isinstance(body, dict):
+        body = body.get("workflows", body.get("data"))
+    return _summaries().validate_python(body)
+
+
+def parse_workflow(body: object, rate_limit: RateLimit | None) -> Workflow:
+    """A whole workflow, bare or wrapped in ``{"workflow": {...}}``."""
+    if isinstance(body, dict) and isinstance(body.get("workflow"), dict):
+        body = body["workflow"]
+    return Workflow.model_validate(body)
+
+
+def workflow_echo(sent: dict[str, object], slug: str | None = None) -> Parse[Workflow]:
+    """Read the undocumented answer to ``POST``/``PUT /api/workflows``.
+
+    The answer is assumed to be the workflow, or part of it (at least its ``slug``, bare or in
+    ``{"workflow": {...}}``). What it leaves out is filled from what was sent, so a short answer
+    such as ``{"slug": "my-flow"}`` still gives the whole workflow. An answer without a slug is
+    accepted for ``PUT`` (the slug never changes) and refused for ``POST``.
+    """
+
+    def parse(body: object, rate_limit: RateLimit | None) -> Workflow:
+        answer = body.get("workflow", body) if isinstance(body, dict) else None
+        known = answer if isinstance(answer, dict) else {}
+        merged = {**sent, **{k: v for k, v in known.items() if k not in ("success",)}}
+        if slug is not None:
+            merged.setdefault("slug", slug)
+        return Workflow.model_validate(merged)
+
+    return parse

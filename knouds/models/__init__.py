@@ -15,6 +15,7 @@ from ._api import (
 from ._base import KnoudsModel
 from ._media import Media, MediaKind, collect_media, collect_text
 from ._results import RunResult
+from ._workflows import Workflow, WorkflowSummary
 
 __all__ = [
     "Execution",
@@ -27,7 +28,9 @@ __all__ = [
     "RunResult",
     "SchemaField",
     "WebhookDelivery",
+    "Workflow",
     "WorkflowSchema",
+    "WorkflowSummary",
     "collect_media",
     "collect_text",
 ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .._core import Endpoint, parse_execution
 from .._polling import ExecutionRef, Poll, execution_id_of
+from .._retry import RetryPolicy
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ..models import Execution, RunResult
 
@@ -31,6 +32,7 @@ class Executions:
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Execution:
         """The execution's current state (safe to retry: a GET changes nothing).
 
@@ -38,6 +40,7 @@ class Executions:
             execution_id: the execution's id, or the `Execution` itself.
             timeout: this call's per-attempt timeout (default: the client's).
             extra_headers: headers for this call only.
+            retry: this call's retry policy (default: the client's).
 
         Raises:
             ExecutionNotFoundError: no execution with this id is visible to the key, or the id is
@@ -47,6 +50,7 @@ class Executions:
             Endpoint.execution(execution_id_of(execution_id)),
             timeout=timeout,
             extra_headers=extra_headers,
+            retry=retry,
         )
         return self._client._call(ctx, parse_execution)
 
@@ -56,15 +60,19 @@ class Executions:
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Execution:
         """Ask Knouds to cancel an in-flight execution; returns its state after the request.
 
         The state is usually ``cancel_requested``; it becomes ``cancelled`` once the provider stops.
+        Takes the same ``timeout``, ``extra_headers`` and ``retry`` as `get`; asking twice is
+        harmless, so it is retried like a ``GET``.
         """
         ctx = self._client._context(
             Endpoint.execution(execution_id_of(execution_id), cancel=True),
             timeout=timeout,
             extra_headers=extra_headers,
+            retry=retry,
         )
         return self._client._call(ctx, parse_execution)
 
@@ -76,6 +84,7 @@ class Executions:
         poll_interval: float = 1.0,
         max_poll_interval: float = 10.0,
         extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> RunResult:
         """Poll until the execution ends and return its result.
 
@@ -89,6 +98,7 @@ class Executions:
             poll_interval: seconds between the first polls.
             max_poll_interval: the longest wait between two polls.
             extra_headers: headers for each poll.
+            retry: each poll's retry policy (default: the client's).
 
         Returns:
             The completed execution's result, like ``run`` returns it.
@@ -114,7 +124,7 @@ class Executions:
         while True:
             limit = poll.poll_timeout(self._client._clock())
             result = poll.observe(
-                self.get(poll.execution_id, timeout=limit, extra_headers=extra_headers)
+                self.get(poll.execution_id, timeout=limit, extra_headers=extra_headers, retry=retry)
             )
             if result is not None:
                 return result
@@ -133,12 +143,14 @@ class AsyncExecutions:
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Execution:
         """The execution's current state. See `Executions.get`."""
         ctx = self._client._context(
             Endpoint.execution(execution_id_of(execution_id)),
             timeout=timeout,
             extra_headers=extra_headers,
+            retry=retry,
         )
         return await self._client._call(ctx, parse_execution)
 
@@ -148,12 +160,14 @@ class AsyncExecutions:
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Execution:
         """Ask Knouds to cancel an in-flight execution. See `Executions.cancel`."""
         ctx = self._client._context(
             Endpoint.execution(execution_id_of(execution_id), cancel=True),
             timeout=timeout,
             extra_headers=extra_headers,
+            retry=retry,
         )
         return await self._client._call(ctx, parse_execution)
 
@@ -165,6 +179,7 @@ class AsyncExecutions:
         poll_interval: float = 1.0,
         max_poll_interval: float = 10.0,
         extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> RunResult:
         """Poll until the execution ends and return its result. See `Executions.wait`."""
         poll = Poll.start(
@@ -177,7 +192,9 @@ class AsyncExecutions:
         while True:
             limit = poll.poll_timeout(self._client._clock())
             result = poll.observe(
-                await self.get(poll.execution_id, timeout=limit, extra_headers=extra_headers)
+                await self.get(
+                    poll.execution_id, timeout=limit, extra_headers=extra_headers, retry=retry
+                )
             )
             if result is not None:
                 return result

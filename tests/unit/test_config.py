@@ -28,10 +28,41 @@ def ok_handler(seen: list[httpx.Request]) -> Any:
     return handler
 
 
-def test_missing_key_names_the_variable(client_cls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_missing_key_names_the_variable_before_anything_is_sent(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("KNOUDS_API_KEY", raising=False)
-    with pytest.raises(knouds.ConfigurationError, match="KNOUDS_API_KEY"):
-        client_cls()
+    seen: list[httpx.Request] = []
+    client = make_client(ok_handler(seen), api_key=None)
+    calls = [
+        lambda: client.models.run("gpt-image-2", {"prompt": "x"}),
+        lambda: client.workflows.list(),
+        lambda: client.workflows.schema("my-pipeline"),
+        lambda: client.executions.get("e-1"),
+        lambda: client.whoami(),
+    ]
+    for call in calls:
+        with pytest.raises(knouds.ConfigurationError, match="KNOUDS_API_KEY"):
+            await resolve(call())
+    assert seen == []
+
+
+async def test_a_client_without_a_key_reads_public_schemas(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KNOUDS_API_KEY", raising=False)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"fields": [{"name": "prompt"}], "name": "Demo"})
+
+    client = make_client(handler, api_key=None)
+    schema = await resolve(client.workflows.public_schema("playground-demo"))
+    assert schema.field_names == ["prompt"]
+    (request,) = seen
+    assert request.url.path == "/api/workflows/playground-demo/public-schema"
+    assert "x-api-key" not in request.headers
 
 
 def test_environment_supplies_key_and_base_url(

@@ -69,8 +69,10 @@ EXPECTED_ALL = [
     "WebhookDelivery",
     "WebhookEvent",
     "WebhookVerificationError",
+    "Workflow",
     "WorkflowNotFoundError",
     "WorkflowSchema",
+    "WorkflowSummary",
     "__version__",
     "webhooks",
 ]
@@ -312,3 +314,16 @@ def test_publish_refuses_a_model_with_unresolved_annotations() -> None:
     with pytest.raises(RuntimeError, match="unresolved annotations"):
         publish({"__name__": "knouds.models", "Execution": Later})
     assert Later.__module__ != "knouds"
+
+
+def test_every_method_that_calls_the_api_takes_a_retry_policy() -> None:
+    without = []
+    for client in (knouds.Client("k"), knouds.AsyncClient("k")):
+        for owner in (client, client.models, client.workflows, client.executions):
+            for name, member in inspect.getmembers(owner):
+                if name.startswith("_") or not inspect.ismethod(member):
+                    continue
+                params = inspect.signature(member).parameters
+                if "timeout" in params and "retry" not in params:
+                    without.append(f"{type(owner).__name__}.{name}")
+    assert without == []
