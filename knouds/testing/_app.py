@@ -10,14 +10,20 @@ Validation order on the run endpoints (each step answers before the next is trie
    responses from step 2 on carry the ``X-RateLimit-*`` headers.
 5. Body: not JSON or not an object ``400 INVALID_BODY``; ``inputs`` missing, null or not an object
    ``400 INVALID_INPUTS``.
-6. Lookup: unknown or built-in canvas model ``404 MODEL_NOT_FOUND``; unknown workflow ``404``
-   with a message only.
+6. Lookup: unknown model (or, in ``older_docs`` mode, a built-in canvas model)
+   ``404 MODEL_NOT_FOUND``; a workflow that is neither the account's nor a template ``404`` with
+   a message only.
 7. Inputs against the model or workflow (needs the lookup): ``400 INVALID_INPUTS`` naming the input.
-8. Plan tier: ``403 MODEL_TIER_REQUIRED``.
+8. Plan tier: ``403 MODEL_TIER_REQUIRED`` (the ``admin`` role is never refused for its tier).
 9. ``?async=true`` on a model without async support: ``400 ASYNC_NOT_SUPPORTED``.
 10. Trial grant used up ``402 grant_exhausted``; balance below cost ``402 INSUFFICIENT_CREDITS``.
 11. The run. Successful sync runs are charged; failing ones answer ``500 EXECUTION_FAILED``
     uncharged. Async runs are counted and charged at submission (a failing one is not charged).
+
+Permissions follow the newer docs for capability keys (``*`` for the admin role only,
+``<resource>:*``, per-slug capabilities; capabilities above the key's tier have no effect) and the
+older docs for scoped keys (``admin`` for model runs and workflow writes). The ``admin`` role also
+bypasses rate limits. The workflow definition routes are answered by `_crud`.
 
 Executions: an id that matches no execution of the key's user, including one that is not a UUID,
 answers ``404 EXECUTION_NOT_FOUND``. Cancelling a running execution answers ``cancel_requested``;
@@ -31,6 +37,7 @@ import re
 from dataclasses import dataclass
 
 from knouds.testing._clock import format_seconds, http_date
+from knouds.testing._crud import CRUD_ROUTES, handle_crud
 from knouds.testing._executions import Execution
 from knouds.testing._faults import Fault, render, unwrap
 from knouds.testing._http import Outcome, Request, Response, error_response, json_response
@@ -51,7 +58,17 @@ from knouds.testing._webhooks import WebhookDispatcher, WebhookJob
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 """The slug and internalName format."""
 
+LEGACY_KEY_MESSAGE = (
+    "API key retired by Phase 11 migration. Regenerate at https://knouds.ai/app/api/keys"
+)
+"""The documented message of ``401 LEGACY_KEY_RETIRED``."""
+
 _ROUTES = {
+    "workflow_list": ("GET", "definitions", "workflow:read"),
+    "workflow_create": ("POST", "definitions", "workflow:write"),
+    "workflow_get": ("GET", "definitions", "workflow:read"),
+    "workflow_update": ("PUT", "definitions", "workflow:write"),
+    "workflow_delete": ("DELETE", "definitions", "workflow:write"),
     "model_run": ("POST", "models", "model:run"),
     "workflow_run": ("POST", "workflows", "workflow:run"),
     "schema": ("GET", "schema", "workflow:read"),
@@ -70,12 +87,20 @@ class _Context:
     jobs: tuple[WebhookJob, ...] = ()
 
 
-def _match(segments: list[str]) -> tuple[str, str | None] | None:
+_DEFINITIONS = {"GET": "workflow_list", "POST": "workflow_create"}
+_DEFINITION = {"GET": "workflow_get", "PUT": "workflow_update", "DELETE": "workflow_delete"}
+
+
+def _match(segments: list[str], method: str) -> tuple[str, str | None] | None:
     if segments == ["api", "whoami"]:
         return "whoami", None
+    if segments == ["api", "workflows"]:
+        return _DEFINITIONS.get(method, "workflow_list"), None
     if len(segments) < 3 or segments[0] != "api":
         return None
     family, target, rest = segments[1], segments[2], segments[3:]
+    if family == "workflows" and not rest:
+        return _DEFINITION.get(method, "workflow_get"), target
     if family == "models" and rest == ["run"]:
         return "model_run", target
     if family == "workflows" and rest == ["run"]:
@@ -176,7 +201,7 @@ class App:
 
     def _route(self, request: Request, ctx: _Context, now: float) -> Response:
         state = self.state
-        found = _match(request.path.split("/")[1:])
+        found = _match(request.path.split("/")[1:], request.method)
         if found is None:
             return error_response(404, "Not found")
         route, target = found
@@ -190,11 +215,7 @@ class App:
             return error_response(401, "Unauthorized")
         ctx.key_id = key.key_id
         if key.legacy:
-            return error_response(
-                401,
-                "This API key predates the capability model and was retired; create a new key.",
-                "LEGACY_KEY_RETIRED",
-            )
+            return error_response(401, LEGACY_KEY_MESSAGE, "LEGACY_KEY_RETIRED")
         limit = state.key_limit(key)
         window = state.settings.window
         headers = (
@@ -202,7 +223,10 @@ class App:
             if limit is None
             else state.limiter.peek(key.account_id, bucket, limit, window, now).headers()
         )
-        if route in ("model_run", "workflow_run", "schema") and not SLUG.match(target or ""):
+        needs_slug = route in ("model_run", "workflow_run", "schema") or (
+            route in CRUD_ROUTES and target is not None
+        )
+        if needs_slug and not SLUG.match(target or ""):
             return error_response(
                 400, "Slugs may contain only a-z, 0-9 and single hyphens.", "INVALID_SLUG", headers
             )
@@ -232,11 +256,13 @@ class App:
                 "approved": True,
             }
             return json_response(200, {"user": user}, headers)
+        if route in CRUD_ROUTES:
+            return handle_crud(state, route, key, target or "", request, headers, now)
         if route in ("execution_get", "execution_cancel"):
             return self._execution(key, target or "", route == "execution_cancel", headers, now)
         if route == "schema":
             spec = state.workflows.get(target or "")
-            if spec is None:
+            if spec is None or not spec.visible_to(key.user_id):
                 return error_response(404, "Workflow not found", None, headers)
             return json_response(200, spec.schema(), headers)
         return self._run(request, ctx, key, target or "", route == "workflow_run", headers, now)
@@ -298,20 +324,22 @@ class App:
         model: ModelSpec | None = None
         if workflow:
             flow = state.workflows.get(name)
-            if flow is None:
+            if flow is None or not flow.visible_to(key.user_id):
                 return error_response(404, "Workflow not found", None, headers)
             inputs, problem = resolve_workflow_inputs(flow, inputs)
-            kind, cost = flow.kind, flow.cost
+            kind, cost = flow.kind, flow.cost or 0
         else:
             model = state.models.get(name)
-            if model is None or name in CANVAS_MODELS:
+            unreachable = state.settings.older_docs and name in CANVAS_MODELS
+            if model is None or unreachable:
                 return error_response(404, f"Model not found: {name}", "MODEL_NOT_FOUND", headers)
             problem = validate_model_inputs(model, inputs)
             kind, cost, fail = model.kind, model.cost, model.fail
         if problem is not None:
             return error_response(400, problem, "INVALID_INPUTS", headers)
         if model is not None:
-            if model.min_tier and tier_rank(key.tier) < tier_rank(model.min_tier):
+            below = model.min_tier and tier_rank(key.tier) < tier_rank(model.min_tier)
+            if below and not key.is_admin:
                 return error_response(
                     403,
                     f"{name} requires the {model.min_tier} plan.",

@@ -10,12 +10,13 @@ from types import TracebackType
 from knouds.testing._app import App
 from knouds.testing._clock import Clock
 from knouds.testing._faults import Fault, FaultRule
-from knouds.testing._keys import KEY_SCOPES, ApiKey
-from knouds.testing._registry import KINDS, ModelSpec, WorkflowSpec
+from knouds.testing._keys import KEY_SCOPES, ROLES, ApiKey, default_capabilities
+from knouds.testing._registry import KINDS, ModelSpec
 from knouds.testing._server import EmulatorHTTPServer
 from knouds.testing._state import DEFAULT_USER, EmulatorState, LoggedRequest, Settings
 from knouds.testing._transport import EmulatorTransport
 from knouds.testing._webhooks import WebhookDelivery, WebhookDispatcher
+from knouds.testing._workflows import simple_workflow
 
 
 class Emulator:
@@ -36,6 +37,9 @@ class Emulator:
         clock_skew: Seconds added to the clock, making the emulator's ``Date`` differ from yours.
         credits: Starting balance of every key.
         seed: Seed for ids and random fault selection, for reproducible runs.
+        older_docs: Follow the older documentation where the two generations disagree: built-in
+            canvas models (``nano-banana-2``, ``seedream-v5``, ``kling-v3-i2v``, ...) answer
+            ``404 MODEL_NOT_FOUND`` on the model endpoint instead of running (sync only).
 
     Example:
         >>> with Emulator() as emu:
@@ -55,6 +59,7 @@ class Emulator:
         clock_skew: float = 0.0,
         credits: int = 1000,
         seed: int | None = 0,
+        older_docs: bool = False,
     ) -> None:
         if window <= 0:
             raise ValueError("window must be positive")
@@ -66,6 +71,7 @@ class Emulator:
             credits=credits,
             clock=clock or time.time,
             clock_skew=clock_skew,
+            older_docs=older_docs,
         )
         self._state = EmulatorState(settings, seed=seed)
         self._dispatcher = WebhookDispatcher(
@@ -75,8 +81,9 @@ class Emulator:
         self._address = (host, port)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.api_key: str = self.create_key(capabilities={"*"}, email="dev@emulator.local")
-        """A key allowed to do everything (capability ``*``, tier ``business``)."""
+        self.api_key: str = self.create_key(email="dev@emulator.local")
+        """A ``business``-tier key of role ``user`` holding every capability of its tier
+        (``workflow:*``, ``model:*``, ``execution:*``, ``agent:*``, ``webhook:receive``)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -140,6 +147,7 @@ class Emulator:
         scope: str | None = None,
         capabilities: Iterable[str] | None = None,
         tier: str = "business",
+        role: str = "user",
         legacy: bool = False,
         credits: int | None = None,
         grants: dict[str, int] | None = None,
@@ -154,8 +162,13 @@ class Emulator:
 
         Args:
             scope: ``free``, ``deployment`` or ``admin`` for an older-generation key.
-            capabilities: Capabilities for a newer-generation key (default ``{"*"}``).
+            capabilities: Capabilities for a newer-generation key; default: every capability of
+                the tier, as wildcards (``workflow:*``, ``model:*``...). Matching follows the
+                docs: ``*`` (admin role only), the capability itself, ``<resource>:*``, and
+                per-target ones such as ``workflow:<slug>:run``. Capabilities above the tier
+                (``model:run`` below ``business``) have no effect.
             tier: Plan tier: ``free``, ``pro``, ``business``, ``enterprise`` or a custom id.
+            role: ``user`` or ``admin``; the admin role bypasses tier gates and rate limits.
             legacy: Make a retired key answering ``401 LEGACY_KEY_RETIRED``.
             credits: Starting balance (default: the emulator's ``credits``).
             grants: Free trial runs per model or workflow, e.g. ``{"gpt-image-2": 2}``.
@@ -163,30 +176,41 @@ class Emulator:
             webhook_url: Loopback URL receiving this key's execution events.
             webhook_secret: Secret signing those events.
             email: The email ``whoami`` reports.
-            user: Owning user id; executions are visible only within one user.
+            user: Owning user id (default: ``account``, else the emulator's one user): workflows
+                and executions are visible only to keys of the same user, and ``whoami`` reports
+                it.
             account: The account the key belongs to. Keys created with the same account share
-                one rate-limit budget per route, as on Knouds; by default each key is an
-                account of its own.
+                one rate-limit budget per route, as on Knouds, and (unless ``user`` says
+                otherwise) own the same workflows and executions; by default each key counts its
+                rate limit as an account of its own.
 
         Raises:
-            ValueError: If both or an unknown scope is given.
+            ValueError: If both or an unknown scope is given, or an unknown role.
         """
         if scope is not None and capabilities is not None:
             raise ValueError("give either scope (older keys) or capabilities (newer keys)")
         if scope is not None and scope not in KEY_SCOPES:
             raise ValueError(f"scope must be one of {', '.join(KEY_SCOPES)}")
-        caps = None if scope is not None else frozenset(capabilities or {"*"})
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if scope is not None:
+            caps = None
+        elif capabilities is None:
+            caps = frozenset({"*"}) if role == "admin" else default_capabilities(tier)
+        else:
+            caps = frozenset(capabilities)
         with self._state.lock:
             key_id = f"key_{self._state.new_id(48)}"
             secret = f"knouds_live_{self._state.new_id(128)}"
             self._state.keys[secret] = ApiKey(
                 key_id=key_id,
                 secret=secret,
-                user_id=user or DEFAULT_USER,
-                email=email or f"{user or 'dev'}@emulator.local",
+                user_id=user or account or DEFAULT_USER,
+                email=email or f"{user or account or 'dev'}@emulator.local",
                 tier=tier,
                 scope=scope,
                 capabilities=caps,
+                role=role,
                 legacy=legacy,
                 credits=self._state.settings.credits if credits is None else credits,
                 grants=dict(grants or {}),
@@ -261,19 +285,23 @@ class Emulator:
         cost: int = 1,
         name: str | None = None,
         description: str | None = None,
+        user: str | None = None,
+        template: bool = False,
     ) -> None:
-        """Add or replace a workflow.
+        """Add or replace a workflow (a request input, one generator, a response output).
 
         Args:
             slug: The workflow's slug.
             fields: Input fields, each with ``name`` and usually ``type`` (``text``, ``select``
                 with ``options``, ``number``, ``boolean``, ``image``), ``required``, ``default``.
                 Default: one required text field ``prompt``.
-            public: Serve it on the public-schema endpoint.
+            public: Serve it on the public-schema endpoint (``publicPlayground``).
             kind: The kind of output.
             cost: Credits per run.
             name: Display name.
             description: Description.
+            user: The owning user (default: the one of ``api_key``); other users' keys get 404.
+            template: Make it a platform template every account can read and run (not edit).
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
@@ -282,17 +310,31 @@ class Emulator:
             if fields is not None
             else [{"name": "prompt", "type": "text", "label": "Prompt", "required": True}]
         )
-        spec = WorkflowSpec(
+        spec = simple_workflow(
             slug,
-            tuple(dict(f) for f in chosen),
-            public,
-            kind,
-            cost,
-            name or slug,
-            description or "",
+            chosen,
+            kind=kind,
+            cost=cost,
+            name=name or slug,
+            description=description or "",
+            public=public,
+            owner=user or DEFAULT_USER,
+            is_template=template,
         )
         with self._state.lock:
+            spec.updated_at = self._state.now()
             self._state.workflows[slug] = spec
+
+    def workflow(self, slug: str) -> dict[str, object]:
+        """A workflow's full JSON as ``GET /api/workflows/{slug}`` returns it, plus its
+        ``createdBy``.
+
+        Raises:
+            KeyError: If no workflow has this slug.
+        """
+        with self._state.lock:
+            spec = self._state.workflows[slug]
+            return {**spec.body(), "createdBy": spec.owner}
 
     # -- faults, limits, observation ---------------------------------------------------------
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from knouds.testing._workflows import WorkflowSpec
 
 KINDS = ("image", "video", "audio", "text")
 """Kinds of output a model or workflow produces."""
 
-CANVAS_MODELS = frozenset({"nano-banana-2", "seedream-v5", "kling-v3-i2v", "claude-sonnet"})
-"""Built-in canvas models, which the model endpoint answers with ``404 MODEL_NOT_FOUND``."""
+CANVAS_MODELS = frozenset(
+    {"nano-banana-2", "seedream-v5", "kling-v3-i2v", "kling-v3-motion", "claude-sonnet"}
+)
+"""Built-in canvas models (Fal- and Anthropic-backed). The newer docs list them as runnable model
+names without async support; the older docs say the model endpoint answers them with
+``404 MODEL_NOT_FOUND`` (the emulator's ``older_docs`` mode)."""
 
 
 @dataclass(frozen=True)
@@ -37,89 +43,21 @@ class ModelSpec:
     required_inputs: tuple[str, ...] = ("prompt",)
 
 
-@dataclass(frozen=True)
-class WorkflowSpec:
-    """A deployed workflow.
-
-    Attributes:
-        slug: The workflow's slug.
-        fields: Request Input fields as the schema endpoint reports them.
-        public: Whether the public-schema endpoint serves it without a key.
-        kind: The kind of output it produces.
-        cost: Credits charged per successful run.
-        name: Display name.
-        description: Description.
-    """
-
-    slug: str
-    fields: tuple[dict[str, object], ...] = field(default_factory=tuple)
-    public: bool = False
-    kind: str = "image"
-    cost: int = 1
-    name: str = ""
-    description: str = ""
-
-    def schema(self) -> dict[str, object]:
-        """Return the body of the schema endpoint."""
-        values = {str(f["name"]): f.get("default") for f in self.fields}
-        return {
-            "slug": self.slug,
-            "name": self.name or self.slug,
-            "description": self.description,
-            "fields": [dict(f) for f in self.fields],
-            "values": values,
-            "estimatedCreditCost": self.cost,
-        }
-
-
-PROMPT_FIELD: dict[str, object] = {
-    "name": "prompt",
-    "type": "text",
-    "label": "Prompt",
-    "required": True,
-}
-
-
 def default_models() -> list[ModelSpec]:
     """Return the models every new emulator starts with."""
     return [
         ModelSpec("gpt-image-2", "image", cost=4),
         ModelSpec("seedance-2-i2v", "video", cost=20),
-        ModelSpec("seedance-2-0-full-access", "video", cost=30, min_tier="enterprise"),
+        ModelSpec("seedance-2-0-full-access", "video", cost=30, min_tier="business"),
         ModelSpec("kling-o3-ref2v", "video", cost=15, async_supported=False),
         ModelSpec("suno-v5", "audio", cost=10),
         ModelSpec("gpt-5-mini", "text", cost=1, async_supported=False),
-    ]
-
-
-def default_workflows() -> list[WorkflowSpec]:
-    """Return the workflows every new emulator starts with."""
-    style: dict[str, object] = {
-        "name": "style",
-        "type": "select",
-        "label": "Style",
-        "required": False,
-        "options": ["photo", "illustration", "3d"],
-        "default": "photo",
-    }
-    return [
-        WorkflowSpec(
-            "my-thumbnail-pipeline",
-            fields=(PROMPT_FIELD, style),
-            kind="image",
-            cost=5,
-            name="My thumbnail pipeline",
-            description="Generates a video thumbnail from a prompt.",
-        ),
-        WorkflowSpec(
-            "playground-demo",
-            fields=(PROMPT_FIELD,),
-            public=True,
-            kind="text",
-            cost=1,
-            name="Playground demo",
-            description="A public playground workflow.",
-        ),
+        # Canvas models, Fal- or Anthropic-backed: sync only.
+        ModelSpec("nano-banana-2", "image", cost=2, async_supported=False),
+        ModelSpec("seedream-v5", "image", cost=3, async_supported=False),
+        ModelSpec("kling-v3-i2v", "video", cost=15, async_supported=False),
+        ModelSpec("kling-v3-motion", "video", cost=15, async_supported=False),
+        ModelSpec("claude-sonnet", "text", cost=1, async_supported=False),
     ]
 
 

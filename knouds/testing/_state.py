@@ -12,13 +12,13 @@ from knouds.testing._clock import Clock
 from knouds.testing._executions import Execution
 from knouds.testing._faults import Fault, FaultRule
 from knouds.testing._http import Request
-from knouds.testing._keys import ApiKey
+from knouds.testing._keys import DEFAULT_USER, ApiKey
 from knouds.testing._limits import TIER_LIMITS, FixedWindowLimiter
-from knouds.testing._registry import ModelSpec, WorkflowSpec, default_models, default_workflows
+from knouds.testing._registry import ModelSpec, default_models
 from knouds.testing._webhooks import WebhookDelivery, WebhookJob
+from knouds.testing._workflows import WorkflowSpec, default_workflows
 
-DEFAULT_USER = "usr_emulator"
-"""The user owning keys unless another is named."""
+__all__ = ["DEFAULT_USER", "EmulatorState", "LoggedRequest", "Settings"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class Settings:
     credits: int = 1000
     clock: Clock = time.time
     clock_skew: float = 0.0
+    older_docs: bool = False
 
 
 @dataclass
@@ -83,6 +84,8 @@ class EmulatorState:
         self.rng: random.Random = random.Random(self.seed)
         self.models = {m.name: m for m in default_models()}
         self.workflows = {w.slug: w for w in default_workflows()}
+        for workflow in self.workflows.values():
+            workflow.updated_at = self.now()
 
     def now(self) -> float:
         """Emulator time: the clock plus the configured skew."""
@@ -105,7 +108,9 @@ class EmulatorState:
         return self.keys.get(secret)
 
     def key_limit(self, key: ApiKey) -> int | None:
-        """The key's requests per window, or ``None`` when unlimited."""
+        """The key's requests per window, or ``None`` when unlimited (the admin role is)."""
+        if key.is_admin:
+            return None
         if key.rate_limit is not None:
             return key.rate_limit
         if self.settings.rate_limit is not None:
