@@ -125,8 +125,9 @@ class Endpoint:
     idempotent: bool
     not_found: type[NotFoundError] = NotFoundError
     authenticated: bool = True
-    # A success may come with an empty or non-object body (``DELETE``: the answer is undocumented).
-    body_optional: bool = False
+    # What a success carries besides the usual JSON object: "array" (a listing) or "any" (an
+    # undocumented answer, possibly empty, as for PUT and DELETE).
+    success_body: str = "object"
 
     @classmethod
     def model_run(cls, name: str) -> Endpoint:
@@ -150,7 +151,7 @@ class Endpoint:
     @classmethod
     def workflow_list(cls) -> Endpoint:
         """``GET /api/workflows``."""
-        return cls("GET", "/api/workflows", "workflows.definitions", True)
+        return cls("GET", "/api/workflows", "workflows.definitions", True, success_body="array")
 
     @classmethod
     def workflow_create(cls) -> Endpoint:
@@ -171,7 +172,7 @@ class Endpoint:
             "workflows.definitions",
             True,
             WorkflowNotFoundError,
-            body_optional=method != "GET",
+            success_body="object" if method == "GET" else "any",
         )
 
     @classmethod

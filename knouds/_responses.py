@@ -85,7 +85,9 @@ def raise_for_response(
     body, decoded = _decode(response)
     status = response.status_code
     if 200 <= status < 300:
-        if endpoint.body_optional and not isinstance(body, dict):
+        if endpoint.success_body == "array" and isinstance(body, list):
+            return body
+        if endpoint.success_body == "any" and not isinstance(body, dict):
             return body if decoded else None
         if not decoded or not isinstance(body, dict):
             problem = (

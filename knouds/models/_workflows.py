@@ -47,7 +47,10 @@ class WorkflowSummary(_Model):
     name: str | None = None
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
-    updated_at: datetime | str | None = Field(default=None, alias="updatedAt")
+    # A datetime when the server sends ISO 8601, else the string as sent.
+    updated_at: datetime | str | None = Field(
+        default=None, alias="updatedAt", union_mode="left_to_right"
+    )
     estimated_credit_cost: int | float | None = Field(default=None, alias="estimatedCreditCost")
     folder_id: str | None = Field(default=None, alias="folderId")
     is_template: bool | None = Field(default=None, alias="isTemplate")

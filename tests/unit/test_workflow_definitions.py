@@ -1,0 +1,216 @@
+"""``client.workflows`` list/get/create/update/delete: requests sent, tolerant reading of the
+undocumented answers, and which failures are retried."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+import knouds
+from tests.conftest import json_response, resolve
+
+MakeClient = Callable[..., Any]
+WORKFLOW = {
+    "slug": "my-flow",
+    "name": "My flow",
+    "description": "",
+    "tags": ["a"],
+    "nodes": [{"id": "n", "type": "imageGenerator", "position": {"x": 0, "y": 0}, "data": {}}],
+    "edges": [],
+    "viewport": {"x": 0, "y": 0, "zoom": 1},
+    "folderId": "f-1",
+}
+SUMMARY = {
+    "slug": "my-flow",
+    "name": "My flow",
+    "tags": [],
+    "updatedAt": "2026-05-01T10:00:00.000Z",
+    "estimatedCreditCost": None,
+    "folderId": None,
+    "isTemplate": False,
+    "cover": {"image": "https://cdn.example/c.png"},
+    "createdBy": "u_1",
+    "brandNew": 42,
+}
+
+
+class Server:
+    """Answers with queued responses (the last one repeats) and records requests."""
+
+    def __init__(self, *answers: httpx.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def sent(self, index: int = -1) -> Any:
+        return json.loads(self.requests[index].content)
+
+
+async def test_list_reads_summaries_and_keeps_unknown_fields(make_client: MakeClient) -> None:
+    server = Server(json_response(200, [SUMMARY]))
+    client = make_client(server)
+
+    (summary,) = await resolve(client.workflows.list())
+
+    assert summary.slug == "my-flow"
+    assert summary.updated_at.year == 2026
+    assert summary.estimated_credit_cost is None
+    assert summary.cover == {"image": "https://cdn.example/c.png"}
+    assert summary.created_by == "u_1"
+    assert summary.model_extra == {"brandNew": 42}
+    assert server.requests[0].method == "GET"
+    assert server.requests[0].url.path == "/api/workflows"
+
+
+async def test_list_accepts_a_wrapped_array(make_client: MakeClient) -> None:
+    client = make_client(Server(json_response(200, {"workflows": [SUMMARY]})))
+    assert [w.slug for w in await resolve(client.workflows.list())] == ["my-flow"]
+
+
+async def test_get_returns_the_workflow_that_unpacks_into_create(make_client: MakeClient) -> None:
+    server = Server(json_response(200, WORKFLOW), json_response(201, {"slug": "my-flow-2"}))
+    client = make_client(server)
+
+    workflow = await resolve(client.workflows.get("my-flow"))
+    assert workflow.to_body() == WORKFLOW
+    assert sorted(workflow.keys()) == [
+        "description",
+        "edges",
+        "extra_body",
+        "name",
+        "nodes",
+        "tags",
+        "viewport",
+    ]
+    copy = await resolve(client.workflows.create(**workflow))
+
+    expected = {k: v for k, v in WORKFLOW.items() if k != "slug"}
+    assert server.sent() == expected
+    assert copy.slug == "my-flow-2"
+    assert copy.nodes == WORKFLOW["nodes"]  # filled from what was sent
+    assert copy.model_extra == {"folderId": "f-1"}
+
+
+async def test_create_sends_only_given_fields(make_client: MakeClient) -> None:
+    server = Server(json_response(201, {"workflow": WORKFLOW}))
+    client = make_client(server)
+
+    created = await resolve(client.workflows.create("My flow", public_playground=True))
+
+    assert server.sent() == {"name": "My flow", "publicPlayground": True}
+    assert server.requests[0].headers["content-type"] == "application/json"
+    assert created.slug == "my-flow"
+    assert created.public_playground is True
+
+
+async def test_create_answer_without_a_slug_is_a_validation_error(make_client: MakeClient) -> None:
+    client = make_client(Server(json_response(200, {"success": True})))
+    with pytest.raises(knouds.APIResponseValidationError):
+        await resolve(client.workflows.create(name="x"))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: httpx.Response(204),
+        lambda: json_response(200, {"success": True}),
+        lambda: json_response(200, {"slug": "my-flow", "name": "New"}),
+    ],
+)
+async def test_update_reads_any_answer(
+    make_client: MakeClient, answer: Callable[[], httpx.Response]
+) -> None:
+    server = Server(answer())
+    client = make_client(server)
+
+    updated = await resolve(client.workflows.update("my-flow", name="New", tags=[]))
+
+    assert server.requests[0].method == "PUT"
+    assert server.requests[0].url.path == "/api/workflows/my-flow"
+    assert server.sent() == {"name": "New", "tags": []}
+    assert (updated.slug, updated.name) == ("my-flow", "New")
+
+
+@pytest.mark.parametrize(
+    "answer", [lambda: httpx.Response(204), lambda: json_response(200, {"success": True})]
+)
+async def test_delete(make_client: MakeClient, answer: Callable[[], httpx.Response]) -> None:
+    server = Server(answer())
+    client = make_client(server)
+    assert await resolve(client.workflows.delete("my-flow")) is None
+    assert server.requests[0].method == "DELETE"
+
+
+async def test_bad_arguments_send_nothing(make_client: MakeClient) -> None:
+    server = Server(json_response(200, WORKFLOW))
+    client = make_client(server)
+    with pytest.raises(knouds.InvalidSlugError):
+        await resolve(client.workflows.get("My Flow"))
+    with pytest.raises(knouds.InvalidSlugError):
+        await resolve(client.workflows.delete("a/b"))
+    with pytest.raises(knouds.InvalidBodyError) as bad:
+        await resolve(client.workflows.create(name="x", nodes=[{"data": object()}]))
+    assert bad.value.status_code is None
+    assert server.requests == []
+
+
+async def test_create_is_never_resent_after_an_unknown_outcome(make_client: MakeClient) -> None:
+    server = Server(json_response(503, {"error": "busy"}), json_response(201, WORKFLOW))
+    client = make_client(server)
+    with pytest.raises(knouds.InternalServerError):
+        await resolve(client.workflows.create(name="My flow"))
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "method"),
+    [
+        (lambda c: c.workflows.get("my-flow"), "GET"),
+        (lambda c: c.workflows.list(), "GET"),
+        (lambda c: c.workflows.update("my-flow", name="x"), "PUT"),
+        (lambda c: c.workflows.delete("my-flow"), "DELETE"),
+    ],
+)
+async def test_reads_updates_and_deletes_are_retried(
+    make_client: MakeClient, call: Callable[[Any], Any], method: str
+) -> None:
+    ok = json_response(200, [SUMMARY] if call.__code__.co_names[-1] == "list" else WORKFLOW)
+    server = Server(httpx.ReadTimeout("slow"), json_response(502, {"error": "gw"}), ok)
+    client = make_client(server)
+
+    await resolve(call(client))
+
+    assert [r.method for r in server.requests] == [method] * 3
+
+
+async def test_retry_per_call(make_client: MakeClient) -> None:
+    server = Server(json_response(503, {"error": "busy"}), json_response(200, [SUMMARY]))
+    client = make_client(server)
+    with pytest.raises(knouds.InternalServerError):
+        await resolve(client.workflows.list(retry=knouds.RetryPolicy(max_retries=0)))
+    assert len(server.requests) == 1
+    for call in (
+        lambda: client.whoami(retry=knouds.RetryPolicy(max_retries=0)),
+        lambda: client.executions.get("e-1", retry=knouds.RetryPolicy(max_retries=0)),
+        lambda: client.workflows.schema("my-flow", retry=knouds.RetryPolicy(max_retries=0)),
+    ):
+        server.answers = [json_response(503, {"error": "busy"})]
+        with pytest.raises(knouds.InternalServerError):
+            await resolve(call())
+    assert len(server.requests) == 4
+
+
+async def test_not_found_is_a_workflow_not_found_error(make_client: MakeClient) -> None:
+    client = make_client(Server(json_response(404, {"error": "Workflow not found"})))
+    with pytest.raises(knouds.WorkflowNotFoundError):
+        await resolve(client.workflows.update("gone", name="x"))
