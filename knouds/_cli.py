@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from ._cli_output import Elapsed, credits, print_result, rate_limit_dict, save_media
+from ._emulator_options import add_emulator_options, emulator_options
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -257,7 +258,7 @@ def _cmd_whoami(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _cmd_emulator(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from knouds.testing import serve
 
-    serve(args.port, host=args.host)
+    serve(args.port, **emulator_options(args))
     return 0
 
 
@@ -357,8 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     whoami.add_argument("--json", action="store_true", help="print JSON")
 
     emulator = add("emulator", _cmd_emulator, "serve a local Knouds API emulator until Ctrl-C")
-    emulator.add_argument("--port", type=int, default=0, help="port (default: any free one)")
-    emulator.add_argument("--host", default="127.0.0.1", help="interface to bind")
+    add_emulator_options(emulator)
 
     demo = add("demo", _cmd_demo, "run gpt-image-2 against a local emulator, offline")
     demo.add_argument(

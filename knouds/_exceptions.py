@@ -358,11 +358,11 @@ class NotFoundError(APIStatusError):
 class ModelNotFoundError(NotFoundError):
     """404 ``MODEL_NOT_FOUND``: no enabled registry model has this name.
 
-    Built-in canvas models (nano-banana-2, Seedream V5, Kling V3, Claude Sonnet) are not reachable
-    on the model endpoint.
+    Older docs said built-in canvas models (nano-banana-2, Seedream V5, Kling V3, Claude Sonnet)
+    answer this; the newer docs list them as runnable model names (sync only).
     """
 
-    hint = "Check the model name; built-in canvas models are only reachable from workflows."
+    hint = "Check the model name: its internalName, such as gpt-image-2."
 
 
 class WorkflowNotFoundError(NotFoundError):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from knouds._emulator_options import add_emulator_options, emulator_options
 from knouds.testing._serve import serve
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Parse command-line options and serve until Ctrl-C.
+    """Parse command-line options and serve until Ctrl-C (the options of ``knouds emulator``).
 
     Args:
         argv: Arguments without the program name; default ``sys.argv[1:]``.
@@ -17,23 +18,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m knouds.testing", description="Run a local Knouds API emulator."
     )
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free)")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
-    parser.add_argument("--rate-limit", type=int, default=None, help="requests per window")
-    parser.add_argument("--window", type=float, default=60.0, help="rate-limit window, seconds")
-    parser.add_argument(
-        "--execution-delay", type=float, default=0.2, help="seconds an async run takes"
-    )
-    parser.add_argument("--credits", type=int, default=1000, help="starting balance per key")
+    add_emulator_options(parser)
     args = parser.parse_args(argv)
-    serve(
-        args.port,
-        host=args.host,
-        rate_limit=args.rate_limit,
-        window=args.window,
-        execution_delay=args.execution_delay,
-        credits=args.credits,
-    )
+    serve(args.port, **emulator_options(args))
 
 
 if __name__ == "__main__":

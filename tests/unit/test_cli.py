@@ -187,3 +187,37 @@ def test_help_imports_neither_pydantic_nor_the_emulator() -> None:
     assert not any(name.startswith("knouds.testing") for name in loaded)
     assert "tqdm" not in loaded
     assert "pydantic" not in loaded
+
+
+def test_knouds_emulator_takes_the_options_of_python_m_knouds_testing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import knouds.testing
+    import knouds.testing.__main__ as testing_main
+
+    served: list[tuple[int, dict[str, object]]] = []
+
+    def fake_serve(port: int = 0, **options: object) -> None:
+        served.append((port, options))
+
+    monkeypatch.setattr(knouds.testing, "serve", fake_serve)
+    monkeypatch.setattr(testing_main, "serve", fake_serve)
+    argv = [
+        "--port", "8123", "--rate-limit", "5", "--window", "2.5", "--execution-delay", "3",
+        "--run-delay", "0.5", "--credits", "77", "--older-docs",
+    ]  # fmt: skip
+
+    assert main(["emulator", *argv]) == 0
+    testing_main.main(argv)
+
+    expected = {
+        "host": "127.0.0.1",
+        "rate_limit": 5,
+        "window": 2.5,
+        "execution_delay": 3.0,
+        "run_delay": 0.5,
+        "credits": 77,
+        "older_docs": True,
+    }
+    assert served == [(8123, expected), (8123, expected)]
+    knouds.testing.Emulator(**{k: v for k, v in expected.items() if k != "host"})
