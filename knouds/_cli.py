@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from ._cli_output import Elapsed, credits, print_result, rate_limit_dict, save_media
-from ._emulator_options import add_emulator_options, emulator_options
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -256,9 +255,14 @@ def _cmd_whoami(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_emulator(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from knouds.testing import serve
+    # The options belong to the emulator (`python -m knouds.testing`): parsed there, so both
+    # commands take the same ones and `knouds --help` never loads the emulator.
+    from knouds.testing.__main__ import main as serve_main
 
-    serve(args.port, **emulator_options(args))
+    try:
+        serve_main(args.emulator_options, prog="knouds emulator")
+    except SystemExit as exit_:  # --help, or a usage error argparse already reported
+        return exit_.code if isinstance(exit_.code, int) else EXIT_CODES["usage"].code
     return 0
 
 
@@ -357,8 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     whoami = add("whoami", _cmd_whoami, "show who the API key belongs to")
     whoami.add_argument("--json", action="store_true", help="print JSON")
 
-    emulator = add("emulator", _cmd_emulator, "serve a local Knouds API emulator until Ctrl-C")
-    add_emulator_options(emulator)
+    emulator_help = "serve a local Knouds API emulator until Ctrl-C (options: knouds emulator -h)"
+    emulator = commands.add_parser("emulator", help=emulator_help, add_help=False)
+    emulator.set_defaults(handler=_cmd_emulator, workflow=False, emulator_options=[])
 
     demo = add("demo", _cmd_demo, "run gpt-image-2 against a local emulator, offline")
     demo.add_argument(
@@ -393,7 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stdout)  # a bare `knouds` asks what there is to do
         return 0
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command != "emulator":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.emulator_options = extra
     except SystemExit as exit_:  # --help, or a usage error argparse already reported
         return exit_.code if isinstance(exit_.code, int) else EXIT_CODES["usage"].code
     handler: Handler = args.handler

@@ -86,7 +86,7 @@ async def test_revoked_key_is_a_plain_401(emu: Emulator, connect: Connect) -> No
 
 
 async def test_trial_grant_then_grant_exhausted(emu: Emulator, connect: Connect) -> None:
-    client = connect(emu, emu.create_key(tier="free", grants={"gpt-image-2": 1}, credits=0))
+    client = connect(emu, emu.create_key(grants={"gpt-image-2": 1}, credits=0))
     first = await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
     assert first.cost == 0
     with pytest.raises(knouds.GrantExhaustedError):
@@ -97,18 +97,49 @@ async def test_trial_grant_then_grant_exhausted(emu: Emulator, connect: Connect)
 @pytest.mark.parametrize(
     ("model", "inputs", "cls"),
     [
-        ("claude-sonnet", {"prompt": "x"}, knouds.ModelNotFoundError),
         ("no-such-model", {"prompt": "x"}, knouds.ModelNotFoundError),
-        ("seedance-2-0-full-access", {"prompt": "x"}, knouds.ModelTierRequiredError),
+        ("studio-model", {"prompt": "x"}, knouds.ModelTierRequiredError),
         ("gpt-image-2", {"style": "no prompt"}, knouds.InvalidInputsError),
     ],
 )
 async def test_request_errors(
     client: Any, emu: Emulator, model: str, inputs: dict[str, Any], cls: type
 ) -> None:
+    emu.add_model("studio-model", "video", min_tier="enterprise")
     with pytest.raises(cls):
         await resolve(client.models.run(model, inputs))
     assert emu.run_count() == 0
+
+
+@pytest.mark.parametrize("name", ["nano-banana-2", "kling-v3-i2v", "claude-sonnet"])
+async def test_canvas_models_run_but_not_asynchronously(
+    client: Any, emu: Emulator, name: str
+) -> None:
+    result = await resolve(client.models.run(name, {"prompt": "x"}))
+    assert result.success
+    with pytest.raises(knouds.AsyncNotSupportedError):
+        await resolve(client.models.submit(name, {"prompt": "x"}))
+    assert emu.run_count(name) == 1
+
+
+async def test_canvas_models_in_older_docs_mode(connect: Connect) -> None:
+    with Emulator(older_docs=True) as older:
+        client = connect(older)
+        with pytest.raises(knouds.ModelNotFoundError):
+            await resolve(client.models.run("nano-banana-2", {"prompt": "x"}))
+
+
+async def test_seedance_2_is_in_the_business_tier(emu: Emulator, connect: Connect) -> None:
+    business = connect(emu)
+    job = await resolve(
+        business.models.submit(
+            "seedance-2-0-full-access", {"prompt": "...", "duration": "5", "type": "text-to-video"}
+        )
+    )
+    assert job.status == "processing"
+    pro = connect(emu, emu.create_key(tier="pro"))
+    with pytest.raises(knouds.CapabilityDeniedError):
+        await resolve(pro.models.run("seedance-2-0-full-access", {"prompt": "x"}))
 
 
 async def test_execution_failed_is_not_retried(emu: Emulator, client: Any) -> None:

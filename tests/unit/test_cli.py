@@ -200,7 +200,6 @@ def test_knouds_emulator_takes_the_options_of_python_m_knouds_testing(
     def fake_serve(port: int = 0, **options: object) -> None:
         served.append((port, options))
 
-    monkeypatch.setattr(knouds.testing, "serve", fake_serve)
     monkeypatch.setattr(testing_main, "serve", fake_serve)
     argv = [
         "--port", "8123", "--rate-limit", "5", "--window", "2.5", "--execution-delay", "3",
@@ -209,6 +208,7 @@ def test_knouds_emulator_takes_the_options_of_python_m_knouds_testing(
 
     assert main(["emulator", *argv]) == 0
     testing_main.main(argv)
+    assert main(["emulator", "--no-such-option"]) == 2
 
     expected = {
         "host": "127.0.0.1",
