@@ -47,6 +47,17 @@ def workflows_and_executions(client: Client) -> None:
     assert_type(client.whoami(), knouds.Identity)
 
 
+def workflow_definitions(client: Client) -> None:
+    assert_type(client.workflows.list(), list[knouds.WorkflowSummary])
+    flow = client.workflows.get("my-pipeline", retry=knouds.RetryPolicy(max_retries=0))
+    assert_type(flow, knouds.Workflow)
+    assert_type(client.workflows.create(**flow), knouds.Workflow)
+    assert_type(client.workflows.create(name="My flow", nodes=[], edges=[]), knouds.Workflow)
+    assert_type(client.workflows.update("my-flow", name="Renamed"), knouds.Workflow)
+    assert_type(client.workflows.delete("my-flow"), None)
+    client.workflows.update("my-flow", nme="typo")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+
+
 def log_retry(event: knouds.RetryEvent) -> None:
     assert_type(event.attempt, int)
     assert_type(event.wait, float)

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -210,7 +211,7 @@ def test_knouds_emulator_takes_the_options_of_python_m_knouds_testing(
     testing_main.main(argv)
     assert main(["emulator", "--no-such-option"]) == 2
 
-    expected = {
+    expected: dict[str, Any] = {
         "host": "127.0.0.1",
         "rate_limit": 5,
         "window": 2.5,

@@ -6,6 +6,7 @@ import gc
 import logging
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -34,7 +35,7 @@ async def test_missing_key_names_the_variable_before_anything_is_sent(
     monkeypatch.delenv("KNOUDS_API_KEY", raising=False)
     seen: list[httpx.Request] = []
     client = make_client(ok_handler(seen), api_key=None)
-    calls = [
+    calls: list[Callable[[], Any]] = [
         lambda: client.models.run("gpt-image-2", {"prompt": "x"}),
         lambda: client.workflows.list(),
         lambda: client.workflows.schema("my-pipeline"),

@@ -24,7 +24,7 @@ WORKFLOW = {
     "viewport": {"x": 0, "y": 0, "zoom": 1},
     "folderId": "f-1",
 }
-SUMMARY = {
+SUMMARY: dict[str, Any] = {
     "slug": "my-flow",
     "name": "My flow",
     "tags": [],
@@ -199,11 +199,12 @@ async def test_retry_per_call(make_client: MakeClient) -> None:
     with pytest.raises(knouds.InternalServerError):
         await resolve(client.workflows.list(retry=knouds.RetryPolicy(max_retries=0)))
     assert len(server.requests) == 1
-    for call in (
+    calls: list[Callable[[], Any]] = [
         lambda: client.whoami(retry=knouds.RetryPolicy(max_retries=0)),
         lambda: client.executions.get("e-1", retry=knouds.RetryPolicy(max_retries=0)),
         lambda: client.workflows.schema("my-flow", retry=knouds.RetryPolicy(max_retries=0)),
-    ):
+    ]
+    for call in calls:
         server.answers = [json_response(503, {"error": "busy"})]
         with pytest.raises(knouds.InternalServerError):
             await resolve(call())
