@@ -264,8 +264,8 @@ async def test_an_unknown_execution_id_says_what_to_check(make_client: Any) -> N
         ),
         (
             knouds.ModelNotFoundError("Model not found", status_code=404, code="MODEL_NOT_FOUND"),
-            "Model not found (HTTP 404 MODEL_NOT_FOUND). Check the model name; built-in canvas "
-            "models are only reachable from workflows.",
+            "Model not found (HTTP 404 MODEL_NOT_FOUND). Check the model name: its internalName, "
+            "such as gpt-image-2.",
         ),
         (
             knouds.InternalServerError("Upstream failed", status_code=502),
