@@ -110,3 +110,22 @@ async def test_a_client_without_a_key(
         await resolve(client.workflows.list())
     assert [e.path for e in emu.log] == ["/api/workflows/playground-demo/public-schema"]
     assert emu.log[0].key_id is None
+
+
+async def test_keys_of_one_account_share_its_budget_and_its_workflows(
+    emu: Emulator, connect: Connect
+) -> None:
+    first = connect(emu, emu.create_key(account="acme", rate_limit=10))
+    second = connect(emu, emu.create_key(account="acme", rate_limit=10))
+    outsider = connect(emu, emu.create_key(rate_limit=10))
+
+    created = await resolve(first.workflows.create(name="Shared flow", nodes=NODES, edges=EDGES))
+    await resolve(first.workflows.run(created.slug, {"prompt": "x"}))
+    seen = await resolve(second.workflows.run(created.slug, {"prompt": "y"}))
+    assert seen.rate_limit is not None
+    assert seen.rate_limit.remaining == 8  # the first key's run counted against the same budget
+    assert (await resolve(second.workflows.get(created.slug))).slug == created.slug
+    assert (await resolve(second.whoami())).id == "acme"
+
+    with pytest.raises(knouds.WorkflowNotFoundError):
+        await resolve(outsider.workflows.run(created.slug, {"prompt": "z"}))
