@@ -57,15 +57,20 @@ async def test_submit_accepted_with_200(emu: Emulator, connect: Any) -> None:
     assert execution.status == "processing"
 
 
-async def test_cancel_then_wait_raises_cancelled(emu: Emulator, connect: Any) -> None:
-    client = connect(emu)
-    execution = await resolve(client.models.submit(VIDEO_MODEL, INPUTS))
+async def test_cancel_then_wait_raises_cancelled(connect: Any) -> None:
+    # The emulator's time stands still until the test moves it: the cancel lands while the
+    # execution is processing however slow a loaded machine makes the round trips.
+    clock = ManualClock(start=time.time())
+    with Emulator(execution_delay=60, clock=clock) as emu:
+        client = connect(emu)
+        execution = await resolve(client.models.submit(VIDEO_MODEL, INPUTS))
 
-    cancelling = await resolve(client.executions.cancel(execution))
-    assert cancelling.status == "cancel_requested"
+        cancelling = await resolve(client.executions.cancel(execution))
+        assert cancelling.status == "cancel_requested"
+        clock.advance(61)  # when it would have finished, it is cancelled
 
-    with pytest.raises(knouds.ExecutionCancelledError) as info:
-        await resolve(client.executions.wait(execution.id, **FAST))
+        with pytest.raises(knouds.ExecutionCancelledError) as info:
+            await resolve(client.executions.wait(execution.id, **FAST))
     assert info.value.execution is not None
     assert info.value.execution.status == "cancelled"
 
