@@ -36,11 +36,19 @@ import json
 import re
 from dataclasses import dataclass
 
-from knouds.testing._clock import format_seconds, http_date
+from knouds.testing import _bodies as bodies
+from knouds.testing._clock import http_date
 from knouds.testing._crud import CRUD_ROUTES, handle_crud
 from knouds.testing._executions import Execution
 from knouds.testing._faults import Fault, render, unwrap
-from knouds.testing._http import Outcome, Request, Response, error_response, json_response
+from knouds.testing._http import (
+    Outcome,
+    Request,
+    Response,
+    api_error,
+    error_response,
+    json_response,
+)
 from knouds.testing._keys import ApiKey, check_permission, tier_rank
 from knouds.testing._media import media_response
 from knouds.testing._registry import (
@@ -57,11 +65,6 @@ from knouds.testing._webhooks import WebhookDispatcher, WebhookJob
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 """The slug and internalName format."""
-
-LEGACY_KEY_MESSAGE = (
-    "API key retired by Phase 11 migration. Regenerate at https://knouds.ai/app/api/keys"
-)
-"""The documented message of ``401 LEGACY_KEY_RETIRED``."""
 
 _ROUTES = {
     "workflow_list": ("GET", "definitions", "workflow:read"),
@@ -212,10 +215,10 @@ class App:
             return error_response(405, "Method not allowed")
         key = state.find_key(request.headers.get("x-api-key"))
         if key is None or key.revoked:
-            return error_response(401, "Unauthorized")
+            return api_error(bodies.unauthorized())
         ctx.key_id = key.key_id
         if key.legacy:
-            return error_response(401, LEGACY_KEY_MESSAGE, "LEGACY_KEY_RETIRED")
+            return api_error(bodies.legacy_key_retired())
         limit = state.key_limit(key)
         window = state.settings.window
         headers = (
@@ -227,35 +230,22 @@ class App:
             route in CRUD_ROUTES and target is not None
         )
         if needs_slug and not SLUG.match(target or ""):
-            return error_response(
-                400, "Slugs may contain only a-z, 0-9 and single hyphens.", "INVALID_SLUG", headers
-            )
+            return api_error(bodies.invalid_slug(), headers)
         denial = check_permission(key, action, target)
         if denial is not None:
-            return error_response(403, denial.message, denial.code, headers, **denial.extra)
+            return api_error(denial, headers)
         if limit is not None:
             allowed, status = state.limiter.hit(key.account_id, bucket, limit, window, now)
             headers = status.headers()
             if not allowed:
                 wait = status.retry_after()
-                return error_response(
-                    429,
-                    "Rate limit exceeded",
-                    "RATE_LIMIT_EXCEEDED",
-                    [*headers, ("Retry-After", format_seconds(wait))],
-                    tier=key.tier,
-                    limit=limit,
-                    retryAfter=wait,
+                return api_error(
+                    bodies.rate_limit_exceeded(wait, limit, key.tier),
+                    [*headers, bodies.retry_after_header(wait)],
                 )
         if route == "whoami":
-            user = {
-                "id": key.user_id,
-                "email": key.email,
-                "role": key.role,
-                "tier": key.tier,
-                "approved": True,
-            }
-            return json_response(200, {"user": user}, headers)
+            body = bodies.identity_body(key.user_id, key.email, key.role, key.tier, True)
+            return json_response(200, body, headers)
         if route in CRUD_ROUTES:
             return handle_crud(state, route, key, target or "", request, headers, now)
         if route in ("execution_get", "execution_cancel"):
@@ -263,7 +253,7 @@ class App:
         if route == "schema":
             spec = state.workflows.get(target or "")
             if spec is None or not spec.visible_to(key.user_id):
-                return error_response(404, "Workflow not found", None, headers)
+                return api_error(bodies.workflow_not_found(), headers)
             return json_response(200, spec.schema(), headers)
         return self._run(request, ctx, key, target or "", route == "workflow_run", headers, now)
 
@@ -271,12 +261,10 @@ class App:
         if request.method != "GET":
             return error_response(405, "Method not allowed")
         if not SLUG.match(slug):
-            return error_response(
-                400, "Slugs may contain only a-z, 0-9 and hyphens.", "INVALID_SLUG"
-            )
+            return api_error(bodies.invalid_slug())
         spec = self.state.workflows.get(slug)
         if spec is None or not spec.public:
-            return error_response(404, "Workflow not found")
+            return api_error(bodies.workflow_not_found())
         return json_response(200, spec.schema())
 
     def _execution(
@@ -289,7 +277,7 @@ class App:
     ) -> Response:
         execution = self.state.executions.get(execution_id)
         if execution is None or execution.user_id != key.user_id:
-            return error_response(404, "Execution not found", "EXECUTION_NOT_FOUND", headers)
+            return api_error(bodies.execution_not_found(), headers)
         execution.advance(now)
         if cancel and execution.status == "processing":
             execution.status = "cancel_requested"
@@ -311,64 +299,41 @@ class App:
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
-            return error_response(
-                400, "The request body must be a JSON object.", "INVALID_BODY", headers
-            )
+            return api_error(bodies.invalid_body(), headers)
         inputs = payload.get("inputs")
         if not isinstance(inputs, dict):
-            return error_response(
-                400, "'inputs' is required and must be a JSON object.", "INVALID_INPUTS", headers
-            )
+            return api_error(bodies.invalid_inputs(), headers)
         is_async = request.query.get("async", "").lower() in ("true", "1")
         fail: tuple[str, str] | None = None
         model: ModelSpec | None = None
         if workflow:
             flow = state.workflows.get(name)
             if flow is None or not flow.visible_to(key.user_id):
-                return error_response(404, "Workflow not found", None, headers)
+                return api_error(bodies.workflow_not_found(), headers)
             inputs, problem = resolve_workflow_inputs(flow, inputs)
             kind, cost = flow.kind, flow.cost or 0
         else:
             model = state.models.get(name)
             unreachable = state.settings.older_docs and name in CANVAS_MODELS
             if model is None or unreachable:
-                return error_response(404, f"Model not found: {name}", "MODEL_NOT_FOUND", headers)
+                return api_error(bodies.model_not_found(name), headers)
             problem = validate_model_inputs(model, inputs)
             kind, cost, fail = model.kind, model.cost, model.fail
         if problem is not None:
-            return error_response(400, problem, "INVALID_INPUTS", headers)
+            return api_error(bodies.invalid_inputs(problem), headers)
         if model is not None:
             below = model.min_tier and tier_rank(key.tier) < tier_rank(model.min_tier)
             if below and not key.is_admin:
-                return error_response(
-                    403,
-                    f"{name} requires the {model.min_tier} plan.",
-                    "MODEL_TIER_REQUIRED",
-                    headers,
-                    requiredTier=model.min_tier,
-                )
+                tier = str(model.min_tier)
+                return api_error(bodies.model_tier_required(name, tier), headers)
             if is_async and not model.async_supported:
-                return error_response(
-                    400, f"{name} does not support async execution.", "ASYNC_NOT_SUPPORTED", headers
-                )
+                return api_error(bodies.async_not_supported(name), headers)
         grant = key.grants.get(name)
         if grant is not None and grant <= 0:
-            return error_response(
-                402,
-                f"Your trial grant for {name} is used up; upgrade to continue.",
-                "grant_exhausted",
-                headers,
-            )
+            return api_error(bodies.grant_exhausted(name), headers)
         price = 0 if grant is not None else cost
         if key.credits < price:
-            return error_response(
-                402,
-                "Insufficient credits.",
-                "INSUFFICIENT_CREDITS",
-                headers,
-                required=price,
-                balance=key.credits,
-            )
+            return api_error(bodies.insufficient_credits(price, key.credits), headers)
         run_digest = digest(name, inputs)
         result = build_result(kind, run_digest, inputs, request.base_url)
         ms = fake_ms(run_digest)
@@ -382,9 +347,8 @@ class App:
             return self._submit(ctx, key, name, workflow, result, price, ms, fail, headers, now)
         ctx.sync_run = True
         if fail is not None:
-            return error_response(500, fail[1], "EXECUTION_FAILED", headers, providerCode=fail[0])
-        body = {"success": True, "result": result, "cost": price, "ms": ms}
-        return json_response(200, body, headers)
+            return api_error(bodies.execution_failed(fail[1], fail[0]), headers)
+        return json_response(200, bodies.run_body(result, price, ms), headers)
 
     def _submit(
         self,
@@ -422,15 +386,7 @@ class App:
         )
         state.executions[execution.id] = execution
         ctx.watch = webhook is not None
-        delivery: dict[str, object] = {"configured": webhook is not None}
-        if webhook is not None:
-            delivery["url"] = webhook[0]
-        body = {
-            "_async": True,
-            "executionId": execution.id,
-            "requestId": execution.request_id,
-            "status": "processing",
-            "webhookDelivery": delivery,
-            "pollUrl": f"/api/executions/{execution.id}",
-        }
+        body = bodies.submit_body(
+            execution.id, execution.request_id, None if webhook is None else webhook[0]
+        )
         return json_response(202, body, headers)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 
-from knouds.testing._http import Request, Response, error_response, json_response
+from knouds.testing import _bodies as bodies
+from knouds.testing._http import Request, Response, api_error, json_response
 from knouds.testing._keys import ApiKey
 from knouds.testing._state import EmulatorState
 from knouds.testing._workflows import (
@@ -49,19 +50,17 @@ def handle_crud(
         return _create(state, key, request, headers, now)
     workflow = state.workflows.get(slug)
     if workflow is None or not workflow.visible_to(key.user_id):
-        return error_response(404, "Workflow not found", None, headers)
+        return api_error(bodies.workflow_not_found(), headers)
     if route == "workflow_get":
         return json_response(200, workflow.body(), headers)
     if workflow.owner != key.user_id:
-        return error_response(
-            403, "You can only modify workflows you created.", None, headers, slug=slug
-        )
+        return api_error(bodies.workflow_not_owned(slug), headers)
     if route == "workflow_delete":
         del state.workflows[slug]
-        return json_response(200, {"success": True, "slug": slug}, headers)
+        return json_response(200, bodies.workflow_deleted_body(slug), headers)
     payload, problem = check_definition(_json(request.body))
     if payload is None:
-        return error_response(400, problem or "Invalid body.", "INVALID_BODY", headers)
+        return api_error(bodies.invalid_body(problem), headers)
     apply_definition(workflow, payload, now)
     return json_response(200, workflow.body(), headers)
 
@@ -71,7 +70,7 @@ def _create(
 ) -> Response:
     payload, problem = check_definition(_json(request.body))
     if payload is None:
-        return error_response(400, problem or "Invalid body.", "INVALID_BODY", headers)
+        return api_error(bodies.invalid_body(problem), headers)
     name = payload.get("name")
     name = name.strip() if isinstance(name, str) and name.strip() else UNTITLED
     workflow = WorkflowSpec(unique_slug(name, state.workflows), owner=key.user_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from knouds.testing._bodies import execution_body
+
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 """Statuses after which an execution never changes."""
 
@@ -57,18 +59,26 @@ class Execution:
 
     def body(self) -> dict[str, object]:
         """Return the poll body."""
-        out: dict[str, object] = {
-            "executionId": self.id,
-            "status": self.status,
-            "requestId": self.request_id,
-        }
         if self.status == "completed":
-            out.update(result=self.result, cost=self.cost, ms=self.ms)
-        elif self.status == "failed":
-            out.update(error=self.error, cost=0, ms=self.ms)
-        elif self.status == "cancelled":
-            out["cost"] = self.cost
-        return out
+            return execution_body(
+                self.id,
+                self.status,
+                request_id=self.request_id,
+                result=self.result,
+                cost=self.cost,
+                ms=self.ms,
+            )
+        if self.status == "failed":
+            return execution_body(
+                self.id,
+                self.status,
+                request_id=self.request_id,
+                error=self.error,
+                cost=0,
+                ms=self.ms,
+            )
+        cost = self.cost if self.status == "cancelled" else None
+        return execution_body(self.id, self.status, request_id=self.request_id, cost=cost)
 
     def event(self) -> dict[str, object]:
         """Return the webhook event for a terminal execution."""

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 
-from knouds.testing._clock import format_seconds
-from knouds.testing._http import Request, Response, json_response, raw_response
-
-_PROXY_PAGE = (
-    b"<html>\r\n<head><title>{status} Bad Gateway</title></head>\r\n<body>\r\n"
-    b"<center><h1>{status} Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    b"</body>\r\n</html>\r\n"
-)
+from knouds.testing import _bodies as bodies
+from knouds.testing._http import Request, Response, api_error, json_response, raw_response
 
 
 @dataclass(frozen=True)
@@ -147,38 +140,24 @@ def render(fault: Fault, now: float, limit: int, tier: str) -> Response | None:
     if fault.kind == "drop":
         return None
     if fault.kind == "status":
-        body = fault.body
-        if body is None:
-            payload: dict[str, object] = {"error": fault.message}
-            if fault.code is not None:
-                payload["code"] = fault.code
-            body = payload
-        return json_response(fault.http_status, body, extra)
+        if fault.body is not None:
+            return json_response(fault.http_status, fault.body, extra)
+        return api_error(bodies.ApiError(fault.http_status, fault.message, fault.code), extra)
     if fault.kind == "html":
-        page = _PROXY_PAGE.replace(b"{status}", str(fault.http_status).encode())
-        return raw_response(fault.http_status, page, "text/html", extra)
+        return raw_response(
+            fault.http_status, bodies.proxy_page(fault.http_status), "text/html", extra
+        )
     if fault.kind == "empty":
         return Response(fault.http_status, [("Content-Length", "0"), *extra])
     if fault.kind == "invalid_json":
-        return raw_response(fault.http_status, b"{not json", "application/json", extra)
+        return raw_response(fault.http_status, b"{not json", bodies.JSON_TYPE, extra)
     if fault.kind == "truncated_json":
-        whole = json.dumps(
-            {"success": True, "result": {"images": ["https://example.invalid/a.png"]}, "cost": 4}
-        ).encode()
-        return raw_response(fault.http_status, whole[: len(whole) // 2], "application/json", extra)
+        half = bodies.TRUNCATED_RUN[: len(bodies.TRUNCATED_RUN) // 2]
+        return raw_response(fault.http_status, half, bodies.JSON_TYPE, extra)
     wait = fault.seconds
     headers = [
-        ("X-RateLimit-Limit", str(limit)),
-        ("X-RateLimit-Remaining", "0"),
-        ("X-RateLimit-Reset", format_seconds(now + wait)),
-        ("Retry-After", format_seconds(wait)),
+        *bodies.rate_limit_headers(limit, 0, now + wait),
+        bodies.retry_after_header(wait),
         *extra,
     ]
-    payload = {
-        "error": "Rate limit exceeded",
-        "code": "RATE_LIMIT_EXCEEDED",
-        "tier": tier,
-        "limit": limit,
-        "retryAfter": wait,
-    }
-    return json_response(429, payload, headers)
+    return api_error(bodies.rate_limit_exceeded(wait, limit, tier), headers)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+
+from knouds.testing._bodies import JSON_TYPE, ApiError, encode
 
 ChunkSource = Callable[[], Iterator[bytes]]
 """A factory producing a fresh iterator over a streamed body's chunks."""
@@ -76,8 +77,12 @@ def json_response(
     status: int, payload: object, headers: list[tuple[str, str]] | None = None
 ) -> Response:
     """Build a JSON response."""
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return raw_response(status, body, "application/json", headers)
+    return raw_response(status, encode(payload), JSON_TYPE, headers)
+
+
+def api_error(error: ApiError, headers: list[tuple[str, str]] | None = None) -> Response:
+    """Build the response of a documented error."""
+    return json_response(error.status, error.body(), headers)
 
 
 def error_response(
@@ -96,8 +101,4 @@ def error_response(
         headers: Extra headers.
         **extra: Additional context fields for the body.
     """
-    payload: dict[str, object] = {"error": message}
-    if code is not None:
-        payload["code"] = code
-    payload.update(extra)
-    return json_response(status, payload, headers)
+    return api_error(ApiError(status, message, code, extra), headers)

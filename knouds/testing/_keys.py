@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from knouds.testing._bodies import ApiError, capability_denied, scope_denied
+
 DEFAULT_USER = "usr_emulator"
 """The user owning keys unless another is named."""
 
@@ -100,15 +102,6 @@ class ApiKey:
         return bool(self.webhook_url and self.webhook_secret)
 
 
-@dataclass(frozen=True)
-class Denial:
-    """Why a key may not do something: the error code and the body's context fields."""
-
-    code: str
-    message: str
-    extra: dict[str, str]
-
-
 def capability_matches(held: str, action: str, target: str | None) -> bool:
     """Whether one held capability grants ``action`` (``<resource>:<verb>``) on ``target``.
 
@@ -129,7 +122,7 @@ def _effective(key: ApiKey) -> frozenset[str]:
     return frozenset(c for c in caps if c != "*" and c.split(":", 1)[0] in ceiling)
 
 
-def check_permission(key: ApiKey, action: str, target: str | None = None) -> Denial | None:
+def check_permission(key: ApiKey, action: str, target: str | None = None) -> ApiError | None:
     """Decide whether a key may perform an action.
 
     Args:
@@ -139,22 +132,14 @@ def check_permission(key: ApiKey, action: str, target: str | None = None) -> Den
         target: The model name or workflow slug, for per-resource capabilities.
 
     Returns:
-        ``None`` when allowed, else the denial to report.
+        ``None`` when allowed, else the 403 error to answer.
     """
     if action == "whoami":
         return None
     if key.capabilities is None:
         if action not in ("model:run", "workflow:write") or key.scope == "admin":
             return None
-        return Denial(
-            "SCOPE_DENIED",
-            "This endpoint requires an API key with the admin scope.",
-            {"required": "admin", "actual": key.scope or "free"},
-        )
+        return scope_denied("admin", key.scope or "free")
     if any(capability_matches(held, action, target) for held in _effective(key)):
         return None
-    return Denial(
-        "CAPABILITY_DENIED",
-        f"This API key lacks the {action} capability.",
-        {"required": action},
-    )
+    return capability_denied(action)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from knouds.testing._clock import format_seconds, seconds_number
+from knouds.testing._bodies import Headers, rate_limit_headers
+from knouds.testing._clock import seconds_number
 
 TIER_LIMITS: dict[str, int | None] = {"free": 10, "pro": 100, "business": 1000, "enterprise": None}
 """Requests per window for each plan tier; ``None`` means unlimited (no headers sent)."""
@@ -21,13 +22,9 @@ class LimitState:
     now: float
     window: float
 
-    def headers(self) -> list[tuple[str, str]]:
+    def headers(self) -> Headers:
         """Return the three ``X-RateLimit-*`` headers."""
-        return [
-            ("X-RateLimit-Limit", str(self.limit)),
-            ("X-RateLimit-Remaining", str(self.remaining)),
-            ("X-RateLimit-Reset", format_seconds(self.reset)),
-        ]
+        return rate_limit_headers(self.limit, self.remaining, self.reset)
 
     def retry_after(self) -> float | int:
         """Seconds until the window refills: whole seconds, or milliseconds for short windows."""

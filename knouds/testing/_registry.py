@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from knouds.testing._bodies import media_result
 from knouds.testing._workflows import WorkflowSpec
 
 KINDS = ("image", "video", "audio", "text")
@@ -134,11 +135,11 @@ def build_result(
     if kind == "image":
         count = inputs.get("num_images", 1)
         total = count if isinstance(count, int) and not isinstance(count, bool) else 1
-        return {"images": [f"{base_url}/media/image/{stem}-{i}.png" for i in range(total)]}
+        return media_result(images=[f"{base_url}/media/image/{stem}-{i}.png" for i in range(total)])
     if kind == "video":
-        return {"videos": [f"{base_url}/media/video/{stem}.mp4"]}
+        return media_result(videos=[f"{base_url}/media/video/{stem}.mp4"])
     if kind == "audio":
-        return {"audios": [f"{base_url}/media/audio/{stem}.wav"]}
+        return media_result(audios=[f"{base_url}/media/audio/{stem}.wav"])
     prompt = inputs.get("prompt")
     about = prompt if isinstance(prompt, str) else "your request"
-    return {"text": f"Emulated answer {stem[:8]} to: {about}"}
+    return media_result(text=f"Emulated answer {stem[:8]} to: {about}")

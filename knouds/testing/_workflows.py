@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from knouds.testing._bodies import schema_body, workflow_body, workflow_summary_body
 from knouds.testing._keys import DEFAULT_USER
 
 TEMPLATE_OWNER = "usr_knouds_templates"
@@ -114,47 +115,43 @@ class WorkflowSpec:
 
     def body(self) -> dict[str, object]:
         """The full workflow JSON of ``GET /api/workflows/{slug}``: the shape ``POST`` takes."""
-        return {
-            **self.extra,
-            "slug": self.slug,
-            "name": self.name,
-            "description": self.description,
-            "tags": list(self.tags),
-            "nodes": self.nodes,
-            "edges": self.edges,
-            "viewport": self.viewport,
-            "publicPlayground": self.public,
-        }
+        return workflow_body(
+            self.slug,
+            name=self.name,
+            description=self.description,
+            tags=self.tags,
+            nodes=self.nodes,
+            edges=self.edges,
+            viewport=self.viewport,
+            public_playground=self.public,
+            extra=self.extra,
+        )
 
     def summary(self) -> dict[str, object]:
         """One entry of ``GET /api/workflows``."""
-        return {
-            "slug": self.slug,
-            "name": self.name,
-            "description": self.description,
-            "tags": list(self.tags),
-            "isTemplate": self.is_template,
-            "hidden": self.hidden,
-            "archived": self.archived,
-            "cover": None,
-            "thumbnail": None,
-            "createdBy": self.owner,
-            "estimatedCreditCost": self.cost,
-            "folderId": self.folder_id,
-            "updatedAt": iso8601(self.updated_at),
-        }
+        return workflow_summary_body(
+            self.slug,
+            name=self.name,
+            description=self.description,
+            tags=self.tags,
+            updated_at=iso8601(self.updated_at),
+            estimated_credit_cost=self.cost,
+            folder_id=self.folder_id,
+            is_template=self.is_template,
+            hidden=self.hidden,
+            archived=self.archived,
+            created_by=self.owner,
+        )
 
     def schema(self) -> dict[str, object]:
         """The body of the schema endpoints."""
-        values = {str(f["name"]): f.get("default") for f in self.fields}
-        return {
-            "slug": self.slug,
-            "name": self.name or self.slug,
-            "description": self.description,
-            "fields": [dict(f) for f in self.fields],
-            "values": values,
-            "estimatedCreditCost": self.cost,
-        }
+        return schema_body(
+            self.slug,
+            self.fields,
+            name=self.name or self.slug,
+            description=self.description,
+            estimated_credit_cost=self.cost,
+        )
 
 
 def iso8601(epoch: float) -> str:
