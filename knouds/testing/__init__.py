@@ -13,17 +13,37 @@ Example:
 
 Or serve it from the command line: ``python -m knouds.testing --port 8080``. The pytest plugin
 provides the ``knouds_emulator``, ``knouds_client`` and ``knouds_async_client`` fixtures.
+
+For unit tests that mock HTTP (respx, ``httpx.MockTransport``), ``knouds.testing.responses``
+builds the same answers as ``httpx.Response`` objects, without loading the emulator.
 """
 
 from __future__ import annotations
 
-from knouds.testing._clock import ManualClock
-from knouds.testing._emulator import Emulator
-from knouds.testing._faults import Fault
-from knouds.testing._serve import serve
-from knouds.testing._state import LoggedRequest
-from knouds.testing._transport import EmulatorTransport
-from knouds.testing._webhooks import WebhookDelivery
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from knouds.testing import responses
+    from knouds.testing._clock import ManualClock
+    from knouds.testing._emulator import Emulator
+    from knouds.testing._faults import Fault
+    from knouds.testing._serve import serve
+    from knouds.testing._state import LoggedRequest
+    from knouds.testing._transport import EmulatorTransport
+    from knouds.testing._webhooks import WebhookDelivery
+
+# Loaded on first use: `from knouds.testing import responses` must not pay for the server.
+_LAZY: dict[str, str] = {
+    "Emulator": "knouds.testing._emulator",
+    "EmulatorTransport": "knouds.testing._transport",
+    "Fault": "knouds.testing._faults",
+    "LoggedRequest": "knouds.testing._state",
+    "ManualClock": "knouds.testing._clock",
+    "WebhookDelivery": "knouds.testing._webhooks",
+    "responses": "knouds.testing.responses",
+    "serve": "knouds.testing._serve",
+}
 
 __all__ = [
     "Emulator",
@@ -32,5 +52,20 @@ __all__ = [
     "LoggedRequest",
     "ManualClock",
     "WebhookDelivery",
+    "responses",
     "serve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'knouds.testing' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if name == "responses" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
