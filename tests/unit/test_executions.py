@@ -13,6 +13,7 @@ import pytest
 import knouds
 from knouds._polling import Poll, execution_id_of, next_interval, settle
 from knouds.resources.executions import AsyncExecutions, Executions
+from knouds.testing import responses
 from tests.conftest import FakeTime, json_response, resolve
 
 EXEC_ID = "3f6c1b1e-6a0e-4f7b-9a52-0d3c2f1e9b77"
@@ -20,17 +21,7 @@ VIDEO = "https://knouds-media.s3.amazonaws.com/out/clip.mp4"
 
 
 def submitted(status_code: int = 202) -> httpx.Response:
-    return json_response(
-        status_code,
-        {
-            "_async": True,
-            "executionId": EXEC_ID,
-            "requestId": "req_1",
-            "status": "processing",
-            "webhookDelivery": {"configured": False},
-            "pollUrl": f"/api/executions/{EXEC_ID}",
-        },
-    )
+    return responses.submit(EXEC_ID, request_id="req_1", status_code=status_code)
 
 
 def state(status: str, **extra: Any) -> dict[str, Any]:

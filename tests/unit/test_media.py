@@ -14,10 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 
 import knouds
 from knouds import _download
-from tests.conftest import API_KEY, rate_headers, resolve
+from knouds.testing import responses
+from tests.conftest import API_KEY, BASE_URL, rate_headers, resolve
 
 Handler = Callable[[httpx.Request], httpx.Response]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
@@ -395,47 +397,34 @@ async def test_the_api_key_is_never_sent_to_media(io: IO, tmp_path: Path) -> Non
 
 
 async def test_default_clients_carry_no_key(
-    make_client: Any, client_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_client: Any, client_kind: str, tmp_path: Path
 ) -> None:
-    """The whole path: a run through a Knouds client, then its media saved with the defaults."""
-    media_requests: list[httpx.Request] = []
+    """The whole path: a run through a Knouds client, then its media saved with the defaults.
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.startswith("/api/"):
-            assert request.headers["x-api-key"] == API_KEY
-            body = {"success": True, "result": {"images": [f"{S3}/x.png"]}, "cost": 4, "ms": 9}
-            return httpx.Response(200, json=body)
-        media_requests.append(request)
-        return httpx.Response(200, content=PNG)
+    respx intercepts the SDK's own media clients (the shared sync one, a fresh async one per
+    call) the same way it intercepts the API client.
+    """
+    with respx.mock(base_url=BASE_URL) as mock:
+        api = mock.post("/api/models/gpt-image-2/run").mock(
+            return_value=responses.run(images=[f"{S3}/x.png"], cost=4, ms=9)
+        )
+        media = mock.get(f"{S3}/x.png").mock(return_value=httpx.Response(200, content=PNG))
+        client = make_client()
+        result = await resolve(client.models.run("gpt-image-2", {"prompt": "a red fox"}))
+        if client_kind == "sync":
+            paths = result.save_all(tmp_path)
+            assert result.images[0].read() == PNG
+        else:
+            paths = await result.asave_all(tmp_path)
+            assert await result.images[0].aread() == PNG
 
-    transport = httpx.MockTransport(handler)
-    if client_kind == "sync":
-        shared = httpx.Client(transport=transport, headers=_download._HEADERS)
-        monkeypatch.setattr(_download, "_shared", shared)
-    else:
-        real = httpx.AsyncClient
-
-        def with_transport(**kwargs: Any) -> httpx.AsyncClient:
-            kwargs.setdefault("transport", transport)
-            return real(**kwargs)
-
-        monkeypatch.setattr(httpx, "AsyncClient", with_transport)
-    client = make_client(handler)
-    result = await resolve(client.models.run("gpt-image-2", {"prompt": "a red fox"}))
-
-    if client_kind == "sync":
-        paths = result.save_all(tmp_path)
-        assert result.images[0].read() == PNG
-        close(shared)
-    else:
-        paths = await result.asave_all(tmp_path)
-        assert await result.images[0].aread() == PNG
+    assert api.calls.last.request.headers["x-api-key"] == API_KEY
     assert paths[0].read_bytes() == PNG
-    assert len(media_requests) == 2
-    for request in media_requests:
-        assert "x-api-key" not in request.headers
-        assert API_KEY not in str(request.headers)
-        assert request.headers["user-agent"].startswith("knouds-python/")
+    assert media.call_count == 2
+    for call in media.calls:
+        assert "x-api-key" not in call.request.headers
+        assert API_KEY not in str(call.request.headers)
+        assert call.request.headers["user-agent"].startswith("knouds-python/")
 
 
 def test_the_shared_sync_client_is_built_once_and_is_not_the_api_client() -> None:
