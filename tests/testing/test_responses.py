@@ -8,6 +8,7 @@ its answer and given to the builder, so everything else must match.
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -448,3 +449,17 @@ def test_importing_the_builders_leaves_the_emulator_unloaded() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_public_names_resolve_and_are_documented() -> None:
+    import knouds.testing
+
+    for name in knouds.testing.__all__:
+        assert getattr(knouds.testing, name) is not None, name
+    assert sorted(responses.__all__) == responses.__all__
+    for name in responses.__all__:
+        value = getattr(responses, name)
+        if inspect.isfunction(value):
+            assert (value.__doc__ or "").strip(), name
+    with pytest.raises(AttributeError):
+        _ = knouds.testing.NoSuchThing  # type: ignore[attr-defined]
