@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
@@ -37,12 +37,11 @@ from knouds.testing import _bodies
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    from knouds._ratelimit import RateLimit
-
 __all__ = [
     "DEFAULT_EXECUTION_ID",
     "DEFAULT_REQUEST_ID",
     "RateLimitHeaders",
+    "RateLimitLike",
     "api_key_access_denied",
     "async_not_supported",
     "capability_above_ceiling",
@@ -76,7 +75,24 @@ __all__ = [
     "workflow_not_found",
 ]
 
-RateLimitHeaders: TypeAlias = Union["RateLimit", tuple[int, int, float]]
+
+class RateLimitLike(Protocol):
+    """Anything with ``limit``, ``remaining`` and ``reset``, such as ``knouds.RateLimit``."""
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed per window."""
+
+    @property
+    def remaining(self) -> int:
+        """Requests left in the window."""
+
+    @property
+    def reset(self) -> float:
+        """When the window refills, in Unix epoch seconds."""
+
+
+RateLimitHeaders: TypeAlias = RateLimitLike | tuple[int, int, float]
 """What ``rate_limit=`` takes: a ``knouds.RateLimit`` or ``(limit, remaining, reset)``."""
 
 DEFAULT_EXECUTION_ID = "3f0c9a52-7d1e-4b8a-9c61-2e5f8a7b4d10"
