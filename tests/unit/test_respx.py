@@ -256,11 +256,14 @@ async def test_failed_and_cancelled_executions_raise(
 
 
 async def test_an_unmocked_request_fails_the_test(
-    make_client: Callable[..., Any], mock: respx.MockRouter
+    make_client: Callable[..., Any], mock: respx.MockRouter, client_kind: str
 ) -> None:
     # respx raises its own AssertionError; the SDK does not mistake it for a connection error.
     with pytest.raises(AssertionError, match="not mocked"):
         await resolve(make_client().whoami())
+    media = knouds.Media(url=IMAGE_URL, kind="image")
+    with pytest.raises(AssertionError, match="not mocked"):
+        await resolve(media.read() if client_kind == "sync" else media.aread())
     assert mock.calls.call_count == 0
 
 
