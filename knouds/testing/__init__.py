@@ -21,7 +21,7 @@ builds the same answers as ``httpx.Response`` objects, without loading the emula
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from knouds.testing import responses
@@ -57,14 +57,18 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'knouds.testing' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if name == "responses" else getattr(module, name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:
+    # Hidden from type checkers: they see only the imports above, so a misspelled name is an
+    # error in user code instead of a silent ``Any``.
+
+    def __getattr__(name: str) -> object:
+        module_name = _LAZY.get(name)
+        if module_name is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        module = importlib.import_module(module_name)
+        value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
