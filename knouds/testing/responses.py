@@ -71,8 +71,10 @@ __all__ = [
     "unauthorized",
     "whoami",
     "workflow",
+    "workflow_deleted",
     "workflow_list",
     "workflow_not_found",
+    "workflow_not_owned",
 ]
 
 
@@ -407,14 +409,15 @@ def workflow(
     nodes: Sequence[Mapping[str, object]] | None = None,
     edges: Sequence[Mapping[str, object]] | None = None,
     viewport: Mapping[str, object] | None = None,
+    public_playground: bool = False,
     status_code: int = 200,
     rate_limit: RateLimitHeaders | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     """A full workflow, as ``GET /api/workflows/{slug}`` answers (the shape ``POST`` accepts).
 
-    Also what the SDK reads from ``POST`` and ``PUT`` (their bodies are not documented; the
-    workflow itself is assumed).
+    Also the answer to ``POST`` (with ``status_code=201``) and ``PUT``: their bodies are not
+    documented; the SDK and the emulator take them to be the workflow.
 
     Args:
         slug: The workflow's slug.
@@ -426,6 +429,7 @@ def workflow(
         edges: Edges (``id``, ``source``, ``target``, ``sourceHandle``, ``targetHandle``).
             Default: the one edge between the default nodes.
         viewport: ``{"x", "y", "zoom"}``.
+        public_playground: ``publicPlayground``: the schema is readable without a key.
         status_code: 200; pass 201 to answer a create that way.
         rate_limit: ``X-RateLimit-*`` headers to send, if any.
         headers: Extra headers.
@@ -439,8 +443,27 @@ def workflow(
         nodes=_DEFAULT_NODES if nodes is None else nodes,
         edges=(_DEFAULT_EDGES if default_nodes else ()) if edges is None else edges,
         viewport=viewport,
+        public_playground=public_playground,
     )
     return _json(status_code, body, rate_limit, headers)
+
+
+def workflow_deleted(
+    slug: str = "my-pipeline",
+    *,
+    rate_limit: RateLimitHeaders | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """200 ``{"success": true, "slug": ...}`` to ``DELETE /api/workflows/{slug}``.
+
+    The docs leave this body open; it is the emulator's answer (the SDK ignores the body).
+
+    Args:
+        slug: The deleted workflow's slug.
+        rate_limit: ``X-RateLimit-*`` headers to send, if any.
+        headers: Extra headers.
+    """
+    return _json(200, _bodies.workflow_deleted_body(slug), rate_limit, headers)
 
 
 _DEFAULT_NODES: tuple[dict[str, object], ...] = (
@@ -789,6 +812,27 @@ def workflow_not_found(
         headers: Extra headers.
     """
     return _error(_bodies.workflow_not_found(message), rate_limit, headers)
+
+
+def workflow_not_owned(
+    slug: str,
+    message: str | None = None,
+    *,
+    rate_limit: RateLimitHeaders | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """403 without a code, with ``slug``: a write to a workflow the caller did not create.
+
+    The docs say workflow writes need ownership, not how a refusal reads; this is the
+    emulator's answer (the SDK raises `PermissionDeniedError`).
+
+    Args:
+        slug: The workflow's slug.
+        message: The message.
+        rate_limit: ``X-RateLimit-*`` headers to send, if any.
+        headers: Extra headers.
+    """
+    return _error(_bodies.workflow_not_owned(slug, message), rate_limit, headers)
 
 
 def execution_not_found(

@@ -172,7 +172,7 @@ def test_whoami_and_schema_match(http: httpx.Client, emu: Emulator) -> None:
     emulated = http.get("/api/whoami")
     user = emulated.json()["user"]
     built = responses.whoami(
-        user_id=user["id"], email="dev@emulator.local", role="admin", tier="business",
+        user_id=user["id"], email="dev@emulator.local", role="user", tier="business",
         rate_limit=rate(emulated),
     )  # fmt: skip
     assert_same(emulated, built)
@@ -197,6 +197,53 @@ def test_whoami_and_schema_match(http: httpx.Client, emu: Emulator) -> None:
         estimated_credit_cost=1,
     )
     assert_same(public, built)
+
+
+def test_workflow_definitions_match(http: httpx.Client, emu: Emulator) -> None:
+    emulated = http.get("/api/workflows")
+    listed = {item["slug"]: item for item in emulated.json()}
+    mine = listed["my-pipeline"]
+    template = listed["product-shot-template"]
+    given = [
+        {
+            "slug": "my-pipeline", "name": "My pipeline", "tags": ["docs"],
+            "description": "Turns a prompt into an image.", "estimatedCreditCost": 4,
+            "createdBy": "usr_emulator", "updatedAt": mine["updatedAt"],
+        },
+        {
+            "slug": "product-shot-template", "name": "Product shot template", "tags": ["template"],
+            "description": template["description"], "estimatedCreditCost": 4, "isTemplate": True,
+            "createdBy": "usr_knouds_templates", "updatedAt": template["updatedAt"],
+        },
+    ]  # fmt: skip
+    built = responses.workflow_list(given).json()
+    assert [listed["my-pipeline"], listed["product-shot-template"]] == built
+
+    emulated = http.get("/api/workflows/my-pipeline")
+    body = emulated.json()
+    built_one = responses.workflow(
+        "my-pipeline",
+        name="My pipeline",
+        description="Turns a prompt into an image.",
+        tags=["docs"],
+        nodes=body["nodes"],
+        edges=body["edges"],
+        rate_limit=rate(emulated),
+    )
+    assert_same(emulated, built_one)
+
+    sent = {"name": "My flow", "nodes": [], "edges": [], "publicPlayground": True}
+    created = http.post("/api/workflows", json=sent)
+    built_one = responses.workflow(
+        "my-flow", name="My flow", nodes=[], public_playground=True, status_code=201,
+        rate_limit=rate(created),
+    )  # fmt: skip
+    assert_same(created, built_one)
+    deleted = http.delete("/api/workflows/my-flow")
+    assert_same(deleted, responses.workflow_deleted("my-flow", rate_limit=rate(deleted)))
+    refused = http.put("/api/workflows/product-shot-template", json={"name": "Mine now"})
+    built_one = responses.workflow_not_owned("product-shot-template", rate_limit=rate(refused))
+    assert_same(refused, built_one)
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -256,9 +303,9 @@ ERROR_CASES: dict[str, ErrorCase] = {
         responses.execution_not_found,
     ),
     "model_tier_required": lambda http, emu: _with_rate(
-        run(http, "seedance-2-0-full-access", {"prompt": "x"}),
+        run(http, "studio-video", {"prompt": "x"}),
         responses.model_tier_required,
-        "seedance-2-0-full-access",
+        "studio-video",
         "enterprise",
     ),
     "async_not_supported": lambda http, emu: _with_rate(
@@ -282,6 +329,7 @@ ERROR_CASES: dict[str, ErrorCase] = {
 
 @pytest.mark.parametrize("case", sorted(ERROR_CASES))
 def test_error_matches_the_emulator(case: str, http: httpx.Client, emu: Emulator) -> None:
+    emu.add_model("studio-video", "video", min_tier="enterprise")  # above the key's tier
     emulated, built = ERROR_CASES[case](http, emu)
     assert_same(emulated, built)
 
@@ -296,11 +344,11 @@ def test_execution_failed_matches(http: httpx.Client, emu: Emulator) -> None:
 
 
 def test_rate_limited_matches(http: httpx.Client, emu: Emulator, clock: ManualClock) -> None:
-    key = emu.create_key(rate_limit=1, tier="pro")
+    key = emu.create_key(rate_limit=1)
     run(http, "gpt-image-2", {"prompt": "x"}, key=key)
     clock.advance(15)
     emulated = run(http, "gpt-image-2", {"prompt": "x"}, key=key)
-    built = responses.rate_limited(45, limit=1, tier="pro", now=clock.now)
+    built = responses.rate_limited(45, limit=1, tier="business", now=clock.now)
     assert_same(emulated, built)
     assert emulated.headers["retry-after"] == "45"
 
@@ -425,7 +473,9 @@ def test_workflow_list_and_workflow_follow_the_contract() -> None:
         responses.workflow_list([{"name": "no slug"}])
 
     full = responses.workflow("my-pipeline", tags=["a"]).json()
-    assert set(full) == {"slug", "name", "description", "tags", "nodes", "edges", "viewport"}
+    assert set(full) == {
+        "slug", "name", "description", "tags", "nodes", "edges", "viewport", "publicPlayground"
+    }  # fmt: skip
     assert {n["id"] for n in full["nodes"]} == {e["source"] for e in full["edges"]} | {
         e["target"] for e in full["edges"]
     }

@@ -103,6 +103,36 @@ async def test_submit_poll_whoami_and_schema(
     assert ([f.name for f in schema.fields], schema.estimated_credit_cost) == (["prompt"], 5)
 
 
+async def test_workflow_definitions(
+    make_client: Callable[..., Any], mock: respx.MockRouter
+) -> None:
+    summaries = ["my-pipeline", {"slug": "shared-template", "isTemplate": True}]
+    mock.get("/api/workflows").mock(return_value=responses.workflow_list(summaries))
+    mock.get("/api/workflows/my-pipeline").mock(return_value=responses.workflow("my-pipeline"))
+    created = mock.post("/api/workflows").mock(
+        return_value=responses.workflow("my-flow", name="My flow", status_code=201)
+    )
+    mock.put("/api/workflows/shared-template").mock(
+        return_value=responses.workflow_not_owned("shared-template")
+    )
+    mock.delete("/api/workflows/my-flow").mock(return_value=responses.workflow_deleted("my-flow"))
+    client = make_client()
+
+    listed = await resolve(client.workflows.list())
+    assert [(w.slug, w.is_template) for w in listed] == [
+        ("my-pipeline", False),
+        ("shared-template", True),
+    ]
+    workflow = await resolve(client.workflows.get("my-pipeline"))
+    assert [node["id"] for node in workflow.nodes] == ["input-1", "model-1"]
+    copy = await resolve(client.workflows.create(name="My flow", nodes=workflow.nodes))
+    assert copy.slug == "my-flow"
+    assert json.loads(created.calls.last.request.content)["nodes"] == workflow.nodes
+    with pytest.raises(knouds.PermissionDeniedError):
+        await resolve(client.workflows.update("shared-template", name="Mine"))
+    assert await resolve(client.workflows.delete("my-flow")) is None
+
+
 # Each documented error, as a builder answers it, and the class the SDK raises for it.
 ERRORS: list[tuple[str, httpx.Response, type[knouds.KnoudsError], dict[str, object]]] = [
     ("invalid_inputs", responses.invalid_inputs(), knouds.InvalidInputsError, {}),
