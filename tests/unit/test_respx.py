@@ -106,8 +106,10 @@ async def test_submit_poll_whoami_and_schema(
 async def test_workflow_definitions(
     make_client: Callable[..., Any], mock: respx.MockRouter
 ) -> None:
-    summaries = ["my-pipeline", {"slug": "shared-template", "isTemplate": True}]
-    mock.get("/api/workflows").mock(return_value=responses.workflow_list(summaries))
+    listing = responses.workflow_list(
+        ["my-pipeline", {"slug": "shared-template", "isTemplate": True}]
+    )
+    mock.get("/api/workflows").mock(return_value=listing)
     mock.get("/api/workflows/my-pipeline").mock(return_value=responses.workflow("my-pipeline"))
     created = mock.post("/api/workflows").mock(
         return_value=responses.workflow("my-flow", name="My flow", status_code=201)
