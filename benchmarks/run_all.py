@@ -33,6 +33,7 @@ def main() -> None:
         ("1000 concurrent slow runs", ["slow_runs.py", "--aiohttp"]),
         ("Async throughput", ["throughput.py", *peer]),
         ("Media download memory", ["media_memory.py"]),
+        ("Run journal", ["journal.py", *reps]),
     ]
     for title, command in runs:
         print(f"## {title}\n\n`python benchmarks/{' '.join(command)}`\n", flush=True)

@@ -6,6 +6,7 @@ Examples::
     knouds workflow run my-thumbnail-pipeline -i prompt="a lighthouse" -i style=3d --json
     knouds submit seedance-2-i2v -i prompt="waves"      # prints the execution id
     knouds wait 3f1c...                                  # waits for it and prints the result
+    knouds batch gpt-image-2 inputs.jsonl --out results.jsonl   # resumable: run it again
     knouds demo                                          # try it offline against the emulator
 
 The API key comes from ``--api-key`` or ``KNOUDS_API_KEY``; the server from ``--base-url`` or
@@ -27,6 +28,7 @@ Exit codes (``EXIT_CODES`` holds them; ``knouds --help`` prints the same table):
     10  connection failed or timed out
     11  execution cancelled
     12  wait timed out (the execution goes on; the message says how to resume)
+    13  outcome unknown: a journaled run started and never recorded its end (it may have run)
 
 Only the standard library is imported at start-up: the SDK is loaded inside each subcommand, so
 ``knouds --help`` stays fast.
@@ -42,6 +44,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
+from ._cli_batch import add_batch_command
 from ._cli_output import Elapsed, credits, print_result, rate_limit_dict, save_media
 from ._version import __version__
 
@@ -88,6 +91,8 @@ EXIT_CODES: dict[str, ExitCode] = {
     "APIConnectionError": ExitCode(10, "connection failed or timed out", "Check the network."),
     "ExecutionCancelledError": ExitCode(11, "execution cancelled", "Submit the run again."),
     "ExecutionTimeoutError": ExitCode(12, "wait timed out", "Resume with `knouds wait ID`."),
+    # The error says how to resolve it.
+    "UnknownOutcomeError": ExitCode(13, "outcome unknown (a journaled run may have run)", ""),
 }
 
 
@@ -357,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--timeout", type=float, metavar="S", help="seconds to wait in total")
     wait.add_argument("--save", metavar="DIR", help="download the media files into DIR")
     wait.add_argument("--json", action="store_true", help="print JSON")
+
+    add_batch_command(add)
 
     whoami = add("whoami", _cmd_whoami, "show who the API key belongs to")
     whoami.add_argument("--json", action="store_true", help="print JSON")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
@@ -26,12 +26,12 @@ from ._core import (
     attempt_flow,
     parse_identity,
 )
-from ._exceptions import KnoudsError
+from ._exceptions import ConfigurationError, KnoudsError
 from ._public import publish
 from ._ratelimit import Pacer, RateLimit
 from ._ratestore import Pacing, SharedPacing, build_pacing, derive_namespace
 from ._retry import RetryPolicy, build_retrying, decide
-from ._types import NOT_GIVEN, AsyncSleep, Clock, NotGiven, RedisClient, TimeoutTypes
+from ._types import NOT_GIVEN, AsyncSleep, Clock, Inputs, NotGiven, RedisClient, TimeoutTypes
 from ._types import Sleep as SleepFn
 from .models import Identity
 from .resources.executions import AsyncExecutions, Executions
@@ -40,6 +40,9 @@ from .resources.workflows import AsyncWorkflows, Workflows
 
 if TYPE_CHECKING:
     import tenacity
+
+    from ._journal import Journal, JournalSpec
+    from ._journaled import JournaledRun
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -87,6 +90,8 @@ class _BaseClient:
         self._pacer = Pacer(self._clock)
         self._pacing = self._build_pacing(store, asynchronous=asynchronous)
         self._default_headers = dict(default_headers or {})
+        self._journal: Journal | None = None
+        self._owns_journal = False
         # Endpoint path -> full URL: parsing a URL costs more than the rest of building a call.
         self._urls: dict[str, httpx.URL] = {}
 
@@ -197,7 +202,54 @@ class _BaseClient:
             "rate_limit_store_fallback": self._store_fallback,
         }
 
+    def _open_journal(self, journal: JournalSpec | None) -> None:
+        if journal is not None:
+            from ._journal import open_journal
+
+            self._journal = open_journal(journal)
+            self._owns_journal = self._journal.owned
+
+    @property
+    def journal(self) -> Journal | None:
+        """The run journal (``journal=`` at construction), or ``None``."""
+        return self._journal
+
+    def _journal_for(self, key: str | None) -> Journal | None:
+        """The journal a run records into, or ``None`` to run unjournaled."""
+        if self._journal is None and key is not None:
+            raise ConfigurationError(
+                "idempotency_key needs a run journal to remember runs in: "
+                "knouds.Client(journal='runs.sqlite') (or a redis:// URL)"
+            )
+        return self._journal
+
+    def _batch_journal(self, spec: JournalSpec | None) -> tuple[Journal | None, bool]:
+        """The journal a batch records into (its own, else the client's) and whether the batch
+        opened it (then the batch closes it)."""
+        if spec is None:
+            return self._journal, False
+        from ._journal import open_journal
+
+        journal = open_journal(spec)
+        return journal, journal is not spec
+
+    @staticmethod
+    def _keyed_inputs(
+        journal: Journal | None, target: str, inputs_list: Iterable[Inputs]
+    ) -> Iterable[Inputs]:
+        """A journaled batch's inputs, each tagged with its journal key."""
+        if journal is None:
+            return inputs_list
+        from ._journaled import keyed_inputs
+
+        return keyed_inputs(target, inputs_list)
+
+    def _close_journal(self) -> None:
+        if self._journal is not None and self._owns_journal:
+            self._journal.close()
+
     def _adopt_state(self, original: _BaseClient) -> None:
+        self._journal = original._journal  # copies record into the same journal
         # Same key and server: the copy spends the same rate-limit budget, so it shares the state.
         if (
             self._settings.api_key == original._settings.api_key
@@ -256,6 +308,10 @@ class Client(_BaseClient):
             the API key. Give several keys of one account the same namespace to share one budget.
         rate_limit_store_fallback: when the store does not answer, ``"local"`` (default) paces in
             this process until it is back; ``"raise"`` raises `RateLimitStoreError` instead.
+        journal: a run journal: a SQLite file path, a ``redis://`` URL, a ``redis.Redis`` client,
+            or a `Journal`. Every run and submission is then recorded before it is sent and when
+            it ends, and a run whose key is already recorded is not sent again (see
+            ``idempotency_key`` on ``run``).
         clock: a function returning epoch seconds (inject a fake one in tests).
         sleep: a function that sleeps for a number of seconds (inject a fake one in tests).
 
@@ -282,6 +338,7 @@ class Client(_BaseClient):
         rate_limit_store: str | RedisClient | None = None,
         rate_limit_namespace: str | None = None,
         rate_limit_store_fallback: Literal["local", "raise"] = "local",
+        journal: JournalSpec | None = None,
         clock: Clock | None = None,
         sleep: SleepFn | None = None,
     ) -> None:
@@ -302,6 +359,7 @@ class Client(_BaseClient):
         self._http = http_client or httpx.Client(
             limits=DEFAULT_LIMITS, timeout=self._settings.timeout, follow_redirects=False
         )
+        self._open_journal(journal)
         self.models = Models(self)
         self.workflows = Workflows(self)
         self.executions = Executions(self)
@@ -361,6 +419,11 @@ class Client(_BaseClient):
                 return self._drive(attempt_flow(ctx, parse))
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
+    def _journaled(self, run: JournaledRun) -> Any:
+        from ._journaled import drive, journaled_flow
+
+        return drive(journaled_flow(run, self._clock), self._sleep)
+
     def _drive(self, flow: Generator[Command, object, T]) -> T:
         outcome: object = None
         try:
@@ -385,6 +448,7 @@ class Client(_BaseClient):
     def close(self) -> None:
         """Close the connection pool (unless it was passed in or belongs to another client) and
         the rate-limit store's connection (if this client opened it from a URL)."""
+        self._close_journal()
         if self._owns_http:
             self._http.close()
         if self._owns_store and isinstance(self._pacing, SharedPacing):
@@ -431,6 +495,10 @@ class AsyncClient(_BaseClient):
             the API key. Give several keys of one account the same namespace to share one budget.
         rate_limit_store_fallback: when the store does not answer, ``"local"`` (default) paces in
             this process until it is back; ``"raise"`` raises `RateLimitStoreError` instead.
+        journal: a run journal: a SQLite file path, a ``redis://`` URL, a ``redis.Redis`` client,
+            or a `Journal`. Every run and submission is then recorded before it is sent and when
+            it ends, and a run whose key is already recorded is not sent again (see
+            ``idempotency_key`` on ``run``).
         clock: a function returning epoch seconds (inject a fake one in tests).
         sleep: an async function that sleeps for a number of seconds (inject one in tests).
     """
@@ -453,6 +521,7 @@ class AsyncClient(_BaseClient):
         rate_limit_store: str | RedisClient | None = None,
         rate_limit_namespace: str | None = None,
         rate_limit_store_fallback: Literal["local", "raise"] = "local",
+        journal: JournalSpec | None = None,
         clock: Clock | None = None,
         sleep: AsyncSleep | None = None,
     ) -> None:
@@ -473,6 +542,7 @@ class AsyncClient(_BaseClient):
         self._http = http_client or httpx.AsyncClient(
             limits=DEFAULT_LIMITS, timeout=self._settings.timeout, follow_redirects=False
         )
+        self._open_journal(journal)
         self.models = AsyncModels(self)
         self.workflows = AsyncWorkflows(self)
         self.executions = AsyncExecutions(self)
@@ -532,6 +602,12 @@ class AsyncClient(_BaseClient):
                 return await self._drive(attempt_flow(ctx, parse))
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
+    async def _journaled(self, run: JournaledRun) -> Any:
+        from ._journaled import drive_async, journaled_flow
+
+        flow = journaled_flow(run, self._clock)
+        return await drive_async(flow, self._sleep, offload=run.journal.waits_on_disk)
+
     async def _drive(self, flow: Generator[Command, object, T]) -> T:
         outcome: object = None
         try:
@@ -556,6 +632,7 @@ class AsyncClient(_BaseClient):
     async def aclose(self) -> None:
         """Close the connection pool (unless it was passed in or belongs to another client) and
         the rate-limit store's connection (if this client opened it from a URL)."""
+        self._close_journal()
         if self._owns_http:
             await self._http.aclose()
         if self._owns_store and isinstance(self._pacing, SharedPacing):

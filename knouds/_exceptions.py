@@ -11,6 +11,9 @@ All of them derive from `KnoudsError`::
     ├── ExecutionCancelledError             (an async execution ended cancelled)
     ├── ExecutionTimeoutError               (executions.wait gave up; the execution goes on)
     ├── RateLimitStoreError                 (the shared rate-limit store did not answer)
+    ├── JournalError                        (the run journal failed: nothing was sent)
+    │   ├── UnknownOutcomeError             (a journaled run never recorded its end: key, entry)
+    │   └── IdempotencyConflictError        (a key reused for another run: key)
     └── APIStatusError                      (status_code, code, message, body, response, rate_limit)
         ├── BadRequestError (400) ── InvalidInputsError, InvalidSlugError, InvalidBodyError,
         │                            AsyncNotSupportedError, InvalidScopeError,
@@ -67,6 +70,8 @@ __all__ = [
     "InvalidInputsError",
     "InvalidScopeError",
     "InvalidSlugError",
+    "IdempotencyConflictError",
+    "JournalError",
     "KnoudsError",
     "LegacyKeyRetiredError",
     "MediaDownloadError",
@@ -78,6 +83,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitStoreError",
     "ScopeDeniedError",
+    "UnknownOutcomeError",
     "WebhookVerificationError",
     "WorkflowNotFoundError",
 ]
@@ -448,6 +454,53 @@ class ExecutionTimeoutError(KnoudsError, TimeoutError):
         super().__init__(message)
         self.execution_id = execution_id
         self.execution = execution
+
+
+class JournalError(KnoudsError):
+    """The run journal could not be read or written (a locked or unwritable SQLite file, an
+    unreachable Redis). Raised before the run is sent: a run the journal cannot record is not
+    started."""
+
+
+class UnknownOutcomeError(JournalError):
+    """A journaled run started and never recorded its end, so it may have run and been charged.
+
+    Nothing is sent again by default. Find out whether it ran (the Knouds dashboard lists runs),
+    then either send it again (``resend_unknown=True``, or ``journal.forget(key)``) or settle it
+    (``journal.mark_failed(key, note)``).
+
+    Attributes:
+        key: the run's journal key.
+        entry: the journal entry (``state``, ``started_at``, ``owner``), or ``None``.
+    """
+
+    def __init__(self, message: str, *, key: str = "", entry: Any = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.entry = entry
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.message, {"key": self.key, "entry": self.entry}))
+
+
+class IdempotencyConflictError(JournalError):
+    """An idempotency key was reused for a run of another endpoint or other inputs; nothing was
+    sent. A key names one run: use a new key for new inputs.
+
+    Attributes:
+        key: the key.
+    """
+
+    def __init__(self, message: str, *, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.message, {"key": self.key}))
+
+
+def _rebuild(cls: type[KnoudsError], message: str, kwargs: dict[str, Any]) -> KnoudsError:
+    return cls(message, **kwargs)
 
 
 def _as_sentence(text: str) -> str:

@@ -38,11 +38,17 @@ class RunResult(_Model):
     ms: int | float | None = None
     _rate_limit: RateLimit | None = PrivateAttr(default=None)
     _media: dict[MediaKind, list[Media]] | None = PrivateAttr(default=None)
+    _from_journal: bool = PrivateAttr(default=False)
 
     @property
     def rate_limit(self) -> RateLimit | None:
         """The ``X-RateLimit-*`` state reported with this result, or ``None``."""
         return self._rate_limit
+
+    @property
+    def from_journal(self) -> bool:
+        """``True`` when this result was read from the run journal: nothing was sent for it."""
+        return self._from_journal
 
     def _collected(self) -> dict[MediaKind, list[Media]]:
         if self._media is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._batch import BatchProgress, run_batch, run_batch_async
 from .._core import Endpoint, check_slug, encode_inputs, parse_execution, parse_run_result
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .._client import AsyncClient, Client
     from .._core import Parse
     from .._exceptions import KnoudsError
+    from .._journal import Journal, JournalSpec
 
 __all__ = ["AsyncModels", "Models"]
 
@@ -49,6 +50,62 @@ class Models:
         )
         return self._client._call(ctx, parse)
 
+    def _journaled(
+        self,
+        journal: Journal,
+        name: str,
+        inputs: Inputs,
+        key: str | None,
+        want_execution: bool,
+        options: tuple[TimeoutTypes | NotGiven, Mapping[str, str] | None, RetryPolicy | None],
+        via_submit: bool = False,
+        resend_unknown: bool = False,
+        poll_interval: float = 1.0,
+    ) -> Any:
+        """A run or submission recorded in ``journal`` (sent only if its key is not recorded)."""
+
+        def send(submit: bool) -> RunResult | Execution:
+            if submit:
+                return self._start(name, inputs, _ASYNC, parse_execution, *options)
+            return self._start(name, inputs, None, parse_run_result, *options)
+
+        from .._journaled import plan_run
+
+        run = plan_run(
+            self._client,
+            journal,
+            f"models/{name}",
+            inputs,
+            key,
+            send,
+            want_execution=want_execution,
+            via_submit=via_submit,
+            resend_unknown=resend_unknown,
+            poll_interval=poll_interval,
+        )
+        return self._client._journaled(run)
+
+    def _run_one(
+        self,
+        journal: Journal | None,
+        name: str,
+        inputs: Inputs,
+        options: tuple[TimeoutTypes | NotGiven, Mapping[str, str] | None, RetryPolicy | None],
+        submit: bool,
+        resend_unknown: bool,
+        poll_interval: float,
+    ) -> RunResult:
+        """One input of a batch."""
+        if journal is not None:
+            result: RunResult = self._journaled(
+                journal, name, inputs, None, False, options, submit, resend_unknown, poll_interval
+            )
+            return result
+        if submit:
+            execution = self._start(name, inputs, _ASYNC, parse_execution, *options)
+            return self._client.executions.wait(execution, poll_interval=poll_interval)
+        return self._start(name, inputs, None, parse_run_result, *options)
+
     def run_many(
         self,
         name: str,
@@ -60,6 +117,10 @@ class Models:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        journal: JournalSpec | None = None,
+        submit: bool = False,
+        resend_unknown: bool = False,
+        poll_interval: float = 1.0,
     ) -> list[RunResult | KnoudsError]:
         """Run a model on many inputs, ``concurrency`` at a time; results come in input order.
 
@@ -79,6 +140,19 @@ class Models:
             timeout: each run's per-attempt timeout (default: the client's).
             extra_headers: headers for each run.
             retry: each run's retry policy (default: the client's).
+            journal: record the batch in this run journal (a SQLite file path, a ``redis://``
+                URL, or a `Journal`; default: the client's, if any). Running the same batch
+                again with the same journal resumes it: completed inputs come from the journal
+                without sending anything, inputs refused with an error that proves nothing ran
+                are sent again, and an input whose outcome is unknown (the process died while
+                it was in flight) is not sent: its slot holds an `UnknownOutcomeError`.
+            submit: start each input as an async execution (``?async=true``) and wait for it.
+                With a journal, the execution id is recorded right after the submission, so a
+                resumed batch waits on it instead of running it again: no input's outcome is
+                ever unknown. The model must support async runs.
+            resend_unknown: send inputs whose outcome is unknown again (they may be charged
+                twice).
+            poll_interval: with ``submit``, seconds between the first polls of each execution.
 
         Returns:
             One slot per input, in input order: its `RunResult`, or the
@@ -91,18 +165,27 @@ class Models:
         Example:
             >>> inputs = [{"prompt": p} for p in ["a red fox", "a blue whale"]]
             >>> client.models.run_many("gpt-image-2", inputs)  # doctest: +SKIP
+            >>> client.models.run_many(
+            ...     "gpt-image-2", inputs, journal="batch.sqlite"
+            ... )  # doctest: +SKIP
         """
         check_slug(name, "model name")
-        return run_batch(
-            lambda inputs: self.run(
-                name, inputs, timeout=timeout, extra_headers=extra_headers, retry=retry
-            ),
-            inputs_list,
-            concurrency=concurrency,
-            return_exceptions=return_exceptions,
-            progress=progress,
-            description=name,
-        )
+        book, opened = self._client._batch_journal(journal)
+        options = (timeout, extra_headers, retry)
+        try:
+            return run_batch(
+                lambda inputs: self._run_one(
+                    book, name, inputs, options, submit, resend_unknown, poll_interval
+                ),
+                self._client._keyed_inputs(book, f"models/{name}", inputs_list),
+                concurrency=concurrency,
+                return_exceptions=return_exceptions,
+                progress=progress,
+                description=name,
+            )
+        finally:
+            if opened and book is not None:
+                book.close()
 
     def run(
         self,
@@ -112,6 +195,7 @@ class Models:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        idempotency_key: str | None = None,
     ) -> RunResult:
         """Run a model and wait for its output.
 
@@ -121,6 +205,12 @@ class Models:
             timeout: this call's per-attempt timeout (default: the client's).
             extra_headers: headers for this call only.
             retry: this call's retry policy (default: the client's).
+            idempotency_key: names this run in the client's journal (``Client(journal=...)``;
+                without a key, a journaled run is named by a hash of the model and inputs).
+                A key already completed returns its stored result and sends nothing; a key in
+                flight in another thread or process is waited for; a key whose run started
+                and never recorded an end raises `UnknownOutcomeError`. Keys expire with the
+                journal's ``ttl``.
 
         Returns:
             The typed result: ``images``, ``videos``, ``audios``, ``text``, ``cost``, ``ms``.
@@ -129,8 +219,15 @@ class Models:
             InvalidSlugError: ``name`` is not a valid model name (nothing is sent).
             InvalidInputsError: ``inputs`` is not a JSON-serialisable mapping (nothing is sent).
             APIStatusError: a subclass for each status and code the API answers.
+            UnknownOutcomeError: the key's earlier run may have happened (nothing is sent).
+            ConfigurationError: an ``idempotency_key`` without a journal on the client.
         """
-        return self._start(name, inputs, None, parse_run_result, timeout, extra_headers, retry)
+        journal = self._client._journal_for(idempotency_key)
+        if journal is None:
+            return self._start(name, inputs, None, parse_run_result, timeout, extra_headers, retry)
+        options = (timeout, extra_headers, retry)
+        result: RunResult = self._journaled(journal, name, inputs, idempotency_key, False, options)
+        return result
 
     def submit(
         self,
@@ -140,13 +237,22 @@ class Models:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        idempotency_key: str | None = None,
     ) -> Execution:
         """Start a model run asynchronously (``?async=true``) and return at once.
 
         Follow it with ``client.executions.wait(execution.id)``. Models whose provider cannot run
-        asynchronously raise `AsyncNotSupportedError`.
+        asynchronously raise `AsyncNotSupportedError`. With ``idempotency_key`` (see `run`), a
+        key already submitted returns its execution's current state instead of a new one.
         """
-        return self._start(name, inputs, _ASYNC, parse_execution, timeout, extra_headers, retry)
+        journal = self._client._journal_for(idempotency_key)
+        if journal is None:
+            return self._start(name, inputs, _ASYNC, parse_execution, timeout, extra_headers, retry)
+        options = (timeout, extra_headers, retry)
+        execution: Execution = self._journaled(
+            journal, name, inputs, idempotency_key, True, options
+        )
+        return execution
 
 
 class AsyncModels:
@@ -176,6 +282,62 @@ class AsyncModels:
         )
         return await self._client._call(ctx, parse)
 
+    async def _journaled(
+        self,
+        journal: Journal,
+        name: str,
+        inputs: Inputs,
+        key: str | None,
+        want_execution: bool,
+        options: tuple[TimeoutTypes | NotGiven, Mapping[str, str] | None, RetryPolicy | None],
+        via_submit: bool = False,
+        resend_unknown: bool = False,
+        poll_interval: float = 1.0,
+    ) -> Any:
+        """A run or submission recorded in ``journal``. See `Models._journaled`."""
+
+        async def send(submit: bool) -> RunResult | Execution:
+            if submit:
+                return await self._start(name, inputs, _ASYNC, parse_execution, *options)
+            return await self._start(name, inputs, None, parse_run_result, *options)
+
+        from .._journaled import plan_run
+
+        run = plan_run(
+            self._client,
+            journal,
+            f"models/{name}",
+            inputs,
+            key,
+            send,
+            want_execution=want_execution,
+            via_submit=via_submit,
+            resend_unknown=resend_unknown,
+            poll_interval=poll_interval,
+        )
+        return await self._client._journaled(run)
+
+    async def _run_one(
+        self,
+        journal: Journal | None,
+        name: str,
+        inputs: Inputs,
+        options: tuple[TimeoutTypes | NotGiven, Mapping[str, str] | None, RetryPolicy | None],
+        submit: bool,
+        resend_unknown: bool,
+        poll_interval: float,
+    ) -> RunResult:
+        """One input of a batch."""
+        if journal is not None:
+            result: RunResult = await self._journaled(
+                journal, name, inputs, None, False, options, submit, resend_unknown, poll_interval
+            )
+            return result
+        if submit:
+            execution = await self._start(name, inputs, _ASYNC, parse_execution, *options)
+            return await self._client.executions.wait(execution, poll_interval=poll_interval)
+        return await self._start(name, inputs, None, parse_run_result, *options)
+
     async def run_many(
         self,
         name: str,
@@ -187,22 +349,32 @@ class AsyncModels:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        journal: JournalSpec | None = None,
+        submit: bool = False,
+        resend_unknown: bool = False,
+        poll_interval: float = 1.0,
     ) -> list[RunResult | KnoudsError]:
         """Run a model on many inputs, ``concurrency`` at a time. See `Models.run_many`.
 
         Runs on ``concurrency`` worker tasks; never more are in flight at once.
         """
         check_slug(name, "model name")
-        return await run_batch_async(
-            lambda inputs: self.run(
-                name, inputs, timeout=timeout, extra_headers=extra_headers, retry=retry
-            ),
-            inputs_list,
-            concurrency=concurrency,
-            return_exceptions=return_exceptions,
-            progress=progress,
-            description=name,
-        )
+        book, opened = self._client._batch_journal(journal)
+        options = (timeout, extra_headers, retry)
+        try:
+            return await run_batch_async(
+                lambda inputs: self._run_one(
+                    book, name, inputs, options, submit, resend_unknown, poll_interval
+                ),
+                self._client._keyed_inputs(book, f"models/{name}", inputs_list),
+                concurrency=concurrency,
+                return_exceptions=return_exceptions,
+                progress=progress,
+                description=name,
+            )
+        finally:
+            if opened and book is not None:
+                book.close()
 
     async def run(
         self,
@@ -212,11 +384,19 @@ class AsyncModels:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        idempotency_key: str | None = None,
     ) -> RunResult:
         """Run a model and wait for its output. See `Models.run`."""
-        return await self._start(
-            name, inputs, None, parse_run_result, timeout, extra_headers, retry
+        journal = self._client._journal_for(idempotency_key)
+        if journal is None:
+            return await self._start(
+                name, inputs, None, parse_run_result, timeout, extra_headers, retry
+            )
+        options = (timeout, extra_headers, retry)
+        result: RunResult = await self._journaled(
+            journal, name, inputs, idempotency_key, False, options
         )
+        return result
 
     async def submit(
         self,
@@ -226,8 +406,16 @@ class AsyncModels:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        idempotency_key: str | None = None,
     ) -> Execution:
         """Start a model run asynchronously and return at once. See `Models.submit`."""
-        return await self._start(
-            name, inputs, _ASYNC, parse_execution, timeout, extra_headers, retry
+        journal = self._client._journal_for(idempotency_key)
+        if journal is None:
+            return await self._start(
+                name, inputs, _ASYNC, parse_execution, timeout, extra_headers, retry
+            )
+        options = (timeout, extra_headers, retry)
+        execution: Execution = await self._journaled(
+            journal, name, inputs, idempotency_key, True, options
         )
+        return execution

@@ -4,7 +4,7 @@ definitions (list, get, create, update, delete)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._batch import BatchProgress, run_batch, run_batch_async
 from .._core import (
@@ -25,11 +25,14 @@ if TYPE_CHECKING:
     from .._client import AsyncClient, Client
     from .._core import Parse
     from .._exceptions import KnoudsError
+    from .._journal import Journal, JournalSpec
 
 __all__ = ["AsyncWorkflows", "Workflows", "check_input_names"]
 
 T = TypeVar("T")
 _ASYNC = {"async": "true"}
+# validate, timeout, extra_headers, retry: how each request of a run is made.
+_Options = tuple[bool, TimeoutTypes | NotGiven, Mapping[str, str] | None, RetryPolicy | None]
 
 
 def check_input_names(slug: str, inputs: Inputs, schema: WorkflowSchema) -> None:
@@ -82,6 +85,62 @@ class Workflows(WorkflowDefinitions):
         )
         return self._client._call(ctx, parse)
 
+    def _journaled(
+        self,
+        journal: Journal,
+        slug: str,
+        inputs: Inputs,
+        key: str | None,
+        want_execution: bool,
+        options: _Options,
+        via_submit: bool = False,
+        resend_unknown: bool = False,
+        poll_interval: float = 1.0,
+    ) -> Any:
+        """A run or submission recorded in ``journal`` (sent only if its key is not recorded)."""
+
+        def send(submit: bool) -> RunResult | Execution:
+            if submit:
+                return self._start(slug, inputs, _ASYNC, parse_execution, *options)
+            return self._start(slug, inputs, None, parse_run_result, *options)
+
+        from .._journaled import plan_run
+
+        run = plan_run(
+            self._client,
+            journal,
+            f"workflows/{slug}",
+            inputs,
+            key,
+            send,
+            want_execution=want_execution,
+            via_submit=via_submit,
+            resend_unknown=resend_unknown,
+            poll_interval=poll_interval,
+        )
+        return self._client._journaled(run)
+
+    def _run_one(
+        self,
+        journal: Journal | None,
+        slug: str,
+        inputs: Inputs,
+        options: _Options,
+        submit: bool,
+        resend_unknown: bool,
+        poll_interval: float,
+    ) -> RunResult:
+        """One input of a batch."""
+        if journal is not None:
+            result: RunResult = self._journaled(
+                journal, slug, inputs, None, False, options, submit, resend_unknown, poll_interval
+            )
+            return result
+        if submit:
+            execution = self._start(slug, inputs, _ASYNC, parse_execution, *options)
+            return self._client.executions.wait(execution, poll_interval=poll_interval)
+        return self._start(slug, inputs, None, parse_run_result, *options)
+
     def run_many(
         self,
         slug: str,
@@ -93,6 +152,10 @@ class Workflows(WorkflowDefinitions):
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        journal: JournalSpec | None = None,
+        submit: bool = False,
+        resend_unknown: bool = False,
+        poll_interval: float = 1.0,
     ) -> list[RunResult | KnoudsError]:
         """Run a workflow on many inputs, ``concurrency`` at a time; results come in input order.
 
@@ -112,6 +175,13 @@ class Workflows(WorkflowDefinitions):
             timeout: each run's per-attempt timeout (default: the client's).
             extra_headers: headers for each run.
             retry: each run's retry policy (default: the client's).
+            journal: record the batch in this run journal, to resume it (see
+                ``Models.run_many``).
+            submit: start each input as an async execution and wait for it (see
+                ``Models.run_many``).
+            resend_unknown: send inputs whose outcome is unknown again (they may be charged
+                twice).
+            poll_interval: with ``submit``, seconds between the first polls of each execution.
 
         Returns:
             One slot per input, in input order: its `RunResult`, or the
@@ -126,16 +196,22 @@ class Workflows(WorkflowDefinitions):
             >>> client.workflows.run_many("my-thumbnail-pipeline", inputs)  # doctest: +SKIP
         """
         check_slug(slug, "workflow slug")
-        return run_batch(
-            lambda inputs: self.run(
-                slug, inputs, timeout=timeout, extra_headers=extra_headers, retry=retry
-            ),
-            inputs_list,
-            concurrency=concurrency,
-            return_exceptions=return_exceptions,
-            progress=progress,
-            description=slug,
-        )
+        book, opened = self._client._batch_journal(journal)
+        options: _Options = (False, timeout, extra_headers, retry)
+        try:
+            return run_batch(
+                lambda inputs: self._run_one(
+                    book, slug, inputs, options, submit, resend_unknown, poll_interval
+                ),
+                self._client._keyed_inputs(book, f"workflows/{slug}", inputs_list),
+                concurrency=concurrency,
+                return_exceptions=return_exceptions,
+                progress=progress,
+                description=slug,
+            )
+        finally:
+            if opened and book is not None:
+                book.close()
 
     def run(
         self,
@@ -146,6 +222,7 @@ class Workflows(WorkflowDefinitions):
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        idempotency_key: str | None = None,
     ) -> RunResult:
         """Run a workflow and wait for its output.
 
@@ -157,15 +234,19 @@ class Workflows(WorkflowDefinitions):
             timeout: this call's per-attempt timeout (default: the client's).
             extra_headers: headers for this call only.
             retry: this call's retry policy (default: the client's).
+            idempotency_key: names this run in the client's journal (see ``Models.run``).
 
         Raises:
             WorkflowNotFoundError: no workflow of the key's account has this slug.
             InvalidInputsError: ``inputs`` is not a mapping, or (with ``validate=True``) names a
                 field the workflow does not have; nothing is run.
         """
-        return self._start(
-            slug, inputs, None, parse_run_result, validate, timeout, extra_headers, retry
-        )
+        journal = self._client._journal_for(idempotency_key)
+        options: _Options = (validate, timeout, extra_headers, retry)
+        if journal is None:
+            return self._start(slug, inputs, None, parse_run_result, *options)
+        result: RunResult = self._journaled(journal, slug, inputs, idempotency_key, False, options)
+        return result
 
     def submit(
         self,
@@ -176,14 +257,20 @@ class Workflows(WorkflowDefinitions):
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        idempotency_key: str | None = None,
     ) -> Execution:
         """Start a workflow run asynchronously (``?async=true``) and return at once.
 
         Takes the same arguments as `run`; follow it with ``client.executions.wait``.
         """
-        return self._start(
-            slug, inputs, _ASYNC, parse_execution, validate, timeout, extra_headers, retry
+        journal = self._client._journal_for(idempotency_key)
+        options: _Options = (validate, timeout, extra_headers, retry)
+        if journal is None:
+            return self._start(slug, inputs, _ASYNC, parse_execution, *options)
+        execution: Execution = self._journaled(
+            journal, slug, inputs, idempotency_key, True, options
         )
+        return execution
 
     def schema(
         self,
@@ -264,6 +351,62 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         )
         return await self._client._call(ctx, parse)
 
+    async def _journaled(
+        self,
+        journal: Journal,
+        slug: str,
+        inputs: Inputs,
+        key: str | None,
+        want_execution: bool,
+        options: _Options,
+        via_submit: bool = False,
+        resend_unknown: bool = False,
+        poll_interval: float = 1.0,
+    ) -> Any:
+        """A run or submission recorded in ``journal`` (sent only if its key is not recorded)."""
+
+        async def send(submit: bool) -> RunResult | Execution:
+            if submit:
+                return await self._start(slug, inputs, _ASYNC, parse_execution, *options)
+            return await self._start(slug, inputs, None, parse_run_result, *options)
+
+        from .._journaled import plan_run
+
+        run = plan_run(
+            self._client,
+            journal,
+            f"workflows/{slug}",
+            inputs,
+            key,
+            send,
+            want_execution=want_execution,
+            via_submit=via_submit,
+            resend_unknown=resend_unknown,
+            poll_interval=poll_interval,
+        )
+        return await self._client._journaled(run)
+
+    async def _run_one(
+        self,
+        journal: Journal | None,
+        slug: str,
+        inputs: Inputs,
+        options: _Options,
+        submit: bool,
+        resend_unknown: bool,
+        poll_interval: float,
+    ) -> RunResult:
+        """One input of a batch."""
+        if journal is not None:
+            result: RunResult = await self._journaled(
+                journal, slug, inputs, None, False, options, submit, resend_unknown, poll_interval
+            )
+            return result
+        if submit:
+            execution = await self._start(slug, inputs, _ASYNC, parse_execution, *options)
+            return await self._client.executions.wait(execution, poll_interval=poll_interval)
+        return await self._start(slug, inputs, None, parse_run_result, *options)
+
     async def run_many(
         self,
         slug: str,
@@ -275,22 +418,32 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        journal: JournalSpec | None = None,
+        submit: bool = False,
+        resend_unknown: bool = False,
+        poll_interval: float = 1.0,
     ) -> list[RunResult | KnoudsError]:
         """Run a workflow on many inputs, ``concurrency`` at a time. See `Workflows.run_many`.
 
         Runs on ``concurrency`` worker tasks; never more are in flight at once.
         """
         check_slug(slug, "workflow slug")
-        return await run_batch_async(
-            lambda inputs: self.run(
-                slug, inputs, timeout=timeout, extra_headers=extra_headers, retry=retry
-            ),
-            inputs_list,
-            concurrency=concurrency,
-            return_exceptions=return_exceptions,
-            progress=progress,
-            description=slug,
-        )
+        book, opened = self._client._batch_journal(journal)
+        options: _Options = (False, timeout, extra_headers, retry)
+        try:
+            return await run_batch_async(
+                lambda inputs: self._run_one(
+                    book, slug, inputs, options, submit, resend_unknown, poll_interval
+                ),
+                self._client._keyed_inputs(book, f"workflows/{slug}", inputs_list),
+                concurrency=concurrency,
+                return_exceptions=return_exceptions,
+                progress=progress,
+                description=slug,
+            )
+        finally:
+            if opened and book is not None:
+                book.close()
 
     async def run(
         self,
@@ -301,11 +454,17 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        idempotency_key: str | None = None,
     ) -> RunResult:
         """Run a workflow and wait for its output. See `Workflows.run`."""
-        return await self._start(
-            slug, inputs, None, parse_run_result, validate, timeout, extra_headers, retry
+        journal = self._client._journal_for(idempotency_key)
+        options: _Options = (validate, timeout, extra_headers, retry)
+        if journal is None:
+            return await self._start(slug, inputs, None, parse_run_result, *options)
+        result: RunResult = await self._journaled(
+            journal, slug, inputs, idempotency_key, False, options
         )
+        return result
 
     async def submit(
         self,
@@ -316,11 +475,17 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        idempotency_key: str | None = None,
     ) -> Execution:
         """Start a workflow run asynchronously. See `Workflows.submit`."""
-        return await self._start(
-            slug, inputs, _ASYNC, parse_execution, validate, timeout, extra_headers, retry
+        journal = self._client._journal_for(idempotency_key)
+        options: _Options = (validate, timeout, extra_headers, retry)
+        if journal is None:
+            return await self._start(slug, inputs, _ASYNC, parse_execution, *options)
+        execution: Execution = await self._journaled(
+            journal, slug, inputs, idempotency_key, True, options
         )
+        return execution
 
     async def schema(
         self,

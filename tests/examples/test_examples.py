@@ -28,6 +28,7 @@ TESTED = {
     "workflow.py",
     "rate_limits.py",
     "shared_budget.py",
+    "celery_batch.py",
     "quickstart.ipynb",
 }
 
@@ -136,6 +137,15 @@ def test_workflow_schema_run_and_errors(tmp_path: Path) -> None:
     assert "refused before running: " in out
     assert "'colour'" in out
     assert "WorkflowNotFoundError (HTTP 404): " in out
+
+
+def test_celery_batch_runs_orders_on_a_worker_and_pays_once(tmp_path: Path, redis_url: str) -> None:
+    out = run_example("celery_batch.py", cwd=tmp_path, env={"REDIS_URL": redis_url})
+
+    orders = re.findall(r"^order (\d+): 4 credits  http://127\.0\.0\.1:\d+/media/image/", out, re.M)
+    assert sorted(orders) == ["1000", "1001", "1002", "1003"]
+    assert "enqueued again: 4 of 4 returned the same image" in out
+    assert "the journal holds 4 runs, one per order" in out
 
 
 def test_rate_limits_paces_retries_and_raises(tmp_path: Path) -> None:

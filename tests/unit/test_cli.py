@@ -110,7 +110,7 @@ def test_exit_code_table_is_documented_in_the_docstring_and_help(
         assert f"  {entry.code:<3} " in help_text
         assert entry.meaning in help_text
         assert f"    {entry.code:<3} " in doc
-    assert {entry.code for entry in EXIT_CODES.values()} == set(range(1, 13))
+    assert {entry.code for entry in EXIT_CODES.values()} == set(range(1, 14))
 
 
 def test_bare_command_prints_help_with_the_commands(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,170 @@
+"""``RedisJournal``: the run journal in Redis, for runs spread over several machines.
+
+Each entry is one Redis string (the entry as JSON) under ``knouds:journal:<namespace>:<key>``,
+expiring on its own after the journal's ``ttl``. Claims and updates are Lua scripts, so each is
+one atomic round trip. Needs redis-py: ``pip install "knouds[redis]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import ConfigurationError
+from ._journal import (
+    DEFAULT_STALE_AFTER,
+    DEFAULT_TTL,
+    Claim,
+    EntryState,
+    Journal,
+    JournalEntry,
+)
+from ._public import publish
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["RedisJournal"]
+
+# Seconds to connect and for each answer: a journal write the store cannot make in time fails
+# the run before it is sent (a JournalError), so allow for a loaded server.
+_TIMEOUT = 5.0
+
+_CLAIM = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local entry = cjson.decode(current)
+  if entry['state'] ~= 'rejected' and (ARGV[2] == '' or entry['token'] ~= ARGV[2]) then
+    return current
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return false
+"""
+
+_UPDATE = """
+local current = redis.call('GET', KEYS[1])
+if not current or cjson.decode(current)['token'] ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+
+def connect(target: str | redis.Redis) -> redis.Redis:
+    """A sync redis-py client from a ``redis://`` / ``rediss://`` / ``unix://`` URL, or the
+    client given (used as is).
+
+    Raises:
+        ConfigurationError: redis-py is missing, the URL does not parse, or the target is not a
+            sync redis-py client (the journal's writes are short blocking calls).
+    """
+    from ._redis import is_async_redis_client, redis_connection
+
+    if is_async_redis_client(target):
+        raise ConfigurationError(
+            "RedisJournal takes a redis:// URL or a redis.Redis client, not a redis.asyncio one "
+            "(its writes are short blocking calls, also under AsyncClient)."
+        )
+    client: redis.Redis = redis_connection(target, asynchronous=False, timeout=_TIMEOUT)
+    return client
+
+
+class RedisJournal(Journal):
+    """A run journal in Redis: one journal for processes on several machines.
+
+    Args:
+        redis: a ``redis://`` or ``rediss://`` URL, or a ``redis.Redis`` client.
+        namespace: separates the runs of several applications sharing one Redis.
+        ttl: seconds an entry is kept after its last write (Redis expires it).
+        stale_after: seconds after which a run still marked ``started`` by a process on another
+            machine counts as dead; set it above your longest run.
+        clock: a function returning epoch seconds (entries still expire in Redis after ``ttl``
+            real seconds).
+
+    Example:
+        >>> journal = knouds.RedisJournal("redis://localhost:6379/0")  # doctest: +SKIP
+        >>> client = knouds.Client(journal=journal)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        redis: str | Any,
+        *,
+        namespace: str = "default",
+        ttl: float = DEFAULT_TTL,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(ttl=ttl, stale_after=stale_after, clock=clock)
+        self._owns_client = isinstance(redis, str)
+        self._redis = connect(redis)
+        self.namespace = namespace
+        self._prefix = f"knouds:journal:{namespace}:"
+        self._claim_script = self._redis.register_script(_CLAIM)
+        self._update_script = self._redis.register_script(_UPDATE)
+
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+    def _ttl_ms(self) -> int:
+        return max(int(self.ttl * 1000), 1)
+
+    def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> Claim:
+        held = self._claim_script(
+            keys=[self._key(entry.key)],
+            args=[entry.to_json(), replace_token or "", self._ttl_ms()],
+        )
+        if held is None:
+            return Claim(True, entry)
+        return Claim(False, JournalEntry.from_json(held))
+
+    def _update(self, key: str, token: str, entry: JournalEntry) -> bool:
+        done = self._update_script(
+            keys=[self._key(key)], args=[token, entry.to_json(), self._ttl_ms()]
+        )
+        return bool(done)
+
+    def get(self, key: str) -> JournalEntry | None:
+        """The entry of ``key``, or ``None`` (also when it expired)."""
+        raw = self._guard(lambda: self._redis.get(self._key(key)))
+        return None if raw is None else JournalEntry.from_json(raw)
+
+    def entries(self, state: EntryState | None = None) -> list[JournalEntry]:
+        """Every live entry, or those in one state, oldest first."""
+
+        def read() -> list[JournalEntry]:
+            pattern = _escape_glob(self._prefix) + "*"
+            keys = list(self._redis.scan_iter(match=pattern, count=500))
+            found = []
+            for start in range(0, len(keys), 500):
+                for raw in self._redis.mget(keys[start : start + 500]):
+                    if raw is not None:
+                        found.append(JournalEntry.from_json(raw))
+            now = self._clock()
+            return sorted(
+                (e for e in found if (state is None or e.state == state) and e.expires_at >= now),
+                key=lambda e: e.started_at,
+            )
+
+        return self._guard(read)
+
+    def forget(self, key: str) -> bool:
+        """Drop the entry of ``key``: the next run with this key is sent again."""
+        return bool(self._guard(lambda: self._redis.delete(self._key(key))))
+
+    def close(self) -> None:
+        """Close the connections (when the journal opened them from a URL)."""
+        if self._owns_client:
+            self._redis.close()
+
+    def __repr__(self) -> str:
+        return f"RedisJournal(namespace={self.namespace!r})"
+
+
+def _escape_glob(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+publish(globals())

@@ -1,0 +1,331 @@
+"""The run journal end to end: both clients, the emulator over sockets, SQLite and Redis.
+
+The emulator's request log is the proof: ``emu.run_count()`` counts runs it executed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import knouds
+from knouds.testing import Emulator, Fault
+from tests.conftest import resolve
+
+MODEL = "gpt-image-2"  # 4 credits a run, async supported
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def journal_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A journal location of each backend."""
+    if request.param == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    return str(tmp_path / "runs.sqlite")
+
+
+@pytest.fixture
+def journal_path(tmp_path: Path) -> str:
+    return str(tmp_path / "runs.sqlite")
+
+
+def prompts(n: int, prefix: str = "prompt") -> list[dict[str, str]]:
+    return [{"prompt": f"{prefix} {i}"} for i in range(n)]
+
+
+def executed(emu: Emulator) -> Counter[str]:
+    """How often the emulator executed each prompt."""
+    return Counter(e.body["inputs"]["prompt"] for e in emu.log if e.run is not None)
+
+
+async def test_idempotency_key_returns_the_stored_result_and_sends_nothing(
+    emu: Emulator, connect: Callable[..., Any], journal_spec: str
+) -> None:
+    client = connect(emu, journal=journal_spec)
+
+    first = await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="order-1"))
+    requests = len(emu.log)
+    again = await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="order-1"))
+
+    assert len(emu.log) == requests  # nothing sent
+    assert emu.run_count() == 1
+    assert again.from_journal
+    assert not first.from_journal
+    assert again.images[0].url == first.images[0].url
+    assert again.cost == first.cost == 4
+    entry = client.journal.get("order-1")
+    assert entry.state == "completed"
+    assert entry.target == "models/gpt-image-2"
+
+
+async def test_a_key_reused_for_other_inputs_is_refused_before_sending(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    client = connect(emu, journal=journal_path)
+    await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="order-2"))
+
+    with pytest.raises(knouds.IdempotencyConflictError) as caught:
+        await resolve(client.models.run(MODEL, {"prompt": "owl"}, idempotency_key="order-2"))
+    with pytest.raises(knouds.IdempotencyConflictError):
+        await resolve(
+            client.workflows.run(
+                "my-thumbnail-pipeline", {"prompt": "fox"}, idempotency_key="order-2"
+            )
+        )
+
+    assert caught.value.key == "order-2"
+    assert emu.run_count() == 1
+
+
+async def test_an_idempotency_key_needs_a_journal(
+    emu: Emulator, connect: Callable[..., Any]
+) -> None:
+    client = connect(emu)
+
+    with pytest.raises(knouds.ConfigurationError, match="journal"):
+        await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+
+    assert emu.log == []
+
+
+async def test_without_a_key_a_journaled_run_is_keyed_by_its_inputs(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    client = connect(emu, journal=journal_path)
+
+    await resolve(client.models.run(MODEL, {"prompt": "fox", "aspect_ratio": "1:1"}))
+    again = await resolve(client.models.run(MODEL, {"aspect_ratio": "1:1", "prompt": "fox"}))
+    other = await resolve(client.models.run(MODEL, {"prompt": "owl"}))
+
+    assert again.from_journal
+    assert not other.from_journal
+    assert emu.run_count() == 2
+
+
+async def test_a_submission_with_a_key_is_not_submitted_twice_and_run_waits_on_it(
+    emu: Emulator, connect: Callable[..., Any], journal_spec: str
+) -> None:
+    client = connect(emu, journal=journal_spec)
+
+    execution = await resolve(
+        client.models.submit(MODEL, {"prompt": "waves"}, idempotency_key="job-7")
+    )
+    same = await resolve(client.models.submit(MODEL, {"prompt": "waves"}, idempotency_key="job-7"))
+    assert same.id == execution.id
+    assert client.journal.get("job-7").execution_id == execution.id
+    await asyncio.sleep(0.06)  # the emulator finishes executions after 50 ms
+    result = await resolve(client.models.run(MODEL, {"prompt": "waves"}, idempotency_key="job-7"))
+
+    assert isinstance(result, knouds.RunResult)
+    assert client.journal.get("job-7").state == "completed"
+    assert emu.run_count() == 1
+
+
+async def test_resumed_batch_sends_only_what_did_not_run(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    client = connect(emu)
+    emu.set_balance(emu.api_key, 4 * 5)  # five runs, then 402: those prove nothing ran
+    batch = prompts(8)
+
+    first = await resolve(client.models.run_many(MODEL, batch, journal=journal_path, concurrency=1))
+    assert [type(o).__name__ for o in first] == ["RunResult"] * 5 + ["InsufficientCreditsError"] * 3
+
+    emu.set_balance(emu.api_key, 1000)
+    second = await resolve(client.models.run_many(MODEL, batch, journal=journal_path))
+
+    assert all(isinstance(o, knouds.RunResult) for o in second)
+    assert [o.from_journal for o in second] == [True] * 5 + [False] * 3
+    assert executed(emu) == Counter(f"prompt {i}" for i in range(8))  # each exactly once
+
+
+async def test_repeated_inputs_in_a_batch_are_separate_runs(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    client = connect(emu)
+    batch = [{"prompt": "same"}] * 3 + [{"prompt": "other"}]
+
+    await resolve(client.models.run_many(MODEL, batch, journal=journal_path))
+    again = await resolve(client.models.run_many(MODEL, batch, journal=journal_path))
+
+    assert executed(emu) == Counter({"same": 3, "other": 1})
+    assert all(o.from_journal for o in again)
+
+
+async def test_unknown_outcome_is_reported_not_resent_until_asked(
+    emu: Emulator, connect: Callable[..., Any], journal_spec: str
+) -> None:
+    client = connect(emu)
+    batch = prompts(3)
+    emu.inject(Fault.html(502), times=1, path="/api/models")  # after sending: outcome unknown
+
+    first = await resolve(client.models.run_many(MODEL, batch, journal=journal_spec, concurrency=1))
+    assert isinstance(first[0], knouds.InternalServerError)
+    runs = len([e for e in emu.log if e.path.endswith("/run")])
+
+    second = await resolve(client.models.run_many(MODEL, batch, journal=journal_spec))
+    assert isinstance(second[0], knouds.UnknownOutcomeError)
+    assert "resend_unknown=True" in str(second[0])
+    assert "502" in str(second[0])
+    assert second[0].entry.state == "unknown"
+    assert len([e for e in emu.log if e.path.endswith("/run")]) == runs  # nothing re-sent
+
+    third = await resolve(
+        client.models.run_many(MODEL, batch, journal=journal_spec, resend_unknown=True)
+    )
+    assert all(isinstance(o, knouds.RunResult) for o in third)
+    assert [o.from_journal for o in third] == [False, True, True]
+
+
+async def test_a_run_whose_process_died_is_unknown_and_can_be_settled_by_hand(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    journal = knouds.SQLiteJournal(journal_path)
+    inputs = {"prompt": "lost"}
+    # What a process killed mid-run leaves behind: a claim by a process that no longer exists.
+    journal.claim("order-9", "models/gpt-image-2", _digest(inputs), "dead-token", None)
+    _reown(journal, "order-9", pid=_dead_pid())
+    client = connect(emu, journal=journal)
+
+    with pytest.raises(knouds.UnknownOutcomeError) as caught:
+        await resolve(client.models.run(MODEL, inputs, idempotency_key="order-9"))
+    assert "never recorded how it ended" in str(caught.value)
+    assert journal.mark_failed("order-9", "ran on 2026-11-30; result in the dashboard")
+    with pytest.raises(knouds.KnoudsError, match="result in the dashboard"):
+        await resolve(client.models.run(MODEL, inputs, idempotency_key="order-9"))
+    assert emu.run_count() == 0
+
+    assert journal.forget("order-9")
+    result = await resolve(client.models.run(MODEL, inputs, idempotency_key="order-9"))
+    assert isinstance(result, knouds.RunResult)
+    assert emu.run_count() == 1
+
+
+async def test_a_failed_execution_is_not_sent_again(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    emu.add_model("flaky-image", "image", fail=("PROVIDER_DOWN", "The provider failed"))
+    client = connect(emu, journal=journal_path)
+
+    for _ in range(2):
+        with pytest.raises(knouds.ExecutionFailedError, match="provider failed"):
+            await resolve(client.models.run("flaky-image", {"prompt": "x"}))
+
+    assert emu.run_count() == 1
+    assert client.journal.entries("failed")[0].error["code"] == "EXECUTION_FAILED"
+
+
+async def test_submitted_batch_resumes_on_the_stored_executions(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    client = connect(emu)
+    batch = prompts(6)
+    book = knouds.SQLiteJournal(journal_path)
+
+    # Submit half of them as a crashed batch would have: submitted, never waited for.
+    for inputs in batch[:3]:
+        execution = await resolve(client.models.submit(MODEL, inputs))
+        key = _batch_key(inputs)
+        book.claim(key, "models/gpt-image-2", _digest(inputs), "t-" + key, None)
+        assert book.record(book.get(key), state="submitted", execution_id=execution.id)
+
+    outcomes = await resolve(
+        client.models.run_many(MODEL, batch, journal=book, submit=True, poll_interval=0.02)
+    )
+
+    assert all(isinstance(o, knouds.RunResult) for o in outcomes)
+    assert executed(emu) == Counter(f"prompt {i}" for i in range(6))
+    assert {e.state for e in book.entries()} == {"completed"}
+    book.close()
+
+
+async def test_keys_expire_after_the_journal_ttl(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    now = [1_800_000_000.0]
+    journal = knouds.SQLiteJournal(journal_path, ttl=60, clock=lambda: now[0])
+    client = connect(emu, journal=journal)
+
+    await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+    now[0] += 59
+    assert (
+        await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+    ).from_journal
+    now[0] += 61  # 60 s after the last write
+    assert journal.get("k") is None
+    await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+
+    assert emu.run_count() == 2
+
+
+async def test_a_key_in_flight_is_waited_for_by_other_callers(
+    connect: Callable[..., Any], client_kind: str, journal_spec: str
+) -> None:
+    with Emulator(run_delay=0.2) as emu:
+        client = connect(emu, journal=journal_spec)
+
+        def call() -> Any:
+            return client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="shared")
+
+        if client_kind == "sync":
+            with ThreadPoolExecutor(6) as pool:
+                results = list(pool.map(lambda _: call(), range(6)))
+        else:
+            results = await asyncio.gather(*(call() for _ in range(6)))
+
+        assert emu.run_count() == 1
+        assert len({r.images[0].url for r in results}) == 1
+        assert sum(not r.from_journal for r in results) == 1
+
+
+async def test_with_options_copies_share_the_journal(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    client = connect(emu, journal=journal_path)
+    copy = client.with_options(max_retries=0)
+
+    await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+    result = await resolve(copy.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+    await resolve(copy.close())
+
+    assert result.from_journal
+    assert copy.journal is client.journal
+    assert client.journal.get("k") is not None  # closing the copy left the journal usable
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _digest(inputs: dict[str, Any]) -> str:
+    from knouds._journal import inputs_digest
+
+    return inputs_digest("models/gpt-image-2", inputs)
+
+
+def _batch_key(inputs: dict[str, Any]) -> str:
+    from knouds._journal import batch_keys
+
+    return batch_keys("models/gpt-image-2", [inputs])[0]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _reown(journal: knouds.SQLiteJournal, key: str, *, pid: int) -> None:
+    import dataclasses
+    import socket
+
+    entry = journal.get(key)
+    owner = f"{socket.gethostname()}/{pid}/deadbeef"
+    assert journal._update(key, entry.token, dataclasses.replace(entry, owner=owner))
