@@ -41,6 +41,8 @@ from ._exceptions import (
 from ._public import publish
 
 if TYPE_CHECKING:
+    import redis
+
     from .models import RunResult
 
 __all__ = [
@@ -63,7 +65,7 @@ DEFAULT_TTL = 7 * 24 * 3600.0
 DEFAULT_STALE_AFTER = 3600.0
 """Seconds after which a run started on another machine counts as dead."""
 
-JournalSpec: TypeAlias = "Journal | str | os.PathLike[str] | Any"
+JournalSpec: TypeAlias = "Journal | str | os.PathLike[str] | redis.Redis"
 """A `Journal`, a SQLite file path, a ``redis://`` / ``rediss://`` URL, or a redis-py client."""
 
 
@@ -303,11 +305,11 @@ class Journal(abc.ABC):
         if ttl <= 0 or stale_after <= 0:
             raise ValueError("ttl and stale_after must be positive numbers of seconds")
         self._clock = clock or time.time
-        self.ttl = float(ttl)
-        self.stale_after = float(stale_after)
-        self.owned = False  # opened by a client from a path or URL: the client closes it
+        self.ttl: float = float(ttl)
+        self.stale_after: float = float(stale_after)
+        self.owned: bool = False  # opened by a client from a path or URL: the client closes it
         # Whether a write waits for the disk (the async client then runs it in a thread).
-        self.waits_on_disk = False
+        self.waits_on_disk: bool = False
 
     # Storage, implemented by each backend; every call is atomic.
 
@@ -460,7 +462,7 @@ class SQLiteJournal(Journal):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(ttl=ttl, stale_after=stale_after, clock=clock)
-        self.path = Path(path)
+        self.path: Path = Path(path)
         self._durable = durable
         self.waits_on_disk = durable
         self._busy_timeout = busy_timeout

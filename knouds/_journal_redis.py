@@ -8,7 +8,7 @@ one atomic round trip. Needs redis-py: ``pip install "knouds[redis]"``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._exceptions import ConfigurationError
 from ._journal import (
@@ -75,7 +75,8 @@ class RedisJournal(Journal):
     """A run journal in Redis: one journal for processes on several machines.
 
     Args:
-        redis: a ``redis://`` or ``rediss://`` URL, or a ``redis.Redis`` client.
+        client: a ``redis://`` or ``rediss://`` URL, or a ``redis.Redis`` client (used as is,
+            and left open on `close`).
         namespace: separates the runs of several applications sharing one Redis.
         ttl: seconds an entry is kept after its last write (Redis expires it).
         stale_after: seconds after which a run still marked ``started`` by a process on another
@@ -90,7 +91,7 @@ class RedisJournal(Journal):
 
     def __init__(
         self,
-        redis: str | Any,
+        client: str | redis.Redis,
         *,
         namespace: str = "default",
         ttl: float = DEFAULT_TTL,
@@ -98,9 +99,9 @@ class RedisJournal(Journal):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(ttl=ttl, stale_after=stale_after, clock=clock)
-        self._owns_client = isinstance(redis, str)
-        self._redis = connect(redis)
-        self.namespace = namespace
+        self._owns_client = isinstance(client, str)
+        self._redis = connect(client)
+        self.namespace: str = namespace
         self._prefix = f"knouds:journal:{namespace}:"
         self._claim_script = self._redis.register_script(_CLAIM)
         self._update_script = self._redis.register_script(_UPDATE)

@@ -18,6 +18,7 @@ import pytest
 import knouds
 from knouds._cli import main
 from knouds.testing import Emulator, Fault
+from tests.e2e.conftest import prompt_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,7 @@ def write_inputs(path: Path, lines: list[object]) -> str:
 
 
 def executed(emu: Emulator) -> Counter[str]:
-    return Counter(str(e.body["inputs"].get("prompt")) for e in emu.log if e.run is not None)
+    return Counter(prompt_of(e.body) for e in emu.log if e.run is not None)
 
 
 def test_batch_writes_results_in_order_and_resumes_from_the_journal(

@@ -17,13 +17,14 @@ import pytest
 import knouds
 from knouds.testing import Emulator
 from tests._support.journal_child import Child, Job
+from tests.e2e.conftest import prompt_of
 
 KILLS = 3
 
 
 def executed(emu: Emulator) -> Counter[str]:
     """How often the emulator executed each prompt."""
-    return Counter(e.body["inputs"]["prompt"] for e in emu.log if e.run is not None)
+    return Counter(prompt_of(e.body) for e in emu.log if e.run is not None)
 
 
 @pytest.mark.parametrize("submit", [False, True], ids=["run", "submit"])

@@ -17,6 +17,7 @@ import pytest
 import knouds
 from knouds.testing import Emulator, Fault
 from tests.conftest import resolve
+from tests.e2e.conftest import prompt_of
 
 MODEL = "gpt-image-2"  # 4 credits a run, async supported
 
@@ -40,7 +41,7 @@ def prompts(n: int, prefix: str = "prompt") -> list[dict[str, str]]:
 
 def executed(emu: Emulator) -> Counter[str]:
     """How often the emulator executed each prompt."""
-    return Counter(e.body["inputs"]["prompt"] for e in emu.log if e.run is not None)
+    return Counter(prompt_of(e.body) for e in emu.log if e.run is not None)
 
 
 async def test_idempotency_key_returns_the_stored_result_and_sends_nothing(
@@ -231,8 +232,8 @@ async def test_submitted_batch_resumes_on_the_stored_executions(
     for inputs in batch[:3]:
         execution = await resolve(client.models.submit(MODEL, inputs))
         key = _batch_key(inputs)
-        book.claim(key, "models/gpt-image-2", _digest(inputs), "t-" + key, None)
-        assert book.record(book.get(key), state="submitted", execution_id=execution.id)
+        claim = book.claim(key, "models/gpt-image-2", _digest(inputs), "t-" + key, None)
+        assert book.record(claim.entry, state="submitted", execution_id=execution.id)
 
     outcomes = await resolve(
         client.models.run_many(MODEL, batch, journal=book, submit=True, poll_interval=0.02)
@@ -327,5 +328,6 @@ def _reown(journal: knouds.SQLiteJournal, key: str, *, pid: int) -> None:
     import socket
 
     entry = journal.get(key)
+    assert entry is not None
     owner = f"{socket.gethostname()}/{pid}/deadbeef"
     assert journal._update(key, entry.token, dataclasses.replace(entry, owner=owner))

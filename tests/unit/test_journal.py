@@ -186,4 +186,4 @@ def test_a_redis_client_opens_a_redis_journal_and_other_objects_are_refused(
         assert not journal.owned  # the caller's connection: the caller closes it
         assert journal.claim("k", "models/m", "h", "t", None).claimed
     with pytest.raises(knouds.ConfigurationError, match=r"redis:// or rediss:// URL or a redis-py"):
-        open_journal(42)
+        open_journal(42)  # type: ignore[arg-type]
