@@ -104,7 +104,34 @@ class KnoudsError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Subclasses take keyword-only arguments, so pickle rebuilds the error without calling
         # ``__init__`` and then restores its attributes (an error can cross a process pool).
-        return (_unpickle, (type(self), self.args), self.__dict__)
+        # The request kept on an error carries the API key: it is dropped from the pickled copy.
+        return (_unpickle, (type(self), self.args), _without_key(self.__dict__))
+
+
+def _without_key(state: dict[str, Any]) -> dict[str, Any]:
+    import copy
+
+    import httpx
+
+    def scrub_request(request: httpx.Request) -> httpx.Request:
+        clean = copy.copy(request)
+        clean.headers = httpx.Headers(
+            [(k, v) for k, v in request.headers.multi_items() if k.lower() != "x-api-key"]
+        )
+        return clean
+
+    clean = dict(state)
+    for name, value in state.items():
+        if isinstance(value, httpx.Request):
+            clean[name] = scrub_request(value)
+        elif isinstance(value, httpx.Response):
+            try:
+                request = value.request
+            except RuntimeError:  # a response built without a request
+                continue
+            response = clean[name] = copy.copy(value)
+            response.request = scrub_request(request)
+    return clean
 
 
 def _unpickle(cls: type[KnoudsError], args: tuple[object, ...]) -> KnoudsError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import httpx
@@ -220,6 +221,36 @@ async def test_server_echoing_the_key_is_redacted(make_client: Any) -> None:
     assert API_KEY not in str(info.value)
     assert API_KEY not in repr(info.value)
     assert "***" in str(info.value)
+
+
+async def test_a_pickled_error_does_not_carry_the_key(make_client: Any) -> None:
+    # Errors cross process pools and land in task-queue result backends (often Redis): the key
+    # must not travel with the request kept on them.
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/api/executions/"):
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(404, json={"error": "no model", "code": "MODEL_NOT_FOUND"})
+
+    client = make_client(handler, max_retries=0)
+    with pytest.raises(knouds.ModelNotFoundError) as status_info:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+    with pytest.raises(knouds.APIConnectionError) as connection_info:
+        await resolve(client.executions.get("exe_1"))
+    for error in (status_info.value, connection_info.value):
+        data = pickle.dumps(error)
+        assert API_KEY.encode() not in data
+        copy = pickle.loads(data)
+        assert str(copy) == str(error)
+    status_copy = pickle.loads(pickle.dumps(status_info.value))
+    assert status_copy.response.status_code == 404
+    assert status_copy.response.json()["code"] == "MODEL_NOT_FOUND"
+    assert status_copy.response.request.url.path == "/api/models/gpt-image-2/run"
+    assert "x-api-key" not in status_copy.response.request.headers
+    connection_copy = pickle.loads(pickle.dumps(connection_info.value))
+    assert connection_copy.request.url.path == "/api/executions/exe_1"
+    assert connection_copy.sent is False
+    # The error in hand keeps its request as sent.
+    assert status_info.value.response.request.headers["x-api-key"] == API_KEY
 
 
 def test_every_error_class_is_exported_and_documented() -> None:
