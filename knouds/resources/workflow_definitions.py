@@ -3,7 +3,7 @@ update and delete, for `Workflows` and `AsyncWorkflows`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._core import (
@@ -13,6 +13,8 @@ from .._core import (
     parse_workflow_list,
     workflow_echo,
 )
+from .._exceptions import InvalidBodyError
+from .._requests import short
 from .._retry import RetryPolicy
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ..models import Workflow, WorkflowSummary
@@ -34,19 +36,48 @@ def _definition(
     public_playground: bool | None,
     extra_body: Mapping[str, Any] | None,
 ) -> dict[str, object]:
-    """The fields given (``None`` means "not given"), in the API's names."""
+    """The fields given (``None`` means "not given"), in the API's names, or `InvalidBodyError`
+    (nothing sent) for an argument of the wrong shape."""
     given: dict[str, object] = {
         "name": name,
         "description": description,
-        "tags": None if tags is None else list(tags),
-        "nodes": None if nodes is None else [dict(n) for n in nodes],
-        "edges": None if edges is None else [dict(e) for e in edges],
-        "viewport": None if viewport is None else dict(viewport),
+        "tags": None if tags is None else _array("tags", tags),
+        "nodes": None if nodes is None else _objects("nodes", nodes),
+        "edges": None if edges is None else _objects("edges", edges),
+        "viewport": None if viewport is None else _object("viewport", viewport),
         "publicPlayground": public_playground,
     }
     fields = {k: v for k, v in given.items() if v is not None}
-    fields.update(extra_body or {})
+    fields.update(_object("extra_body", extra_body or {}))
     return fields
+
+
+def _misshapen(argument: str, expected: str, value: object) -> InvalidBodyError:
+    return InvalidBodyError(
+        f"{argument} must be {expected}, got {type(value).__name__} {short(value)}",
+        code="INVALID_BODY",
+    )
+
+
+def _array(argument: str, value: object) -> list[Any]:
+    # A string is a sequence too: "demo" must not become the tags d, e, m, o.
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise _misshapen(argument, "a list", value)
+    return list(value)
+
+
+def _object(argument: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _misshapen(argument, "a mapping (a JSON object)", value)
+    return dict(value)
+
+
+def _objects(argument: str, value: object) -> list[dict[str, Any]]:
+    items = _array(argument, value)
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise _misshapen(argument, "a list of mappings (JSON objects)", item)
+    return [dict(item) for item in items]
 
 
 def _ignore_body(body: object, rate_limit: RateLimit | None) -> None:
@@ -162,8 +193,9 @@ class WorkflowDefinitions:
             The new workflow, with its slug.
 
         Raises:
-            InvalidBodyError: a value is not JSON-serialisable (nothing is sent), or the server
-                refused the body.
+            InvalidBodyError: a value is not JSON-serialisable or an argument has the wrong
+                shape (a string for ``tags``, nodes that are not mappings...; nothing is sent),
+                or the server refused the body.
             ScopeDeniedError, CapabilityDeniedError: the key may not write workflows.
 
         Example:

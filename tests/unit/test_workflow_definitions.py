@@ -164,6 +164,31 @@ async def test_bad_arguments_send_nothing(make_client: MakeClient) -> None:
     assert server.requests == []
 
 
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        ({"tags": "demo"}, "tags"),  # a string is not split into one tag per character
+        ({"nodes": {"id": "n"}}, "nodes"),
+        ({"nodes": [1]}, "nodes"),
+        ({"edges": ["e1"]}, "edges"),
+        ({"viewport": 5}, "viewport"),
+        ({"viewport": [("x", 1)]}, "viewport"),
+        ({"extra_body": [("folderId", "f")]}, "extra_body"),
+    ],
+)
+async def test_misshapen_definition_arguments_are_a_knouds_error_and_send_nothing(
+    make_client: MakeClient, arguments: dict[str, Any], named: str
+) -> None:
+    server = Server(json_response(200, WORKFLOW))
+    client = make_client(server)
+    with pytest.raises(knouds.InvalidBodyError, match=named) as bad:
+        await resolve(client.workflows.create(name="x", **arguments))
+    assert bad.value.status_code is None
+    with pytest.raises(knouds.InvalidBodyError, match=named):
+        await resolve(client.workflows.update("my-flow", **arguments))
+    assert server.requests == []
+
+
 async def test_create_is_never_resent_after_an_unknown_outcome(make_client: MakeClient) -> None:
     server = Server(json_response(503, {"error": "busy"}), json_response(201, WORKFLOW))
     client = make_client(server)
