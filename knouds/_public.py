@@ -100,4 +100,24 @@ def publish(namespace: Mapping[str, object]) -> None:
             continue
         if not getattr(value, "__pydantic_fields_complete__", True):
             raise RuntimeError(f"{module}.{name} has unresolved annotations: rebuild it first")
+        _resolve_annotations(value)
         value.__module__ = "knouds"
+
+
+def _resolve_annotations(cls: type) -> None:
+    """Replace a class's string annotations with what they name, while its module is still the
+    one they are written in: type hints are looked up in ``cls.__module__``, which is about to
+    become ``knouds`` (pydantic, FastAPI and ``typing.get_type_hints`` read them)."""
+    import inspect
+    import typing
+
+    own = inspect.get_annotations(cls)
+    if not own or not any(isinstance(value, str) for value in own.values()):
+        return
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except Exception:  # names only type checkers import: left as they are
+        return
+    cls.__annotations__ = {name: hints.get(name, value) for name, value in own.items()}
+    for field in getattr(cls, "__dataclass_fields__", {}).values():  # read by pydantic
+        field.type = hints.get(field.name, field.type)

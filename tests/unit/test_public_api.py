@@ -7,12 +7,13 @@ import importlib
 import inspect
 import pickle
 import traceback
+import typing
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 import knouds
 from knouds._public import PUBLIC, publish
@@ -261,6 +262,16 @@ def test_public_classes_report_knouds_as_their_module() -> None:
         cls = getattr(knouds, name)
         assert cls.__module__ == "knouds", name
         assert repr(cls) == f"<class 'knouds.{name}'>"
+
+
+def test_annotations_of_public_classes_still_resolve() -> None:
+    # Type hints are looked up in the class's module, now ``knouds``: they must resolve there as
+    # they did where the class is defined (pydantic, FastAPI and typing.get_type_hints read them).
+    for name in PUBLIC_CLASSES:
+        assert typing.get_type_hints(getattr(knouds, name)) is not None, name
+    policy = TypeAdapter(knouds.RetryPolicy).validate_python({"max_retries": 3})
+    assert policy == knouds.RetryPolicy(max_retries=3)
+    assert typing.get_type_hints(knouds.RetryEvent)["error"] is knouds.KnoudsError
 
 
 def test_a_traceback_names_the_public_class() -> None:
