@@ -63,7 +63,8 @@ def redis_connection(
 
     From a URL the client is built with ``timeout`` as its connect and read timeout and no retries
     of its own, so an unreachable server is noticed within ``timeout`` seconds; a passed client is
-    used as it is (its own timeouts apply).
+    used as it is (its own timeouts apply; the shared store still bounds each call of a
+    ``redis.asyncio`` client by ``timeout``).
 
     Args:
         target: ``"redis://host:port/db"``, ``"rediss://..."`` (TLS), ``"unix:///path?db=0"``, or

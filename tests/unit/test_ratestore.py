@@ -8,11 +8,15 @@ fake clock, so windows pass without real waiting.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -348,6 +352,34 @@ async def test_fallback_raise_turns_an_outage_into_a_knouds_error(
     assert len(run_statuses(emu)) == 1  # nothing was sent
     redis_server.start()
     assert (await run(client, "after")).text
+
+
+async def test_a_frozen_store_holds_an_async_call_no_longer_than_the_short_timeout(
+    emu: Emulator, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A redis.asyncio connection passed in without any timeout of its own: the client still
+    # gives the store half a second, then paces on its own.
+    import redis.asyncio
+
+    conn = redis.asyncio.Redis.from_url(redis_server.url)
+    client = knouds.AsyncClient(
+        emu.api_key,
+        base_url="https://api.example.test",
+        rate_limit_store=conn,
+        http_client=httpx.AsyncClient(transport=emu.transport()),
+    )
+    assert redis_server.pid is not None
+    os.kill(redis_server.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        assert (await client.models.run(MODEL, {"prompt": "a fox"})).text
+        assert time.monotonic() - started < 5
+    finally:
+        os.kill(redis_server.pid, signal.SIGCONT)
+        await client.aclose()
+        await conn.aclose()
+    assert client._pacing.available is False
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
 
 
 @pytest.mark.parametrize("asynchronous", [False, True])
