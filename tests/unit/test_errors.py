@@ -250,6 +250,7 @@ async def test_a_pickled_error_does_not_carry_the_key(make_client: Any) -> None:
     assert connection_copy.request.url.path == "/api/executions/exe_1"
     assert connection_copy.sent is False
     # The error in hand keeps its request as sent.
+    assert status_info.value.response is not None
     assert status_info.value.response.request.headers["x-api-key"] == API_KEY
 
 

@@ -378,6 +378,7 @@ async def test_a_frozen_store_holds_an_async_call_no_longer_than_the_short_timeo
         os.kill(redis_server.pid, signal.SIGCONT)
         await client.aclose()
         await conn.aclose()
+    assert isinstance(client._pacing, SharedPacing)
     assert client._pacing.available is False
     assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
 
