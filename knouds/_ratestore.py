@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import os
 import re
 import secrets
 import threading
@@ -275,7 +276,8 @@ class SharedPacing:
     ) -> Generator[StoreCall, object, tuple[PaceTicket | None, float]]:
         """Reserve a slot in the store, or fall back to the local pacer while it is away."""
         if self._use_store():
-            token = f"{self._token_prefix}:{next(self._tokens)}"
+            # The process id keeps the tokens of processes forked from one client apart.
+            token = f"{self._token_prefix}:{os.getpid()}:{next(self._tokens)}"
             seen = self._seen.get(bucket)
             seed: tuple[object, ...] = (
                 (seen.limit, seen.remaining, seen.reset) if seen is not None else ("", "", "")

@@ -268,6 +268,47 @@ def test_importing_knouds_does_not_import_redis() -> None:
     assert out.stdout.strip() == "False"
 
 
+FORKED_RESERVATIONS = """
+import asyncio, os, sys
+import knouds
+
+kind, url = sys.argv[1], sys.argv[2]
+cls = knouds.Client if kind == "sync" else knouds.AsyncClient
+client = cls("knouds_live_fork_test", base_url="http://127.0.0.1:9", rate_limit_store=url)
+
+
+def reserve():
+    flow = client._pacing.acquire("models", pace=True)
+    try:
+        command = next(flow)
+        while True:
+            reply = command.run() if kind == "sync" else asyncio.run(command.arun())
+            command = flow.send(reply)
+    except StopIteration as stop:
+        return stop.value[0]
+
+
+children = []
+for _ in range(3):  # a client made before the fork, as a prefork server's workers inherit it
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if type(reserve()).__name__ == "SharedTicket" else 1)
+    children.append(pid)
+sys.exit(max(os.waitpid(pid, 0)[1] for pid in children))
+"""
+
+
+def test_processes_forked_from_one_client_reserve_distinct_slots(
+    client_kind: str, redis_url: str
+) -> None:
+    subprocess.run(
+        [sys.executable, "-c", FORKED_RESERVATIONS, client_kind, redis_url], check=True, timeout=60
+    )
+    with redis.Redis.from_url(redis_url) as conn:
+        (inflight,) = list(conn.scan_iter("*:inflight"))
+        assert conn.zcard(inflight) == 3  # three requests in flight, not one
+
+
 async def test_a_call_costs_two_round_trips_to_the_store(
     connect: Callable[..., Any], redis_url: str
 ) -> None:
