@@ -4,6 +4,7 @@ update and delete, for `Workflows` and `AsyncWorkflows`."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .._core import (
@@ -13,9 +14,9 @@ from .._core import (
     parse_workflow_list,
     workflow_echo,
 )
-from .._exceptions import InvalidBodyError
+from .._exceptions import InvalidBodyError, WorkflowNotFoundError
 from .._requests import short
-from .._retry import RetryPolicy
+from .._retry import RetryEvent, RetryPolicy
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ..models import Workflow, WorkflowSummary
 
@@ -82,6 +83,28 @@ def _objects(argument: str, value: object) -> list[dict[str, Any]]:
 
 def _ignore_body(body: object, rate_limit: RateLimit | None) -> None:
     return None
+
+
+# Retries after these repeat an attempt that may have reached the server: a DELETE then finds the
+# workflow already gone.
+_MAY_HAVE_LANDED = frozenset({"unknown_outcome", "server_error"})
+
+
+def _watching_retries(policy: RetryPolicy) -> tuple[RetryPolicy, list[RetryEvent]]:
+    """A copy of ``policy`` that also records its retries (the caller's hook still runs)."""
+    events: list[RetryEvent] = []
+    hook = policy.on_retry
+
+    def record(event: RetryEvent) -> None:
+        events.append(event)
+        if hook is not None:
+            hook(event)
+
+    return replace(policy, on_retry=record), events
+
+
+def _already_gone(retries: list[RetryEvent]) -> bool:
+    return any(event.reason in _MAY_HAVE_LANDED for event in retries)
 
 
 class WorkflowDefinitions:
@@ -272,9 +295,9 @@ class WorkflowDefinitions:
     ) -> None:
         """Delete a workflow (``DELETE /api/workflows/{slug}``); any 2xx answer counts as done.
 
-        Same permissions as `update`. Retried like a ``GET``: if a retried attempt finds the
-        workflow already gone, the earlier attempt deleted it and `WorkflowNotFoundError` is
-        raised; catch it when "already gone" is fine.
+        Same permissions as `update`. Retried like a ``GET``: when an attempt whose outcome is
+        unknown (a read timeout, a 5xx) is retried and the retry finds the workflow gone, that
+        attempt deleted it, and ``delete`` returns normally.
 
         Args:
             slug: the workflow's slug.
@@ -285,13 +308,18 @@ class WorkflowDefinitions:
         Raises:
             WorkflowNotFoundError: no workflow the key's account owns has this slug.
         """
+        policy, retries = _watching_retries(retry if retry is not None else self._client._policy)
         ctx = self._client._context(
             Endpoint.workflow_definition(slug, "DELETE"),
             timeout=timeout,
             extra_headers=extra_headers,
-            retry=retry,
+            retry=policy,
         )
-        self._client._call(ctx, _ignore_body)
+        try:
+            self._client._call(ctx, _ignore_body)
+        except WorkflowNotFoundError:
+            if not _already_gone(retries):
+                raise
 
 
 class AsyncWorkflowDefinitions:
@@ -395,10 +423,15 @@ class AsyncWorkflowDefinitions:
         retry: RetryPolicy | None = None,
     ) -> None:
         """Delete a workflow. See `Workflows.delete`."""
+        policy, retries = _watching_retries(retry if retry is not None else self._client._policy)
         ctx = self._client._context(
             Endpoint.workflow_definition(slug, "DELETE"),
             timeout=timeout,
             extra_headers=extra_headers,
-            retry=retry,
+            retry=policy,
         )
-        await self._client._call(ctx, _ignore_body)
+        try:
+            await self._client._call(ctx, _ignore_body)
+        except WorkflowNotFoundError:
+            if not _already_gone(retries):
+                raise

@@ -218,6 +218,47 @@ async def test_reads_updates_and_deletes_are_retried(
     assert [r.method for r in server.requests] == [method] * 3
 
 
+Answer = Callable[[], "httpx.Response | Exception"]
+
+
+@pytest.mark.parametrize(
+    "lost", [lambda: httpx.ReadTimeout("slow"), lambda: json_response(504, {"error": "gw"})]
+)
+async def test_a_delete_whose_lost_attempt_went_through_succeeds(
+    make_client: MakeClient, lost: Answer
+) -> None:
+    # The first DELETE may have deleted the workflow: the retry's 404 means "already gone".
+    events: list[knouds.RetryEvent] = []
+    server = Server(lost(), json_response(404, {"error": "Workflow not found"}))
+    client = make_client(server, retry=knouds.RetryPolicy(on_retry=events.append))
+
+    assert await resolve(client.workflows.delete("my-flow")) is None
+
+    assert [r.method for r in server.requests] == ["DELETE", "DELETE"]
+    assert len(events) == 1  # the caller's hook still hears of the retry
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        None,
+        lambda: httpx.ConnectError("refused"),
+        lambda: json_response(429, {"error": "slow down", "code": "RATE_LIMIT_EXCEEDED"}),
+    ],
+)
+async def test_a_delete_of_a_missing_workflow_is_not_found(
+    make_client: MakeClient, first: Answer | None
+) -> None:
+    # Without an attempt that may have landed, a 404 is the truth: no such workflow.
+    missing = json_response(404, {"error": "Workflow not found"})
+    server = Server(*([first()] if first is not None else []), missing)
+    client = make_client(server)
+
+    with pytest.raises(knouds.WorkflowNotFoundError):
+        await resolve(client.workflows.delete("my-flow"))
+    assert len(server.requests) == (1 if first is None else 2)
+
+
 async def test_retry_per_call(make_client: MakeClient) -> None:
     server = Server(json_response(503, {"error": "busy"}), json_response(200, [SUMMARY]))
     client = make_client(server)
