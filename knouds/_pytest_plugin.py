@@ -39,11 +39,14 @@ def knouds_emulator() -> Iterator[Emulator]:
 
 @pytest.fixture
 def knouds_client(knouds_emulator: Emulator) -> Iterator[knouds.Client]:
-    """A `knouds.Client` talking to ``knouds_emulator`` with its all-capability key."""
+    """A `knouds.Client` talking to ``knouds_emulator`` with its default key (pacing in this
+    process, whatever ``KNOUDS_RATE_LIMIT_STORE`` says)."""
     import knouds
 
     with knouds.Client(
-        api_key=knouds_emulator.api_key, base_url=knouds_emulator.base_url
+        api_key=knouds_emulator.api_key,
+        base_url=knouds_emulator.base_url,
+        rate_limit_store="local",  # never the application's shared store
     ) as client:
         yield client
 
@@ -51,7 +54,9 @@ def knouds_client(knouds_emulator: Emulator) -> Iterator[knouds.Client]:
 async def _async_client(emulator: Emulator) -> AsyncIterator[knouds.AsyncClient]:
     import knouds
 
-    async with knouds.AsyncClient(api_key=emulator.api_key, base_url=emulator.base_url) as client:
+    async with knouds.AsyncClient(
+        api_key=emulator.api_key, base_url=emulator.base_url, rate_limit_store="local"
+    ) as client:
         yield client
 
 

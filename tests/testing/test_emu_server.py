@@ -201,3 +201,18 @@ async def test_async_client_fixture(knouds_async_client: Any, knouds_emulator: E
     result = await knouds_async_client.models.run("suno-v5", {"prompt": "x"})
     assert result.cost == 10
     assert knouds_emulator.run_count("suno-v5") == 1
+
+
+@pytest.fixture
+def store_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An application's own setting, present in its test environment (nothing listens there).
+    monkeypatch.setenv("KNOUDS_RATE_LIMIT_STORE", "redis://127.0.0.1:9/0")
+
+
+async def test_fixture_clients_pace_locally_whatever_the_environment_says(
+    store_in_environment: None, knouds_client: Any, knouds_async_client: Any
+) -> None:
+    from knouds._ratestore import LocalPacing
+
+    assert isinstance(knouds_client._pacing, LocalPacing)
+    assert isinstance(knouds_async_client._pacing, LocalPacing)
