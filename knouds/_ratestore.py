@@ -201,6 +201,18 @@ class LocalPacing:
         return self.pacer.snapshot()
 
 
+class _Outage:
+    """Whether the store is down, shared by the pacings of one connection (a client and its
+    ``with_options`` copies for other keys), so an outage is noticed and reported once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.down = False
+        self.warned = False
+        self.probe_at = 0.0
+        self.settled_at = 0.0
+
+
 class SharedPacing:
     """Pacing whose counts live in Redis under one namespace, shared by every process using it.
 
@@ -220,6 +232,7 @@ class SharedPacing:
         *,
         fallback: Fallback = "local",
         owns_connection: bool = False,
+        outage: _Outage | None = None,
     ) -> None:
         self.pacer = pacer
         # Whether this object's creator opened the connection (and its client closes it).
@@ -236,19 +249,23 @@ class SharedPacing:
         self._abandoned: dict[str, list[str]] = {}
         self._tokens = itertools.count(1)
         self._token_prefix = secrets.token_hex(6)
-        self._down = False
-        self._warned = False
-        self._probe_at = 0.0
-        self._settled_at = 0.0
+        self._outage = outage if outage is not None else _Outage()
 
     def sibling(self, namespace: str, pacer: Pacer) -> SharedPacing:
         """Pacing for another namespace on the same store connection."""
-        return SharedPacing(self.runner, namespace, pacer, self._clock, fallback=self.fallback)
+        return SharedPacing(
+            self.runner,
+            namespace,
+            pacer,
+            self._clock,
+            fallback=self.fallback,
+            outage=self._outage,
+        )
 
     @property
     def available(self) -> bool:
         """Whether the last exchange with the store succeeded."""
-        return not self._down
+        return not self._outage.down
 
     def _bucket_keys(self, bucket: str) -> tuple[str, str]:
         keys = self._keys.get(bucket)
@@ -262,13 +279,14 @@ class SharedPacing:
         return self._clock() + self._offset
 
     def _use_store(self) -> bool:
-        if not self._down or self.fallback == "raise":
+        outage = self._outage
+        if not outage.down or self.fallback == "raise":
             return True
-        with self._lock:
+        with outage.lock:
             now = self._clock()
-            if now < self._probe_at:
+            if now < outage.probe_at:
                 return False
-            self._probe_at = now + _PROBE_INTERVAL
+            outage.probe_at = now + _PROBE_INTERVAL
             return True
 
     def acquire(
@@ -353,22 +371,24 @@ class SharedPacing:
         return self.pacer.snapshot()
 
     def _answered(self) -> None:
-        if not self._down:
+        outage = self._outage
+        if not outage.down:
             return
-        with self._lock:
-            self._down = False
-            self._settled_at = self._clock() + _SETTLE
-            announce, self._warned = self._warned, False
+        with outage.lock:
+            outage.down = False
+            outage.settled_at = self._clock() + _SETTLE
+            announce, outage.warned = outage.warned, False
         if announce:
             logger.info("Rate-limit store answers again: pacing is shared again")
 
     def _failed(self, reply: object, bucket: str, *, raising: bool = True) -> None:
-        with self._lock:
+        outage = self._outage
+        with outage.lock:
             now = self._clock()
-            first = not self._down and now >= self._settled_at
-            self._down = True
-            self._warned = self._warned or first
-            self._probe_at = now + _PROBE_INTERVAL
+            first = not outage.down and now >= outage.settled_at
+            outage.down = True
+            outage.warned = outage.warned or first
+            outage.probe_at = now + _PROBE_INTERVAL
         reason = _describe(reply)
         if first:
             action = (

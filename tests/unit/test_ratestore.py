@@ -382,6 +382,25 @@ async def test_an_unreachable_store_never_breaks_a_call(
     assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
 
 
+async def test_copies_for_other_keys_share_the_outage_and_its_one_warning(
+    connect: Callable[..., Any], emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One copy per tenant key, made per request: during an outage they must not each ask the
+    # store at once and warn again.
+    dead = RedisServer()
+    dead.start()
+    url = dead.url
+    dead.cleanup()
+    client = connect(rate_limit_store=url)
+    assert (await run(client, "first")).text
+    for i in range(3):
+        tenant = client.with_options(api_key=emu.create_key())
+        assert isinstance(tenant._pacing, SharedPacing)
+        assert tenant._pacing.available is False  # known down: paces locally at once
+        assert (await run(tenant, f"tenant {i}")).text
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+
+
 async def test_fallback_raise_turns_an_outage_into_a_knouds_error(
     connect: Callable[..., Any], emu: Emulator, redis_server: RedisServer
 ) -> None:
