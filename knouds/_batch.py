@@ -6,9 +6,11 @@ threads for `Client`, ``concurrency`` worker tasks for
 `AsyncClient`. Every input goes through the client's ordinary ``run``, so retries
 and rate-limit pacing apply to each one, with the pacing state shared by all workers.
 
-When ``return_exceptions=False`` and an input fails, no further input is started; runs already in
-flight are left to finish (their requests have reached the server and may be charged, so
-abandoning them would save nothing), then the first error is raised.
+Whatever one input raises goes into its own slot (an exception that is not a knouds error is
+wrapped in one, the original as its ``__cause__``): one input never discards the paid results of
+the others. When ``return_exceptions=False`` and an input fails, no further input is started; runs
+already in flight are left to finish (their requests have reached the server and may be charged,
+so abandoning them would save nothing), then the first error is raised.
 """
 
 from __future__ import annotations
@@ -127,6 +129,15 @@ class _Batch:
         return [slot for slot in self._slots if slot is not None]
 
 
+def _as_outcome(error: Exception) -> KnoudsError:
+    """What an input's failure puts in its slot: a knouds error, whatever was raised."""
+    if isinstance(error, KnoudsError):
+        return error
+    wrapped = KnoudsError(f"This input failed with an unexpected {type(error).__name__}: {error}")
+    wrapped.__cause__ = error
+    return wrapped
+
+
 def _check_concurrency(concurrency: int) -> None:
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
@@ -172,8 +183,8 @@ def run_batch(
             index, inputs = job
             try:
                 outcome: BatchOutcome = run(inputs)
-            except KnoudsError as error:
-                outcome = error
+            except Exception as error:
+                outcome = _as_outcome(error)
             except BaseException:
                 batch.abort()
                 raise
@@ -219,8 +230,8 @@ async def run_batch_async(
             index, inputs = job
             try:
                 outcome: BatchOutcome = await run(inputs)
-            except KnoudsError as error:
-                outcome = error
+            except Exception as error:
+                outcome = _as_outcome(error)
             batch.record(index, outcome)
 
     tasks = [asyncio.ensure_future(work()) for _ in range(_workers(batch.size, concurrency))]

@@ -379,9 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _report(error: BaseException, err: TextIO) -> int:
+def _report(error: BaseException, err: TextIO, secret: str | None = None) -> int:
     entry = exit_code_for(error)
     message = " ".join(str(error).split()) or type(error).__name__
+    if secret and secret.strip():
+        # Errors from the SDK never hold the key; anything else raised on the way might.
+        message = message.replace(secret.strip(), "***")
     execution_id = getattr(error, "execution_id", None)
     if isinstance(execution_id, str):
         message = f"{message} Resume with: knouds wait {execution_id}"
@@ -418,4 +421,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("knouds: interrupted\n")
         return 130
     except Exception as error:
-        return _report(error, sys.stderr)
+        secret = getattr(args, "api_key", None) or os.environ.get("KNOUDS_API_KEY")
+        return _report(error, sys.stderr, secret)

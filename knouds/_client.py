@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import httpx
 
 from ._config import (
     DEFAULT_LIMITS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    NO_PLAIN_HTTP_PROXY,
     Settings,
+    check_headers,
     merge_timeout,
     missing_key_error,
     resolve_settings,
@@ -21,16 +26,18 @@ from ._core import (
     Command,
     Endpoint,
     Parse,
+    Send,
     Sleep,
     StoreCall,
     attempt_flow,
     parse_identity,
 )
-from ._exceptions import ConfigurationError, KnoudsError
+from ._exceptions import APIConnectionError, ConfigurationError, KnoudsError
 from ._public import publish
 from ._ratelimit import Pacer, RateLimit
 from ._ratestore import Pacing, SharedPacing, build_pacing, derive_namespace
 from ._retry import RetryPolicy, build_retrying, decide
+from ._transport import SEND_DEADLINE, BodyReader, install_deadlines, time_is_up
 from ._types import NOT_GIVEN, AsyncSleep, Clock, Inputs, NotGiven, RedisClient, TimeoutTypes
 from ._types import Sleep as SleepFn
 from .models import Identity
@@ -50,6 +57,71 @@ T = TypeVar("T")
 _URL_CACHE_SIZE = 256
 # rate_limit_store, rate_limit_namespace, rate_limit_store_fallback as given.
 StoreOptions = tuple[object, "str | None", Any]
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+
+
+class _Pool(Generic[H]):
+    """The HTTP client behind a client and its ``with_options`` copies.
+
+    Closing the client that built the pool closes it, for the copies too. A client collected
+    without being closed only gives its share back: the copies keep working, and the pool
+    closes with the last of them, so ``Client(...).with_options(...)`` works as a one-liner.
+    A pool passed in by the user is never closed by the SDK.
+    """
+
+    def __init__(self, http: H, *, owned: bool) -> None:
+        self.http: H = http
+        self.owned = owned
+        self.shares = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def take(self) -> _Pool[H]:
+        with self._lock:
+            self.shares += 1
+        return self
+
+    def give_back(self, *, close_now: bool = False) -> bool:
+        """Return one share; whether the SDK should now close the pool: the last share was
+        returned, or ``close_now`` (the pool's creator is being closed)."""
+        with self._lock:
+            self.shares -= 1
+            return self.owned and (close_now or self.shares == 0)
+
+
+def _closed_error() -> APIConnectionError:
+    return APIConnectionError(
+        "This knouds client is closed; nothing was sent. Create a new client (or keep this "
+        "one open for as long as you use it).",
+        sent=False,
+    )
+
+
+if sys.version_info >= (3, 11):
+    _timeout = asyncio.timeout
+else:  # pragma: no cover - Python 3.10
+
+    class _timeout:
+        """``asyncio.timeout`` for Python 3.10: cancel the task when the time is up."""
+
+        def __init__(self, seconds: float) -> None:
+            self._seconds = seconds
+            self._expired = False
+
+        async def __aenter__(self) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            loop = asyncio.get_running_loop()
+            self._handle = loop.call_later(self._seconds, self._expire, task)
+
+        def _expire(self, task: asyncio.Task[Any]) -> None:
+            self._expired = True
+            task.cancel()
+
+        async def __aexit__(self, exc_type: object, *rest: object) -> None:
+            self._handle.cancel()
+            if self._expired and exc_type is asyncio.CancelledError:
+                raise asyncio.TimeoutError
 
 
 def _resolve_policy(retry: RetryPolicy | None, max_retries: int | NotGiven) -> RetryPolicy:
@@ -82,7 +154,19 @@ class _BaseClient:
         store: StoreOptions,
         *,
         asynchronous: bool,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ConfigurationError(
+                "max_response_bytes must be a positive number of bytes, got "
+                f"{max_response_bytes!r}."
+            )
+        self._max_response_bytes = max_response_bytes
+        self._closed = False
         self._settings = resolve_settings(api_key, base_url, timeout, default_headers)
         self._policy = _resolve_policy(retry, max_retries)
         self._pace = pace
@@ -154,7 +238,7 @@ class _BaseClient:
         if content is not None:
             headers["content-type"] = "application/json"
         if extra_headers:
-            headers.update({k.lower(): v for k, v in extra_headers.items()})
+            headers.update(check_headers(extra_headers, "extra header"))
         url = self._urls.get(endpoint.path)
         if url is None:
             base = self._settings.base_url
@@ -174,6 +258,7 @@ class _BaseClient:
             pacing=self._pacing,
             clock=self._clock,
             api_key=self._settings.api_key,
+            max_response_bytes=self._max_response_bytes,
         )
 
     def _copy_kwargs(
@@ -195,6 +280,7 @@ class _BaseClient:
             "pace": self._pace if pace is None else pace,
             "default_headers": {**self._default_headers, **(default_headers or {})},
             "clock": self._clock,
+            "max_response_bytes": self._max_response_bytes,
             # Copies use the same store connection: a shared store, or "local" so that the
             # environment variable is not read again.
             "rate_limit_store": self._pacing if isinstance(self._pacing, SharedPacing) else "local",
@@ -341,6 +427,7 @@ class Client(_BaseClient):
         journal: JournalSpec | None = None,
         clock: Clock | None = None,
         sleep: SleepFn | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._configure(
             api_key,
@@ -353,12 +440,23 @@ class Client(_BaseClient):
             clock,
             (rate_limit_store, rate_limit_namespace, rate_limit_store_fallback),
             asynchronous=False,
+            max_response_bytes=max_response_bytes,
         )
         self._sleep = sleep or time.sleep
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            limits=DEFAULT_LIMITS, timeout=self._settings.timeout, follow_redirects=False
-        )
+        if http_client is None:
+            http_client = httpx.Client(
+                limits=DEFAULT_LIMITS,
+                timeout=self._settings.timeout,
+                follow_redirects=False,
+                mounts=NO_PLAIN_HTTP_PROXY,
+            )
+            install_deadlines(http_client)
+            self._pool = _Pool(http_client, owned=True).take()
+        else:
+            # Its standard transports get the deadline backend too; it acts only inside SDK calls.
+            install_deadlines(http_client)
+            self._pool = _Pool(http_client, owned=False).take()
+        self._builds_pool = True
         self._open_journal(journal)
         self.models = Models(self)
         self.workflows = Workflows(self)
@@ -376,11 +474,13 @@ class Client(_BaseClient):
         default_headers: Mapping[str, str] | None = None,
     ) -> Client:
         """A copy with some settings changed, sharing this client's connection pool and (for the
-        same key) its rate-limit state. Closing the copy leaves the pool open."""
+        same key) its rate-limit state. Closing the copy leaves the pool open; closing this
+        client closes it. A copy keeps working after this client is garbage-collected."""
         kwargs = self._copy_kwargs(
             api_key, base_url, timeout, max_retries, retry, pace, default_headers
         )
         copy = Client(http_client=self._http, sleep=self._sleep, **kwargs)
+        copy._pool, copy._builds_pool = self._pool.take(), False
         copy._adopt_state(self)
         return copy
 
@@ -403,7 +503,13 @@ class Client(_BaseClient):
         )
         return self._call(ctx, parse_identity)
 
+    @property
+    def _http(self) -> httpx.Client:
+        return self._pool.http
+
     def _call(self, ctx: CallContext, parse: Parse[T]) -> T:
+        if self.is_closed:
+            raise _closed_error()
         try:
             return self._drive(attempt_flow(ctx, parse))
         except KnoudsError as error:
@@ -436,28 +542,50 @@ class Client(_BaseClient):
                 if isinstance(command, StoreCall):
                     outcome = command.run()
                     continue
-                try:
-                    outcome = self._http.send(command.request, follow_redirects=False)
-                except httpx.RequestError as exc:
-                    outcome = exc
+                outcome = self._exchange(command)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         finally:
             flow.close()
 
+    def _exchange(self, send: Send) -> object:
+        """Send, read the body within the command's limits; the response or what was raised."""
+        deadline = None if send.limit is None else time.monotonic() + send.limit
+        token = SEND_DEADLINE.set(deadline)
+        try:
+            response = self._http.send(send.request, stream=True, follow_redirects=False)
+            try:
+                reader = BodyReader(response, max_bytes=send.max_bytes, deadline=deadline)
+                for chunk in response.iter_bytes():
+                    reader.add(chunk)
+                return reader.finish()
+            finally:
+                response.close()
+        except Exception as exc:  # every failure becomes a knouds error in the core
+            if self.is_closed:
+                return _closed_error()
+            return exc
+        finally:
+            SEND_DEADLINE.reset(token)
+
     def close(self) -> None:
-        """Close the connection pool (unless it was passed in or belongs to another client) and
-        the rate-limit store's connection (if this client opened it from a URL)."""
+        """Close the client and the rate-limit store's connection (if this client opened it from
+        a URL). Closing the client you built also closes the connection pool its
+        ``with_options`` copies share (a pool passed in as ``http_client`` is left open);
+        closing a copy leaves the pool to the others."""
+        if self._closed:
+            return
+        self._closed = True
         self._close_journal()
-        if self._owns_http:
+        if self._pool.give_back(close_now=self._builds_pool):
             self._http.close()
         if self._owns_store and isinstance(self._pacing, SharedPacing):
             self._pacing.runner.close()
 
     @property
     def is_closed(self) -> bool:
-        """Whether the underlying connection pool is closed."""
-        return self._http.is_closed
+        """Whether this client is closed (or its connection pool is)."""
+        return self._closed or self._http.is_closed
 
     def __enter__(self) -> Client:
         return self
@@ -468,8 +596,10 @@ class Client(_BaseClient):
     def __del__(self) -> None:
         # Quietly release sockets of a client nobody closed; never raise from a finalizer.
         try:
-            if self._owns_http and not self._http.is_closed:
-                self._http.close()
+            if not self._closed:
+                self._closed = True
+                if self._pool.give_back():
+                    self._http.close()
         except Exception:  # pragma: no cover - interpreter shutdown
             pass
 
@@ -524,6 +654,7 @@ class AsyncClient(_BaseClient):
         journal: JournalSpec | None = None,
         clock: Clock | None = None,
         sleep: AsyncSleep | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._configure(
             api_key,
@@ -536,12 +667,12 @@ class AsyncClient(_BaseClient):
             clock,
             (rate_limit_store, rate_limit_namespace, rate_limit_store_fallback),
             asynchronous=True,
+            max_response_bytes=max_response_bytes,
         )
         self._sleep: Callable[[float], Awaitable[None]] = sleep or asyncio.sleep
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            limits=DEFAULT_LIMITS, timeout=self._settings.timeout, follow_redirects=False
-        )
+        owned = http_client is None
+        self._pool = _Pool(http_client or self._new_http(), owned=owned).take()
+        self._builds_pool = True
         self._open_journal(journal)
         self.models = AsyncModels(self)
         self.workflows = AsyncWorkflows(self)
@@ -559,11 +690,13 @@ class AsyncClient(_BaseClient):
         default_headers: Mapping[str, str] | None = None,
     ) -> AsyncClient:
         """A copy with some settings changed, sharing this client's connection pool and (for the
-        same key) its rate-limit state. Closing the copy leaves the pool open."""
+        same key) its rate-limit state. Closing the copy leaves the pool open; closing this
+        client closes it. A copy keeps working after this client is garbage-collected."""
         kwargs = self._copy_kwargs(
             api_key, base_url, timeout, max_retries, retry, pace, default_headers
         )
         copy = AsyncClient(http_client=self._http, sleep=self._sleep, **kwargs)
+        copy._pool, copy._builds_pool = self._pool.take(), False
         copy._adopt_state(self)
         return copy
 
@@ -586,7 +719,40 @@ class AsyncClient(_BaseClient):
         )
         return await self._call(ctx, parse_identity)
 
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            limits=DEFAULT_LIMITS,
+            timeout=self._settings.timeout,
+            follow_redirects=False,
+            mounts=NO_PLAIN_HTTP_PROXY,
+        )
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._pool.http
+
+    def _check_loop(self) -> None:
+        """Bind the pool to the running event loop, or refuse before anything is sent.
+
+        Connections belong to the event loop that opened them and cannot be used, nor even
+        closed cleanly, from another one. So a client (with its copies) serves one loop: a call
+        from another raises `ConfigurationError` and sends nothing.
+        """
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        if pool.loop is None:
+            pool.loop = loop
+        elif pool.loop is not loop:
+            raise ConfigurationError(
+                "This AsyncClient belongs to another event loop than the one running now; "
+                "nothing was sent. Create one AsyncClient per event loop (for example inside "
+                "the coroutine you pass to asyncio.run)."
+            )
+
     async def _call(self, ctx: CallContext, parse: Parse[T]) -> T:
+        if self.is_closed:
+            raise _closed_error()
+        self._check_loop()
         try:
             return await self._drive(attempt_flow(ctx, parse))
         except KnoudsError as error:
@@ -620,20 +786,47 @@ class AsyncClient(_BaseClient):
                 if isinstance(command, StoreCall):
                     outcome = await command.arun()
                     continue
-                try:
-                    outcome = await self._http.send(command.request, follow_redirects=False)
-                except httpx.RequestError as exc:
-                    outcome = exc
+                outcome = await self._exchange(command)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
         finally:
             flow.close()
 
+    async def _exchange(self, send: Send) -> object:
+        """Send and read the body, the whole exchange inside the command's time limit."""
+        try:
+            if send.limit is None:
+                return await self._send_and_read(send, None)
+            deadline = time.monotonic() + send.limit
+            async with _timeout(send.limit):
+                return await self._send_and_read(send, deadline)
+        except asyncio.TimeoutError:
+            return time_is_up(send.request)
+        except Exception as exc:  # every failure becomes a knouds error in the core
+            if self.is_closed:
+                return _closed_error()
+            return exc
+
+    async def _send_and_read(self, send: Send, deadline: float | None) -> httpx.Response:
+        response = await self._http.send(send.request, stream=True, follow_redirects=False)
+        try:
+            reader = BodyReader(response, max_bytes=send.max_bytes, deadline=deadline)
+            async for chunk in response.aiter_bytes():
+                reader.add(chunk)
+            return reader.finish()
+        finally:
+            await response.aclose()
+
     async def aclose(self) -> None:
-        """Close the connection pool (unless it was passed in or belongs to another client) and
-        the rate-limit store's connection (if this client opened it from a URL)."""
+        """Close the client and the rate-limit store's connection (if this client opened it from
+        a URL). Closing the client you built also closes the connection pool its
+        ``with_options`` copies share (a pool passed in as ``http_client`` is left open);
+        closing a copy leaves the pool to the others."""
+        if self._closed:
+            return
+        self._closed = True
         self._close_journal()
-        if self._owns_http:
+        if self._pool.give_back(close_now=self._builds_pool):
             await self._http.aclose()
         if self._owns_store and isinstance(self._pacing, SharedPacing):
             await self._pacing.runner.aclose()
@@ -642,8 +835,18 @@ class AsyncClient(_BaseClient):
 
     @property
     def is_closed(self) -> bool:
-        """Whether the underlying connection pool is closed."""
-        return self._http.is_closed
+        """Whether this client is closed (or its connection pool is)."""
+        return self._closed or self._http.is_closed
+
+    def __del__(self) -> None:
+        # A collected client gives its share of the pool back, so that the copies still in use
+        # close it when they are done. Closing needs the event loop, which a finalizer lacks.
+        try:
+            if not self._closed:
+                self._closed = True
+                self._pool.give_back()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
 
     async def __aenter__(self) -> AsyncClient:
         return self

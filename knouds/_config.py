@@ -20,6 +20,8 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "NO_PLAIN_HTTP_PROXY",
     "DEFAULT_TIMEOUT",
     "RATE_LIMIT_STORE_ENV",
     "Settings",
@@ -41,6 +43,13 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=DEFAULT_CONNECT_TIMEOUT)
 # Many long runs in flight at once: httpx's default of 100 connections would queue the 101st.
 DEFAULT_LIMITS = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+# The largest response body read (after decompression). Knouds answers with JSON that points at
+# media by URL: real bodies are kilobytes, so this only stops a broken or hostile server.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# Plain-HTTP base URLs are loopback only; sending them through a proxy from the environment
+# (HTTP_PROXY, ALL_PROXY) would hand the API key in clear text to another machine. HTTPS still
+# goes through such proxies, which then see only an encrypted tunnel.
+NO_PLAIN_HTTP_PROXY: dict[str, None] = {"http://": None}
 USER_AGENT = (
     f"knouds-python/{__version__} httpx/{httpx.__version__} python/{platform.python_version()}"
 )
@@ -82,25 +91,65 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def validate_base_url(value: str | httpx.URL) -> httpx.URL:
-    """Parse a base URL; only HTTPS is accepted, except to a loopback host."""
+def _describe_url(value: object, secret: str | None = None) -> str:
+    """A base URL as an error message may show it: no credentials, query or fragment, and never
+    the API key (people paste it into the wrong setting)."""
+    text = str(value).strip()
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        authority = authority.rpartition("@")[2]
+        text = f"{scheme}://{authority}{slash}{path}"
+    text = text.split("?", 1)[0].split("#", 1)[0]
+    if secret and secret in text:
+        text = text.replace(secret, "***")
+    return repr(text if len(text) <= 100 else text[:99] + "…")
+
+
+def validate_base_url(value: str | httpx.URL, *, secret: str | None = None) -> httpx.URL:
+    """Parse a base URL; only HTTPS is accepted, except to a loopback host. Error messages
+    never repeat credentials, a query, or ``secret``."""
+    shown = _describe_url(value, secret)
     try:
         url = httpx.URL(str(value).strip())
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError(f"base_url {str(value)!r} is not a valid URL.") from exc
+    except (httpx.InvalidURL, TypeError):
+        raise ConfigurationError(f"base_url {shown} is not a valid URL.") from None
+    if url.userinfo:
+        raise ConfigurationError(
+            "base_url must not contain credentials: pass the key as api_key instead."
+        )
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(
-            f"base_url {str(value)!r} must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}."
+            f"base_url {shown} must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}."
         )
     if url.scheme == "http" and not is_loopback(url.host):
         raise ConfigurationError(
-            f"base_url {str(value)!r} uses plain HTTP: the API key would travel unencrypted. "
+            f"base_url {shown} uses plain HTTP: the API key would travel unencrypted. "
             "Use https:// (plain http:// is only allowed to localhost)."
         )
-    if url.userinfo:
-        raise ConfigurationError("base_url must not contain credentials.")
     path = url.path.rstrip("/")
     return url.copy_with(path=path or "", query=None, fragment=None)
+
+
+def check_headers(headers: Mapping[str, str] | None, what: str) -> dict[str, str]:
+    """Header names and values a request can carry (ASCII strings, no line breaks), lowercased.
+
+    Raises:
+        ConfigurationError: naming the header, never repeating its value.
+    """
+    checked: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not (isinstance(name, str) and isinstance(value, str)) or not _header_safe(name + value):
+            raise ConfigurationError(
+                f"{what} {name!r} cannot be sent: header names and values must be ASCII "
+                "strings without line breaks."
+            )
+        checked[name.lower()] = value
+    return checked
+
+
+def _header_safe(text: str) -> bool:
+    return text.isascii() and not any(c in text for c in "\r\n\0")
 
 
 def resolve_settings(
@@ -112,15 +161,20 @@ def resolve_settings(
     """Fill unset settings from the environment and validate them all."""
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     # No key is fine until a call needs one (`missing_key_error`): public endpoints work without.
+    if key is not None and not isinstance(key, str):
+        raise ConfigurationError(f"api_key must be a string, got {type(key).__name__}.")
     key = key.strip() if key is not None and key.strip() else None
-    if key is not None and (any(c in key for c in "\r\n\0") or not key.isprintable()):
-        raise ConfigurationError("The Knouds API key contains characters a header cannot carry.")
+    if key is not None and (not _header_safe(key) or not key.isprintable()):
+        raise ConfigurationError(
+            "The Knouds API key contains characters a header cannot carry (it must be printable "
+            "ASCII): check that it was copied whole."
+        )
     url = validate_base_url(
-        base_url if base_url is not None else (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+        base_url if base_url is not None else (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL),
+        secret=key,
     )
     headers = {"user-agent": USER_AGENT, "accept": "application/json"}
-    for name, value in (default_headers or {}).items():
-        headers[name.lower()] = value
+    headers.update(check_headers(default_headers, "default header"))
     if key is not None:
         headers["x-api-key"] = key
     return Settings(

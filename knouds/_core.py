@@ -17,6 +17,7 @@ from typing import TypeVar
 import httpx
 import pydantic
 
+from ._config import DEFAULT_MAX_RESPONSE_BYTES
 from ._exceptions import APIResponseValidationError, RateLimitError
 from ._ratelimit import RateLimit
 from ._ratestore import PaceTicket, Pacing, StoreCall
@@ -33,6 +34,7 @@ from ._responses import (
     workflow_echo,
 )
 from ._retry import RetryPolicy
+from ._transport import BodyTooLarge
 from ._types import Clock
 
 __all__ = [
@@ -63,6 +65,8 @@ T = TypeVar("T")
 # How a successful body becomes a typed result.
 Parse = Callable[[object, "RateLimit | None"], T]
 logger = logging.getLogger("knouds")
+# The longest pause between two looks at a spent budget whose reset is not known yet.
+_MAX_RECHECK = 0.5
 
 
 # -- one attempt, as a generator of I/O commands -------------------------------------------------
@@ -77,10 +81,21 @@ class Sleep:
 
 @dataclass(frozen=True)
 class Send:
-    """Command: send this request and resume the flow with the ``httpx.Response`` or the
-    ``httpx.RequestError`` it raised."""
+    """Command: send this request and resume the flow with the ``httpx.Response`` (its body
+    read) or the exception the exchange raised.
+
+    Attributes:
+        request: what to send.
+        limit: wall-clock seconds the whole exchange may take, from connecting to the last body
+            byte (``None``: no bound beyond the per-operation timeouts). Past it the shell gives
+            up with ``httpx.ReadTimeout``.
+        max_bytes: the most body bytes (after decompression) to read; past it the shell stops
+            reading and resumes the flow with `BodyTooLarge`.
+    """
 
     request: httpx.Request
+    limit: float | None = None
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 Command = Sleep | Send | StoreCall
@@ -101,6 +116,7 @@ class CallContext:
     pacing: Pacing
     clock: Clock
     api_key: str | None
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     started: float = 0.0
     deadline_at: float | None = None
 
@@ -129,9 +145,27 @@ class CallContext:
             extensions={"timeout": timeout.as_dict()},
         )
 
-    def pacing_error(self, wait: float) -> RateLimitError | None:
-        """The error to raise instead of waiting ``wait`` seconds for the budget, if any."""
-        limit = self.policy.max_retry_wait
+    def send(self) -> Send:
+        """The command for one attempt: its request, its wall-clock limit and its body cap.
+
+        The limit is the largest of the attempt's timeouts (each phase fits inside it), cut to
+        what is left of the policy's deadline; an unbounded phase leaves only the deadline.
+        """
+        timeout = self.timeout
+        phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+        limit = None if None in phases else max(p for p in phases if p is not None)
+        if self.deadline_at is not None:
+            left = max(self.deadline_at - self.clock(), 0.001)
+            limit = left if limit is None else min(limit, left)
+        return Send(self.build_request(), limit, self.max_response_bytes)
+
+    def pacing_error(self, wait: float, waited: float = 0.0) -> RateLimitError | None:
+        """The error to raise instead of waiting ``wait`` more seconds for the budget, if any.
+
+        ``waited`` is what this attempt already spent waiting for it: the policy's
+        ``max_retry_wait`` bounds the total, not each wait.
+        """
+        limit = self.policy.max_retry_wait - waited
         if self.deadline_at is not None:
             limit = min(limit, self.deadline_at - self.clock())
         if wait <= limit:
@@ -139,7 +173,7 @@ class CallContext:
         snapshot = self.pacing.snapshot().get(self.endpoint.bucket)
         return RateLimitError(
             f"The rate-limit budget for {self.endpoint.bucket} is spent until the window resets "
-            f"in {wait:.1f} s, longer than this call may wait ({limit:.1f} s)",
+            f"in {wait:.1f} s, longer than this call may wait ({max(limit, 0.0):.1f} s)",
             code="RATE_LIMIT_EXCEEDED",
             retry_after=wait,
             rate_limit=snapshot,
@@ -156,17 +190,34 @@ def attempt_flow(
     """One attempt: wait for rate-limit budget, send, then parse or raise a knouds error."""
     ticket: PaceTicket | None = None
     try:
+        waited = last_wait = 0.0
         while True:
             ticket, wait = yield from ctx.pacing.acquire(ctx.endpoint.bucket, pace=ctx.pace)
             if ticket is not None:
                 break
-            error = ctx.pacing_error(wait)
+            error = ctx.pacing_error(wait, waited)
             if error is not None:
                 raise error
-            logger.debug("Pacing: %s budget spent, waiting %.2f s", ctx.endpoint.bucket, wait)
+            if waited == 0.0:
+                logger.debug("Pacing: %s budget spent, waiting %.2f s", ctx.endpoint.bucket, wait)
+            # A short answer means "the reset is unknown until a response in flight tells":
+            # ask again at growing intervals rather than spinning on short sleeps.
+            wait = max(wait, min(last_wait * 2, _MAX_RECHECK))
+            error = ctx.pacing_error(wait, waited)
+            if error is not None:
+                raise error
+            waited += wait
+            last_wait = wait
             yield Sleep(wait)
-        request = ctx.build_request()
-        outcome = yield Send(request)
+        send = ctx.send()
+        request = send.request
+        outcome = yield send
+        if isinstance(outcome, BodyTooLarge):
+            raise APIResponseValidationError(
+                f"Knouds answered {outcome.response.status_code} with a body larger than "
+                f"{outcome.limit} bytes (max_response_bytes); the SDK stopped reading it",
+                response=outcome.response,
+            ) from None
         if not isinstance(outcome, httpx.Response):
             assert isinstance(outcome, Exception)
             raise map_transport_error(outcome, request) from outcome

@@ -206,12 +206,31 @@ class Fetch:
         return self.error(f"Fetching {_public(self.url)} failed: {exc or type(exc).__name__}.")
 
 
+# File systems limit a name to 255 *bytes* (not characters): a name of 200 letters outside
+# ASCII takes up to 800. Names are cut to this many UTF-8 bytes, leaving room for the "-1"
+# that tells equal names apart and for the temporary file's hidden ".<name>.<hex>.part".
+_MAX_NAME_BYTES = 200
+
+
+def fit_name(name: str, max_bytes: int = _MAX_NAME_BYTES) -> str:
+    """``name`` cut to at most ``max_bytes`` UTF-8 bytes at a character boundary, keeping a
+    short extension (``.png``) intact."""
+    if len(name.encode("utf-8", "replace")) <= max_bytes:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext.encode("utf-8", "replace")) > 16:
+        stem, dot, ext = name, "", ""
+    budget = max_bytes - len((dot + ext).encode("utf-8", "replace"))
+    cut = stem.encode("utf-8", "replace")[:budget].decode("utf-8", "ignore")
+    return cut + dot + ext
+
+
 def _safe_name(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".")
     if _WINDOWS_RESERVED.match(name):
         name = f"_{name}"
-    return name[:200] or "media"
+    return fit_name(name) or "media"
 
 
 def destination(path_or_dir: PathLike, filename: str) -> Path:
@@ -255,7 +274,8 @@ class PartFile:
         if self._out is None:
             self.target.parent.mkdir(parents=True, exist_ok=True)
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-            part = self.target.with_name(f".{self.target.name[:180]}.{secrets.token_hex(6)}.part")
+            hidden = f".{fit_name(self.target.name, 180)}.{secrets.token_hex(6)}.part"
+            part = self.target.with_name(hidden)
             self._out = os.fdopen(os.open(part, flags, 0o666), "wb")  # the umask applies
             self.part = part
         self._out.write(chunk)
@@ -311,7 +331,9 @@ def iter_media(
     client = http_client if http_client is not None else shared_client()
     while True:
         try:
-            response = client.send(fetch.request(client), stream=True)
+            # Never the client's own redirect handling: each hop is checked here (HTTPS only,
+            # at most MAX_REDIRECTS), whatever the client passed in was built with.
+            response = client.send(fetch.request(client), stream=True, follow_redirects=False)
             try:
                 if fetch.is_file(response):
                     for chunk in response.iter_bytes(chunk_size):
@@ -386,7 +408,9 @@ async def aiter_media(
     async with _async_client(http_client) as client:
         while True:
             try:
-                response = await client.send(fetch.request(client), stream=True)
+                response = await client.send(
+                    fetch.request(client), stream=True, follow_redirects=False
+                )
                 try:
                     if fetch.is_file(response):
                         async for chunk in response.aiter_bytes(chunk_size):

@@ -36,6 +36,7 @@ would map to, with ``status_code=None``.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._public import publish
@@ -90,7 +91,11 @@ __all__ = [
 
 
 class KnoudsError(Exception):
-    """Base class of every error raised by the SDK."""
+    """Base class of every error raised by the SDK.
+
+    Every knouds error survives ``pickle`` (process pools, task queues) with its attributes; the
+    request and response it holds travel without the API key.
+    """
 
     message: str
 
@@ -109,7 +114,6 @@ class KnoudsError(Exception):
 
 
 def _without_key(state: dict[str, Any]) -> dict[str, Any]:
-    import copy
 
     import httpx
 

@@ -9,17 +9,29 @@ decisions live here once.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
 from ._core import check_execution_id
-from ._exceptions import ExecutionCancelledError, ExecutionFailedError, ExecutionTimeoutError
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    ExecutionCancelledError,
+    ExecutionFailedError,
+    ExecutionTimeoutError,
+    InternalServerError,
+    KnoudsError,
+    RateLimitError,
+)
+from ._responses import redact
+from ._retry import RetryPolicy
 from ._types import NOT_GIVEN, NotGiven
 from .models import Execution, RunResult
 
 __all__ = ["BACKOFF", "ExecutionRef", "Poll", "execution_id_of", "next_interval", "settle"]
 
-_MIN_POLL_TIMEOUT = 1.0
+# The least time a poll gets, so that even ``timeout=0`` looks once.
+_MIN_POLL_TIME = 0.25
 BACKOFF = 1.5
 """Each wait between polls is this many times the previous one, up to the maximum."""
 
@@ -37,11 +49,11 @@ def next_interval(current: float, maximum: float) -> float:
     return min(current * BACKOFF, maximum)
 
 
-def settle(execution: Execution) -> RunResult | None:
+def settle(execution: Execution, secret: str | None = None) -> RunResult | None:
     """What a polled state means: the result once ``completed``, ``None`` while it runs.
 
     ``processing``, ``cancel_requested`` and statuses the SDK does not know yet mean "keep
-    polling".
+    polling". ``secret`` (the API key) is redacted from a failure's code and message.
 
     Raises:
         ExecutionFailedError: the execution ended ``failed``; ``code`` and ``message`` are the
@@ -52,6 +64,14 @@ def settle(execution: Execution) -> RunResult | None:
         return execution.to_result()
     if execution.status == "failed":
         error = execution.error
+        if error is not None and secret:
+            error = error.model_copy(
+                update={
+                    "code": redact(error.code, secret),
+                    "message": redact(error.message, secret),
+                }
+            )
+            execution = execution.model_copy(update={"error": error})
         message = (error.message if error else None) or f"Execution {execution.id} failed"
         raise ExecutionFailedError(
             message,
@@ -65,6 +85,16 @@ def settle(execution: Execution) -> RunResult | None:
             f"Execution {execution.id} was cancelled before it completed.", execution=execution
         )
     return None
+
+
+def _passing(error: KnoudsError) -> bool:
+    """Whether polling again later may succeed where this poll failed."""
+    if isinstance(error, ExecutionFailedError):
+        return False
+    return isinstance(
+        error,
+        (RateLimitError, APIConnectionError, APIResponseValidationError, InternalServerError),
+    )
 
 
 def _check_seconds(name: str, value: float, *, allow_zero: bool) -> float:
@@ -89,6 +119,7 @@ class Poll:
     max_interval: float
     timeout: float | None
     last: Execution | None = field(default=None)
+    secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def start(
@@ -99,8 +130,9 @@ class Poll:
         poll_interval: float,
         max_poll_interval: float,
         now: float,
+        secret: str | None = None,
     ) -> Poll:
-        """A new wait starting at ``now``.
+        """A new wait starting at ``now``; ``secret`` is redacted from failures.
 
         Raises:
             ExecutionNotFoundError: the id is not a valid execution id (nothing is sent).
@@ -114,7 +146,7 @@ class Poll:
         limit = None if timeout is None else _check_seconds("timeout", timeout, allow_zero=True)
         deadline = None if limit is None else now + limit
         last = execution if isinstance(execution, Execution) else None
-        return cls(execution_id, deadline, interval, maximum, limit, last)
+        return cls(execution_id, deadline, interval, maximum, limit, last, secret)
 
     def observe(self, execution: Execution) -> RunResult | None:
         """Record a polled state; the result when it completed, ``None`` to keep polling.
@@ -124,14 +156,46 @@ class Poll:
             ExecutionCancelledError: it was cancelled.
         """
         self.last = execution
-        return settle(execution)
+        return settle(execution, self.secret)
 
     def poll_timeout(self, now: float) -> float | NotGiven:
-        """The timeout for the next poll: what is left of the wait (at least a second), so one
-        slow answer cannot hold ``wait`` far past its own timeout."""
+        """The timeout for the next poll: what is left of the wait, so one slow answer cannot
+        hold ``wait`` past its own timeout."""
         if self.deadline is None:
             return NOT_GIVEN
-        return max(self.deadline - now, _MIN_POLL_TIMEOUT)
+        return max(self.deadline - now, _MIN_POLL_TIME)
+
+    def poll_policy(self, policy: RetryPolicy, now: float) -> RetryPolicy:
+        """The retry policy of the next poll: ``policy`` bounded by what is left of the wait, so
+        no retry, 429 wait or rate-limit pacing inside one poll outlasts the wait."""
+        if self.deadline is None:
+            return policy
+        left = max(self.deadline - now, _MIN_POLL_TIME)
+        deadline = left if policy.deadline is None else min(policy.deadline, left)
+        return replace(policy, deadline=deadline, max_retry_wait=min(policy.max_retry_wait, left))
+
+    def after_error(self, error: KnoudsError, now: float) -> float | None:
+        """Seconds to wait before polling again after a poll failed, or ``None`` to raise
+        ``error`` itself.
+
+        With a timeout, a poll that met a passing trouble (a 429, a timeout, a broken
+        connection, a 5xx, an unreadable body) does not end the wait: it polls again while
+        time is left, and gives up with `ExecutionTimeoutError` (caused by that error) when
+        the time is up or the server asks for a longer wait than is left. Without a timeout,
+        and for errors a new poll cannot fix (401, 404, ...), ``error`` is raised.
+
+        Raises:
+            ExecutionTimeoutError: no time is left for another poll.
+        """
+        if self.deadline is None or not _passing(error):
+            return None
+        wait = self.interval
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            wait = max(wait, error.retry_after)
+        if now + wait >= self.deadline:
+            raise self.timeout_error() from error
+        self.interval = next_interval(self.interval, self.max_interval)
+        return wait
 
     def next_sleep(self, now: float) -> float:
         """Seconds to sleep before the next poll (the last poll happens at the deadline).

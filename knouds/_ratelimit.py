@@ -38,6 +38,10 @@ _SKEW_THRESHOLD = 1.5
 _RESET_MARGIN = 0.05
 # The last second of year 9999: a reset beyond it is garbage, not a time.
 _LATEST_EPOCH = 253_402_300_799
+# Knouds windows last a minute. A reset further ahead than this (on this machine's clock, after
+# skew correction) is a broken header, not a time: trusting it would refuse every call locally
+# until then, and no later response could correct it.
+_PLAUSIBLE_RESET_AHEAD = 3600.0
 # How long to wait before asking again when the budget is spent but the next reset is unknown
 # (a response is in flight that will tell).
 _UNKNOWN_RESET_POLL = 0.05
@@ -142,20 +146,30 @@ class RateLimit:
     def from_headers(
         cls, headers: Mapping[str, str], *, now: float | None = None
     ) -> RateLimit | None:
-        """Parse the three headers; ``None`` when any is missing or malformed (never raises)."""
+        """Parse the three headers; ``None`` when any is missing, malformed or implausible (never
+        raises).
+
+        A reset more than an hour ahead is implausible for minute windows. When only the
+        ``Date`` header makes it so (a server clock years off), the ``Date`` is ignored instead.
+        """
         limit = _number(headers.get("x-ratelimit-limit"))
         remaining = _number(headers.get("x-ratelimit-remaining"))
         reset = _number(headers.get("x-ratelimit-reset"))
         if limit is None or remaining is None or reset is None:
             return None
-        if limit < 0 or not 0 <= reset <= _LATEST_EPOCH:
+        if limit < 0 or not 0 <= reset <= _LATEST_EPOCH or limit > 2**53 or remaining > 2**53:
             return None
         local_now = time.time() if now is None else now
+        offset = clock_offset(headers.get("date"), local_now)
+        if reset - offset - local_now > _PLAUSIBLE_RESET_AHEAD:
+            if reset - local_now > _PLAUSIBLE_RESET_AHEAD:
+                return None
+            offset = 0.0
         return cls(
             limit=int(limit),
             remaining=max(0, int(remaining)),
             reset=reset,
-            clock_offset=clock_offset(headers.get("date"), local_now),
+            clock_offset=offset,
         )
 
     @property
@@ -192,6 +206,7 @@ class _Bucket:
     external: int = 0  # requests others (another process with the same key) spent in it
     in_flight: set[int] = field(default_factory=set)
     last: RateLimit | None = None
+    learnt_at: int = 0  # the last ticket issued when server_reset was learnt
 
     def budget(self) -> int:
         assert self.limit is not None
@@ -255,18 +270,26 @@ class Pacer:
         """Hand a slot back once its response (or failure) is in, learning from its headers.
 
         A response from a newer window starts counting that window; one from the current window
-        only reveals requests spent by others; one from an older window is ignored.
+        only reveals requests spent by others; one from an older window is ignored, unless its
+        request was sent after that window was learnt: then the earlier answer was wrong, and
+        the newer one corrects it.
         """
         with self._lock:
             state = self._buckets.setdefault(ticket.bucket, _Bucket())
             state.in_flight.discard(ticket.seq)
             if rate_limit is None:
                 return
-            if state.server_reset is not None and rate_limit.reset < state.server_reset:
+            sent_later = ticket.seq > state.learnt_at
+            if (
+                state.server_reset is not None
+                and rate_limit.reset < state.server_reset
+                and not sent_later
+            ):
                 return
             state.limit = rate_limit.limit
             state.last = rate_limit
-            if state.server_reset is None or rate_limit.reset > state.server_reset:
+            if state.server_reset is None or rate_limit.reset != state.server_reset:
+                state.learnt_at = self._seq
                 if state.local_reset is not None:
                     # The server rolled over before our clock did: this request and any still
                     # in flight are all that can count in the new window.

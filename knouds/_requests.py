@@ -51,30 +51,86 @@ def check_execution_id(value: object) -> str:
     return value
 
 
-def _find_unserialisable(value: object, path: str) -> tuple[str, object] | None:
-    if value is None or isinstance(value, (str, bool, int)):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else (path, value)
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"{path} key {key!r}", key
-            found = _find_unserialisable(item, f"{path}[{key!r}]")
-            if found:
-                return found
-        return None
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found = _find_unserialisable(item, f"{path}[{index}]")
-            if found:
-                return found
-        return None
-    return path, value
+# Deeper than any real input, and far from Python's recursion limit.
+MAX_INPUT_DEPTH = 100
+
+
+def _find_unserialisable(value: object, path: str) -> tuple[str, object, str] | None:
+    """The first value JSON cannot carry: ``(where, value, why)``, or ``None``.
+
+    Walks the inputs without recursion, so circular and very deep values are found, not
+    crashed on.
+    """
+    stack: list[tuple[object, str, int]] = [(value, path, 0)]
+    open_containers: set[int] = set()
+    exits: list[tuple[int, int]] = []  # (stack height, container id) to forget on the way out
+    while stack:
+        while exits and len(stack) <= exits[-1][0]:
+            open_containers.discard(exits.pop()[1])
+        item, where, depth = stack.pop()
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, str):
+            if not _encodable(item):
+                return where, item, "a string with an unpaired surrogate (not valid Unicode)"
+            continue
+        if isinstance(item, int):
+            if _too_many_digits(item):
+                return where, item, "an integer too large to write as JSON"
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return where, item, "not a finite number"
+            continue
+        if not isinstance(item, (Mapping, list, tuple)):
+            return where, item, "not JSON-serialisable"
+        if depth >= MAX_INPUT_DEPTH:
+            return where, item, f"nested more than {MAX_INPUT_DEPTH} levels deep"
+        if id(item) in open_containers:
+            return where, item, "a container that contains itself"
+        open_containers.add(id(item))
+        exits.append((len(stack), id(item)))
+        if isinstance(item, Mapping):
+            children = []
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return f"{where} key {short(key)}", key, "a key that is not a string"
+                if not _encodable(key):
+                    return f"{where} key {short(key)}", key, "a key that is not valid Unicode"
+                children.append((child, f"{where}[{key!r}]", depth + 1))
+        else:
+            children = [(child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item)]
+        stack.extend(reversed(children))
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _too_many_digits(number: int) -> bool:
+    # Python refuses to write integers past its digit limit (4300 by default) as text.
+    if number.bit_length() < 10_000:
+        return False
+    try:
+        str(number)
+    except ValueError:
+        return True
+    return False
 
 
 def encode_inputs(inputs: object) -> bytes:
-    """``{"inputs": inputs}`` as JSON bytes, or `InvalidInputsError` naming the bad value."""
+    """``{"inputs": inputs}`` as JSON bytes, or `InvalidInputsError` naming the bad value.
+
+    Everything JSON cannot carry is refused here, before anything is sent: values of other
+    types, non-finite numbers, strings that are not valid Unicode (lone surrogates, which
+    ``json.loads`` can produce), integers past Python's digit limit, circular or extremely deep
+    structures.
+    """
     if not isinstance(inputs, Mapping):
         raise InvalidInputsError(
             f"inputs must be a mapping of field names to values, got {type(inputs).__name__} "
@@ -82,28 +138,44 @@ def encode_inputs(inputs: object) -> bytes:
             code="INVALID_INPUTS",
         )
     problem = _find_unserialisable(inputs, "inputs")
-    if problem is not None:
-        where, value = problem
-        raise InvalidInputsError(
-            f"{where} is {type(value).__name__} {short(value)}, which is not JSON-serialisable "
-            "(use str, int, float, bool, None, lists and dicts with string keys; finite numbers)",
-            code="INVALID_INPUTS",
-        )
-    payload = inputs if isinstance(inputs, dict) else dict(inputs)
-    return json.dumps({"inputs": payload}, ensure_ascii=False, allow_nan=False).encode()
+    if problem is None:
+        payload = inputs if isinstance(inputs, dict) else dict(inputs)
+        try:
+            return json.dumps({"inputs": payload}, ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError, RecursionError) as exc:  # a mapping that changed under us
+            problem = ("inputs", payload, f"not JSON-serialisable ({type(exc).__name__})")
+    where, value, why = problem
+    raise InvalidInputsError(
+        f"{where} is {type(value).__name__} {_safe_short(value)}, which JSON cannot carry: "
+        f"{why} (use str, int, float, bool, None, lists and dicts with string keys; finite "
+        "numbers)",
+        code="INVALID_INPUTS",
+    )
+
+
+def _safe_short(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and _too_many_digits(value):
+        return f"of {value.bit_length()} bits"
+    try:
+        return short(value)
+    except (RecursionError, ValueError):
+        return f"<{type(value).__name__}>"
 
 
 def encode_workflow(fields: Mapping[str, object]) -> bytes:
     """A workflow definition (``create`` / ``update`` body) as JSON bytes, or
     `InvalidBodyError` naming the value that cannot be sent."""
     problem = _find_unserialisable(fields, "workflow")
-    if problem is not None:
-        where, value = problem
-        raise InvalidBodyError(
-            f"{where} is {type(value).__name__} {short(value)}, which is not JSON-serialisable",
-            code="INVALID_BODY",
-        )
-    return json.dumps(dict(fields), ensure_ascii=False, allow_nan=False).encode()
+    if problem is None:
+        try:
+            return json.dumps(dict(fields), ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError, RecursionError) as exc:  # a mapping that changed under us
+            problem = ("workflow", fields, f"not JSON-serialisable ({type(exc).__name__})")
+    where, value, why = problem
+    raise InvalidBodyError(
+        f"{where} is {type(value).__name__} {_safe_short(value)}, which JSON cannot carry: {why}",
+        code="INVALID_BODY",
+    )
 
 
 def short(value: object, limit: int = 60) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from pydantic import TypeAdapter
@@ -25,6 +25,8 @@ from .models import Execution, Identity, RunResult, Workflow, WorkflowSchema, Wo
 if TYPE_CHECKING:
     from ._core import Parse
 
+T = TypeVar("T")
+
 __all__ = [
     "map_transport_error",
     "parse_execution",
@@ -34,6 +36,7 @@ __all__ = [
     "parse_workflow",
     "parse_workflow_list",
     "raise_for_response",
+    "redact",
     "workflow_echo",
 ]
 
@@ -58,8 +61,9 @@ def _decode(response: httpx.Response) -> tuple[object, bool]:
         return None, False
 
 
-def _describe_body(response: httpx.Response) -> str:
-    text = response.content[:2048].decode("utf-8", "replace").strip()
+def _describe_body(response: httpx.Response, secret: str | None = None) -> str:
+    # Redact before cutting: a cut through the key would leave its first characters behind.
+    text = redact(response.content[:4096].decode("utf-8", "replace"), secret).strip()
     reason = response.reason_phrase or ""
     head = f"Knouds answered {response.status_code} {reason}".rstrip()
     if not text:
@@ -71,6 +75,20 @@ def _describe_body(response: httpx.Response) -> str:
 
 def _redact(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret and secret in text else text
+
+
+def redact(value: T, secret: str | None) -> T:
+    """``value`` with every occurrence of ``secret`` replaced by ``***``, in a string or in the
+    strings (keys included) of JSON-like nested dicts and lists. Anything else is returned as is."""
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return _redact(value, secret)  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {redact(k, secret): redact(v, secret) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [redact(item, secret) for item in value]  # type: ignore[return-value]
+    return value
 
 
 def raise_for_response(
@@ -91,19 +109,23 @@ def raise_for_response(
             return body if decoded else None
         if not decoded or not isinstance(body, dict):
             problem = (
-                _describe_body(response)
+                _describe_body(response, api_key)
                 if not decoded
-                else f"Knouds answered {status} with JSON that is not an object: {short(body)}"
+                else f"Knouds answered {status} with JSON that is not an object: "
+                f"{short(redact(body, api_key))}"
             )
             raise APIResponseValidationError(
-                _redact(problem, api_key), response=response, body=body if decoded else None
+                _redact(problem, api_key),
+                response=response,
+                body=redact(body, api_key) if decoded else None,
             )
         if body.get("success") is not False:
             return body
+    body = redact(body, api_key)  # from here on the body only travels inside an error
     code, message = _code_and_message(body)
     if 200 <= status < 300 and code is None:  # a 2xx carrying "success": false and no code
         raise APIResponseValidationError(
-            _redact(f"Knouds answered {status} with success=false: {message or body!r}", api_key),
+            f"Knouds answered {status} with success=false: {short(message or body, 200)}",
             response=response,
             body=body,
         )
@@ -114,20 +136,25 @@ def raise_for_response(
             "redirects, so the API key never travels elsewhere. Check base_url"
         )
     if message is None:
-        message = _describe_body(response) if not decoded else f"Knouds answered {status}"
+        message = _describe_body(response, api_key) if not decoded else f"Knouds answered {status}"
     cls = class_for(status, code)
     if status == 404 and code is None and cls is NotFoundError:
         cls = endpoint.not_found
     kwargs: dict[str, Any] = {
         "status_code": status,
         "code": code,
-        "body": body if decoded else (response.text[:2048] or None),
+        "body": body if decoded else (redact(_text_of(response), api_key) or None),
         "response": response,
         "rate_limit": rate_limit,
     }
     if issubclass(cls, RateLimitError):
         kwargs["retry_after"] = _server_wait(response, body, rate_limit, now)
     raise cls(_redact(message, api_key), **kwargs)
+
+
+def _text_of(response: httpx.Response) -> str:
+    """The first 2 KiB of a body that is not JSON, as text (undecodable bytes replaced)."""
+    return response.content[:2048].decode("utf-8", "replace")
 
 
 def _text(value: object) -> str | None:

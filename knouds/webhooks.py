@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import time
 from typing import Any
 
@@ -58,6 +59,10 @@ def _digest(secret: str, timestamp: int | str, payload: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+def _finite_seconds(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _as_bytes(payload: bytes | bytearray | memoryview | str) -> bytes:
     return payload.encode() if isinstance(payload, str) else bytes(payload)
 
@@ -78,6 +83,24 @@ def sign(
     return f"t={stamp},v1={_digest(secret, stamp, _as_bytes(payload))}"
 
 
+def _header_text(header: object) -> str:
+    """The signature header as text: ``bytes`` are decoded; only ASCII can be a valid header."""
+    if isinstance(header, (bytes, bytearray, memoryview)):
+        try:
+            header = bytes(header).decode("ascii")
+        except UnicodeDecodeError:
+            raise WebhookVerificationError(
+                f"The {SIGNATURE_HEADER} header holds bytes that are not ASCII."
+            ) from None
+    if not isinstance(header, str):
+        raise WebhookVerificationError(
+            f"The {SIGNATURE_HEADER} header must be a string, got {type(header).__name__}."
+        )
+    if not header.isascii():
+        raise WebhookVerificationError(f"The {SIGNATURE_HEADER} header holds non-ASCII text.")
+    return header
+
+
 def _parse_header(header: str) -> tuple[int, list[str]]:
     timestamp: int | None = None
     signatures: list[str] = []
@@ -87,7 +110,9 @@ def _parse_header(header: str) -> tuple[int, list[str]]:
             continue
         if key == "t":
             stamp = value.strip()
-            if not stamp.isdigit() or len(stamp) > 12:  # Unix seconds, not an arbitrary number
+            if (
+                not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12
+            ):  # Unix seconds, not an arbitrary number
                 raise WebhookVerificationError(
                     "The X-Knouds-Signature timestamp is not a Unix time in seconds."
                 )
@@ -103,7 +128,7 @@ def _parse_header(header: str) -> tuple[int, list[str]]:
 
 def verify(
     payload: bytes | bytearray | memoryview | str,
-    signature_header: str | None,
+    signature_header: str | bytes | None,
     secret: str,
     *,
     tolerance: float = DEFAULT_TOLERANCE,
@@ -113,33 +138,57 @@ def verify(
 
     Args:
         payload: the raw request body, exactly as received.
-        signature_header: the ``X-Knouds-Signature`` header value.
+        signature_header: the ``X-Knouds-Signature`` header value (``str``, or the raw
+            ``bytes`` some frameworks hand out).
         secret: your webhook secret.
         tolerance: the largest accepted distance, in seconds, between the signature's timestamp
-            and now (replay protection).
+            and now (replay protection); a finite number >= 0.
         now: the current Unix time (default: the system clock).
 
     Returns:
         The typed event.
 
     Raises:
-        WebhookVerificationError: a missing or malformed header, no matching signature (compared
-            in constant time), a timestamp outside the tolerance, or a body that is not an event.
+        WebhookVerificationError: a missing or malformed header (non-ASCII included), no
+            matching signature (compared in constant time), a timestamp outside the tolerance, a
+            tolerance that is not a finite number, or a body that is not an event. Nothing else
+            is raised, and nothing unverified is accepted.
     """
-    if not secret:
+    if not secret or not isinstance(secret, str):
         raise WebhookVerificationError("No webhook secret given: cannot verify the delivery.")
-    if not signature_header or not signature_header.strip():
+    if not _finite_seconds(tolerance) or tolerance < 0:
+        raise WebhookVerificationError(
+            f"tolerance must be a finite number of seconds >= 0, got {tolerance!r}: nothing can be "
+            "verified against it."
+        )
+    if now is not None and not _finite_seconds(now):
+        raise WebhookVerificationError(f"now must be a finite Unix time, got {now!r}.")
+    if signature_header is None:
         raise WebhookVerificationError(f"The {SIGNATURE_HEADER} header is missing.")
-    timestamp, signatures = _parse_header(signature_header)
+    header = _header_text(signature_header)
+    if not header.strip():
+        raise WebhookVerificationError(f"The {SIGNATURE_HEADER} header is missing.")
+    timestamp, signatures = _parse_header(header)
     current = time.time() if now is None else now
-    if abs(current - timestamp) > tolerance:
+    if not abs(current - timestamp) <= tolerance:
         raise WebhookVerificationError(
             f"The delivery's timestamp is {abs(current - timestamp):.0f} s away from now, outside "
             f"the {tolerance:g} s tolerance (a replay, or a clock that is off)."
         )
-    body = _as_bytes(payload)
-    expected = _digest(secret, timestamp, body)
-    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+    if not isinstance(payload, (bytes, bytearray, memoryview, str)):
+        raise WebhookVerificationError(
+            f"The delivery's body must be bytes or str, got {type(payload).__name__}."
+        )
+    try:
+        body = _as_bytes(payload)
+    except UnicodeEncodeError:
+        raise WebhookVerificationError("The delivery's body is not valid Unicode.") from None
+    try:
+        expected = _digest(secret, timestamp, body).encode()
+    except UnicodeEncodeError:
+        raise WebhookVerificationError("The webhook secret is not valid Unicode.") from None
+    # Compare bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+    if not any(hmac.compare_digest(expected, candidate.encode()) for candidate in signatures):
         raise WebhookVerificationError(
             "No signature in the header matches the body: check the secret and that the raw, "
             "unparsed body was passed."

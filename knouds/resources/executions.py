@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .._core import Endpoint, parse_execution
+from .._core import CallContext, Endpoint, parse_execution
+from .._exceptions import KnoudsError
 from .._polling import ExecutionRef, Poll, execution_id_of
 from .._retry import RetryPolicy
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
@@ -18,6 +19,22 @@ if TYPE_CHECKING:
     from .._client import AsyncClient, Client
 
 __all__ = ["AsyncExecutions", "Executions"]
+
+
+def _poll_context(
+    client: Client | AsyncClient,
+    poll: Poll,
+    extra_headers: Mapping[str, str] | None,
+    retry: RetryPolicy | None,
+) -> CallContext:
+    """One poll of ``wait``: its timeout and retries bounded by what is left of the wait."""
+    now = client._clock()
+    return client._context(
+        Endpoint.execution(poll.execution_id),
+        timeout=poll.poll_timeout(now),
+        extra_headers=extra_headers,
+        retry=poll.poll_policy(retry if retry is not None else client.retry_policy, now),
+    )
 
 
 class Executions:
@@ -107,28 +124,38 @@ class Executions:
             ExecutionFailedError: the execution failed (``code``, ``message``, ``execution``).
             ExecutionCancelledError: the execution was cancelled.
             ExecutionTimeoutError: ``timeout`` ran out; the execution goes on, and
-                ``wait(error.execution_id)`` resumes.
+                ``wait(error.execution_id)`` resumes. The wait ends within ``timeout`` (plus a
+                fraction of a second) whatever the polls meet: a poll that hits a 429, a
+                timeout, a broken connection or a 5xx is tried again while time is left, and
+                the error it met becomes this error's ``__cause__``.
             ExecutionNotFoundError: no such execution is visible to the key.
 
         Example:
             >>> job = client.models.submit("seedance-2-i2v", {"prompt": "waves"})  # doctest: +SKIP
             >>> client.executions.wait(job).videos[0].url  # doctest: +SKIP
         """
+        client = self._client
         poll = Poll.start(
             execution_id,
             timeout=timeout,
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
-            now=self._client._clock(),
+            now=client._clock(),
+            secret=client._settings.api_key,
         )
         while True:
-            limit = poll.poll_timeout(self._client._clock())
-            result = poll.observe(
-                self.get(poll.execution_id, timeout=limit, extra_headers=extra_headers, retry=retry)
-            )
-            if result is not None:
-                return result
-            self._client._sleep(poll.next_sleep(self._client._clock()))
+            ctx = _poll_context(client, poll, extra_headers, retry)
+            try:
+                result = poll.observe(client._call(ctx, parse_execution))
+            except KnoudsError as error:
+                pause = poll.after_error(error, client._clock())
+                if pause is None:
+                    raise
+            else:
+                if result is not None:
+                    return result
+                pause = poll.next_sleep(client._clock())
+            client._sleep(pause)
 
 
 class AsyncExecutions:
@@ -182,20 +209,25 @@ class AsyncExecutions:
         retry: RetryPolicy | None = None,
     ) -> RunResult:
         """Poll until the execution ends and return its result. See `Executions.wait`."""
+        client = self._client
         poll = Poll.start(
             execution_id,
             timeout=timeout,
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
-            now=self._client._clock(),
+            now=client._clock(),
+            secret=client._settings.api_key,
         )
         while True:
-            limit = poll.poll_timeout(self._client._clock())
-            result = poll.observe(
-                await self.get(
-                    poll.execution_id, timeout=limit, extra_headers=extra_headers, retry=retry
-                )
-            )
-            if result is not None:
-                return result
-            await self._client._sleep(poll.next_sleep(self._client._clock()))
+            ctx = _poll_context(client, poll, extra_headers, retry)
+            try:
+                result = poll.observe(await client._call(ctx, parse_execution))
+            except KnoudsError as error:
+                pause = poll.after_error(error, client._clock())
+                if pause is None:
+                    raise
+            else:
+                if result is not None:
+                    return result
+                pause = poll.next_sleep(client._clock())
+            await client._sleep(pause)

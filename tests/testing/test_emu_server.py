@@ -92,13 +92,21 @@ def test_chunked_request_body(emu: Emulator) -> None:
     assert response.status_code == 200
 
 
-def test_command_line_serves_until_interrupted() -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# SIGINT is sent to a child that inherited it ignored (as background jobs and some runners
+# start processes): the emulator must install its own handler rather than rely on the default.
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_command_line_serves_until_interrupted(stop_signal: signal.Signals) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "knouds.testing", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
+        preexec_fn=_ignore_sigint,
     )
     try:
         assert process.stdout is not None
@@ -115,7 +123,7 @@ def test_command_line_serves_until_interrupted() -> None:
                 headers={"x-api-key": lines["KNOUDS_API_KEY"]},
             )
         assert response.status_code == 200
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         assert process.wait(timeout=5) == 0
     finally:
         if process.poll() is None:

@@ -281,7 +281,7 @@ async def test_progress_true_without_tqdm_runs_without_a_bar(
     assert capsys.readouterr().err == ""
 
 
-async def test_unexpected_exception_propagates_and_stops_the_batch(
+async def test_an_unexpected_exception_stays_in_its_slot_and_keeps_the_others(
     make_client: Callable[..., Any],
 ) -> None:
     def respond(i: int) -> httpx.Response:
@@ -292,10 +292,32 @@ async def test_unexpected_exception_propagates_and_stops_the_batch(
     transport = SlowTransport(respond=respond)
     client = make_client(transport)
 
-    with pytest.raises(RuntimeError, match="handler bug"):
-        await resolve(client.models.run_many("gpt-image-2", inputs(20), concurrency=2))
+    results = await resolve(client.models.run_many("gpt-image-2", inputs(6), concurrency=2))
 
-    assert len(transport.started) < 20
+    assert isinstance(results[1], knouds.KnoudsError)
+    assert "handler bug" in str(results[1])
+    assert [r.text for i, r in enumerate(results) if i != 1] == [
+        f"out-{i}" for i in range(6) if i != 1
+    ]
+
+
+async def test_a_non_knouds_exception_of_one_input_keeps_the_paid_results(
+    make_client: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(SlowTransport())
+    real_run = client.models.run
+
+    def run(name: str, inputs: Any, **kwargs: Any) -> Any:
+        if inputs.get("i") == 2:
+            raise LookupError("a bug outside the SDK")
+        return real_run(name, inputs, **kwargs)
+
+    monkeypatch.setattr(client.models, "run", run)
+    results = await resolve(client.models.run_many("gpt-image-2", inputs(5), concurrency=2))
+
+    assert isinstance(results[2], knouds.KnoudsError)
+    assert isinstance(results[2].__cause__, LookupError)
+    assert [r.text for i, r in enumerate(results) if i != 2] == ["out-0", "out-1", "out-3", "out-4"]
 
 
 def test_sync_and_async_run_many_take_the_same_parameters() -> None:

@@ -207,7 +207,7 @@ def test_clients_own_only_their_pool(client_cls: Any) -> None:
     http = httpx.Client() if client_cls is knouds.Client else httpx.AsyncClient()
     client = client_cls("k", http_client=http)
     assert client._http is http
-    assert not client._owns_http
+    assert not client._pool.owned
 
 
 def test_garbage_collected_clients_make_no_noise() -> None:

@@ -159,7 +159,9 @@ async def test_each_poll_times_out_within_what_is_left_of_the_wait(
     await resolve(client.executions.wait(EXEC_ID, timeout=5))
 
     reads = [request.extensions["timeout"]["read"] for request in script.requests]
-    assert reads == [5.0, 4.0, 2.5, 1.0]  # 5 s left, then after sleeps of 1, 1.5 and 2.25 s
+    # 5 s left, then after sleeps of 1, 1.5 and 2.25 s; the last poll at the deadline gets a
+    # quarter of a second.
+    assert reads == [5.0, 4.0, 2.5, 0.25]
     await resolve(client.executions.wait(EXEC_ID, timeout=None))
     assert script.requests[-1].extensions["timeout"]["read"] == 600.0  # the client's default
 

@@ -1,0 +1,182 @@
+"""How the client shells enforce the limits the core sets on one exchange: wall time and body size.
+
+The core decides, per attempt, how many seconds the whole exchange may take and how many body
+bytes may be read (`knouds._core.Send`). httpx's own timeouts bound each socket operation, not
+the exchange: a server dripping a header line a second, or a body byte a second, never trips a
+read timeout. So:
+
+- the body is always streamed and counted after decompression (`BodyReader`): a body over the
+  cap, or one still arriving when the time is up, is abandoned without reading the rest;
+- the async shell wraps the whole exchange in an asyncio timeout (any transport, aiohttp too);
+- the sync shell cannot interrupt a blocking read from outside, so the SDK's own connection pool
+  sends through `DeadlineBackend`, which cuts each socket operation's timeout to what is left of
+  the exchange (`install_deadlines`).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ssl
+import time
+import typing
+from collections.abc import Iterable
+
+import httpcore
+import httpx
+
+__all__ = [
+    "SEND_DEADLINE",
+    "BodyReader",
+    "BodyTooLarge",
+    "DeadlineBackend",
+    "install_deadlines",
+    "time_is_up",
+]
+
+# The monotonic instant by which the exchange running in this thread or task must end.
+SEND_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "knouds_send_deadline", default=None
+)
+
+
+class BodyTooLarge(Exception):
+    """The response body passed the size cap; the rest was not read."""
+
+    def __init__(self, response: httpx.Response, limit: int) -> None:
+        super().__init__(f"the response body is larger than {limit} bytes")
+        self.response = response
+        self.limit = limit
+
+
+def time_is_up(request: httpx.Request) -> httpx.ReadTimeout:
+    """The error standing for an exchange that ran out of time (it may have been processed)."""
+    return httpx.ReadTimeout("no complete answer in the time the call allows", request=request)
+
+
+class BodyReader:
+    """Collects a streamed body, decompressed, within a byte cap and a monotonic deadline."""
+
+    def __init__(self, response: httpx.Response, *, max_bytes: int, deadline: float | None):
+        self._response = response
+        self._max_bytes = max_bytes
+        self._deadline = deadline
+        self._chunks: list[bytes] = []
+        self._size = 0
+        declared = response.headers.get("content-length", "")
+        encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
+        if not encoded and declared.isdigit() and int(declared) > max_bytes:
+            raise BodyTooLarge(response, max_bytes)
+
+    def add(self, chunk: bytes) -> None:
+        """Count one decompressed chunk; raise when the cap or the deadline is passed."""
+        self._size += len(chunk)
+        if self._size > self._max_bytes:
+            raise BodyTooLarge(self._response, self._max_bytes)
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise time_is_up(self._response.request)
+        self._chunks.append(chunk)
+
+    def finish(self) -> httpx.Response:
+        """The response with its body in place, as ``response.read()`` would leave it."""
+        # What ``Response.read`` does after iterating the stream; the stream itself is closed.
+        self._response._content = b"".join(self._chunks)
+        return self._response
+
+
+def _cut(timeout: float | None, error: type[Exception]) -> float | None:
+    deadline = SEND_DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the call's time limit ran out")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _cut(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _cut(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, _cut(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """An httpcore network backend whose socket operations end by `SEND_DEADLINE`."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _cut(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(
+            path, _cut(timeout, httpcore.ConnectTimeout), socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def install_deadlines(client: httpx.Client) -> bool:
+    """Make the connection pools of an ``httpx.Client`` honour `SEND_DEADLINE`.
+
+    Only ``httpx.HTTPTransport`` pools are touched (custom transports are left alone), and the
+    backend only acts while an SDK call sets the deadline, so other uses of a client passed in
+    by the user are unaffected.
+
+    Returns whether every pool took the backend (httpx keeps its pools private; should that
+    change, the body and the other bounds still hold, only a server dripping headers is then
+    bounded by the read timeout alone).
+    """
+    transports = [client._transport, *client._mounts.values()]
+    installed = True
+    for transport in transports:
+        if transport is None:
+            continue
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, DeadlineBackend):
+            continue
+        if not isinstance(backend, httpcore.NetworkBackend):
+            installed = False
+            continue
+        pool._network_backend = DeadlineBackend(backend)  # type: ignore[union-attr]
+    return installed
