@@ -217,7 +217,8 @@ class _BaseClient:
 
     @property
     def rate_limits(self) -> dict[str, RateLimit]:
-        """The last rate-limit state seen per bucket (``"models"``, ``"workflows"``, ...)."""
+        """The last rate-limit state seen per bucket (``"models"``, ``"workflows"``, ...), as
+        pacing uses it (a reset implausibly far ahead is left out; see `RateLimit.for_pacing`)."""
         return self._pacing.snapshot()
 
     def _context(

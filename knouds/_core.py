@@ -224,7 +224,8 @@ def attempt_flow(
         now = ctx.clock()
         logger.debug("%s %s -> %d", request.method, request.url.path, outcome.status_code)
         rate_limit = RateLimit.from_headers(outcome.headers, now=now)
-        yield from ctx.pacing.release(ticket, rate_limit)
+        paced = rate_limit.for_pacing(now) if rate_limit is not None else None
+        yield from ctx.pacing.release(ticket, paced)
         ticket = None
         body = raise_for_response(outcome, ctx.endpoint, rate_limit, now=now, api_key=ctx.api_key)
         try:

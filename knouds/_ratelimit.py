@@ -146,12 +146,7 @@ class RateLimit:
     def from_headers(
         cls, headers: Mapping[str, str], *, now: float | None = None
     ) -> RateLimit | None:
-        """Parse the three headers; ``None`` when any is missing, malformed or implausible (never
-        raises).
-
-        A reset more than an hour ahead is implausible for minute windows. When only the
-        ``Date`` header makes it so (a server clock years off), the ``Date`` is ignored instead.
-        """
+        """Parse the three headers; ``None`` when any is missing or malformed (never raises)."""
         limit = _number(headers.get("x-ratelimit-limit"))
         remaining = _number(headers.get("x-ratelimit-remaining"))
         reset = _number(headers.get("x-ratelimit-reset"))
@@ -160,17 +155,25 @@ class RateLimit:
         if limit < 0 or not 0 <= reset <= _LATEST_EPOCH or limit > 2**53 or remaining > 2**53:
             return None
         local_now = time.time() if now is None else now
-        offset = clock_offset(headers.get("date"), local_now)
-        if reset - offset - local_now > _PLAUSIBLE_RESET_AHEAD:
-            if reset - local_now > _PLAUSIBLE_RESET_AHEAD:
-                return None
-            offset = 0.0
         return cls(
             limit=int(limit),
             remaining=max(0, int(remaining)),
             reset=reset,
-            clock_offset=offset,
+            clock_offset=clock_offset(headers.get("date"), local_now),
         )
+
+    def for_pacing(self, now: float) -> RateLimit | None:
+        """This state as pacing may trust it at ``now`` (local clock), or ``None``.
+
+        Knouds windows last a minute: a reset more than an hour ahead is a broken header, and
+        trusting it would refuse every call locally until then. When only the ``Date`` header
+        makes it look that far (a server clock years off), the ``Date`` is ignored instead.
+        """
+        if self.local_reset - now <= _PLAUSIBLE_RESET_AHEAD:
+            return self
+        if self.reset - now <= _PLAUSIBLE_RESET_AHEAD:
+            return RateLimit(self.limit, self.remaining, self.reset, clock_offset=0.0)
+        return None
 
     @property
     def reset_at(self) -> datetime:

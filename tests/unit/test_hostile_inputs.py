@@ -383,16 +383,17 @@ def test_the_cli_redacts_the_key_from_any_error_it_reports(
         raise OSError(f"cannot write /tmp/{API_KEY}/out.json")
 
     parser = _cli.build_parser()
-    real_parse = parser.parse_args
+    real_parse = parser.parse_known_args
 
     def parse(argv: Any = None) -> Any:
-        args = real_parse(argv)
+        args, extra = real_parse(argv)
         args.handler = explode
-        return args
+        return args, extra
 
-    monkeypatch.setattr(parser, "parse_args", parse)
+    monkeypatch.setattr(parser, "parse_known_args", parse)
     monkeypatch.setattr(_cli, "build_parser", lambda: parser)
     monkeypatch.setenv("KNOUDS_API_KEY", API_KEY)
+    monkeypatch.setenv("KNOUDS_BASE_URL", "http://127.0.0.1:9")  # never the network
 
     code = _cli.main(["whoami"])
 

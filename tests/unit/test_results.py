@@ -24,7 +24,8 @@ async def test_documented_fields_and_rate_limit(make_client: Any) -> None:
         seen.append(request)
         return ok({"images": ["https://knouds-media.s3.amazonaws.com/a.png"]}, newField={"x": 1})
 
-    client = make_client(handler)
+    # The docs' example headers, half a minute before their reset.
+    client = make_client(handler, clock=lambda: 1714512000 - 30.0)
     result = await resolve(client.models.run("gpt-image-2", {"prompt": "a red fox"}))
     assert isinstance(result, knouds.RunResult)
     assert (result.success, result.cost, result.ms) == (True, 4, 1234)
