@@ -562,7 +562,10 @@ class Client(_BaseClient):
                 return reader.finish()
             finally:
                 response.close()
-        except Exception as exc:  # every failure becomes a knouds error in the core
+        except AssertionError:
+            # A test's or a mock's signal (respx: "not mocked"), never a server's doing.
+            raise
+        except Exception as exc:  # every other failure becomes a knouds error in the core
             if self.is_closed:
                 return _closed_error()
             return exc
@@ -803,7 +806,10 @@ class AsyncClient(_BaseClient):
                 return await self._send_and_read(send, deadline)
         except asyncio.TimeoutError:
             return time_is_up(send.request)
-        except Exception as exc:  # every failure becomes a knouds error in the core
+        except AssertionError:
+            # A test's or a mock's signal (respx: "not mocked"), never a server's doing.
+            raise
+        except Exception as exc:  # every other failure becomes a knouds error in the core
             if self.is_closed:
                 return _closed_error()
             return exc
