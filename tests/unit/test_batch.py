@@ -302,22 +302,29 @@ async def test_an_unexpected_exception_stays_in_its_slot_and_keeps_the_others(
 
 
 async def test_a_non_knouds_exception_of_one_input_keeps_the_paid_results(
-    make_client: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    client_kind: str,
 ) -> None:
-    client = make_client(SlowTransport())
-    real_run = client.models.run
+    from knouds._batch import run_batch, run_batch_async
 
-    def run(name: str, inputs: Any, **kwargs: Any) -> Any:
-        if inputs.get("i") == 2:
+    def outcome(inputs: Any) -> knouds.RunResult:
+        if inputs["i"] == 2:
             raise LookupError("a bug outside the SDK")
-        return real_run(name, inputs, **kwargs)
+        return knouds.RunResult(result={"text": f"out-{inputs['i']}"})
 
-    monkeypatch.setattr(client.models, "run", run)
-    results = await resolve(client.models.run_many("gpt-image-2", inputs(5), concurrency=2))
+    async def aoutcome(inputs: Any) -> knouds.RunResult:
+        await asyncio.sleep(0)
+        return outcome(inputs)
+
+    options: dict[str, Any] = {"concurrency": 2, "return_exceptions": True, "progress": None}
+    if client_kind == "sync":
+        results = run_batch(outcome, inputs(5), **options)
+    else:
+        results = await run_batch_async(aoutcome, inputs(5), **options)
 
     assert isinstance(results[2], knouds.KnoudsError)
     assert isinstance(results[2].__cause__, LookupError)
-    assert [r.text for i, r in enumerate(results) if i != 2] == ["out-0", "out-1", "out-3", "out-4"]
+    texts = [r.text for r in results if isinstance(r, knouds.RunResult)]
+    assert texts == ["out-0", "out-1", "out-3", "out-4"]
 
 
 def test_sync_and_async_run_many_take_the_same_parameters() -> None:
