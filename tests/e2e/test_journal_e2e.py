@@ -6,6 +6,7 @@ The emulator's request log is the proof: ``emu.run_count()`` counts runs it exec
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -143,6 +144,34 @@ async def test_resumed_batch_sends_only_what_did_not_run(
     assert all(isinstance(o, knouds.RunResult) for o in second)
     assert [o.from_journal for o in second] == [True] * 5 + [False] * 3
     assert executed(emu) == Counter(f"prompt {i}" for i in range(8))  # each exactly once
+
+
+async def test_a_batch_stopped_before_sending_is_sent_when_resumed(
+    emu: Emulator,
+    connect: Callable[..., Any],
+    make_client: Callable[..., Any],
+    client_kind: str,
+    journal_path: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KNOUDS_API_KEY", raising=False)
+    keyless = make_client(
+        None,
+        api_key=None,
+        base_url=emu.base_url,
+        clock=time.time,
+        sleep=time.sleep if client_kind == "sync" else asyncio.sleep,
+    )
+    batch = prompts(3)
+
+    first = await resolve(keyless.models.run_many(MODEL, batch, journal=journal_path))
+    assert all(isinstance(o, knouds.ConfigurationError) for o in first)
+    assert emu.log == []  # nothing left the machine: nothing can have run
+
+    second = await resolve(connect(emu).models.run_many(MODEL, batch, journal=journal_path))
+
+    assert all(isinstance(o, knouds.RunResult) for o in second)
+    assert executed(emu) == Counter(f"prompt {i}" for i in range(3))
 
 
 async def test_repeated_inputs_in_a_batch_are_separate_runs(

@@ -56,6 +56,8 @@ def test_batch_keys_count_repeated_inputs_and_are_stable() -> None:
         (knouds.APIResponseValidationError("garbled"), "unknown"),
         (knouds.ExecutionFailedError("provider down", status_code=500), "failed"),
         (knouds.ExecutionCancelledError("cancelled"), "failed"),
+        (knouds.ConfigurationError("no API key"), "rejected"),
+        (knouds.RateLimitStoreError("store down"), "rejected"),
     ],
 )
 def test_what_an_error_says_about_whether_the_run_happened(
