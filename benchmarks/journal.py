@@ -65,7 +65,7 @@ def run_async(
         assert all(isinstance(o, knouds.RunResult) for o in outcomes), outcomes[:3]
 
     if inline and journal is not None:
-        journal.waits_on_disk = False
+        journal.offload = False
     asyncio.run(go())
 
 

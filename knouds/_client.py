@@ -776,7 +776,7 @@ class AsyncClient(_BaseClient):
         from ._journaled import drive_async, journaled_flow
 
         flow = journaled_flow(run, self._clock)
-        return await drive_async(flow, self._sleep, offload=run.journal.waits_on_disk)
+        return await drive_async(flow, self._sleep, offload=run.journal.offload)
 
     async def _drive(self, flow: Generator[Command, object, T]) -> T:
         outcome: object = None

@@ -313,8 +313,10 @@ class Journal(abc.ABC):
         self.ttl: float = float(ttl)
         self.stale_after: float = float(stale_after)
         self.owned: bool = False  # opened by a client from a path or URL: the client closes it
-        # Whether a write waits for the disk (the async client then runs it in a thread).
-        self.waits_on_disk: bool = False
+        # Whether the async client runs this journal's operations in a worker thread: any of them
+        # may wait (a disk sync, another process's write lock, a network round trip), and the
+        # event loop must not wait with it.
+        self.offload: bool = True
 
     # Storage, implemented by each backend; every call is atomic.
 
@@ -469,7 +471,6 @@ class SQLiteJournal(Journal):
         super().__init__(ttl=ttl, stale_after=stale_after, clock=clock)
         self.path: Path = Path(path)
         self._durable = durable
-        self.waits_on_disk = durable
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None

@@ -2,7 +2,8 @@
 
 `journaled_flow` is a generator of commands (`JournalCall`, `ApiCall`, ``Sleep``); `drive` and
 `drive_async` run it for the sync and the async client, so the decisions exist once. Journal
-operations are short blocking calls; the async driver runs them inline (see `drive_async`).
+operations are short blocking calls; the async driver runs them in a worker thread (see
+`drive_async`).
 """
 
 from __future__ import annotations
@@ -314,10 +315,10 @@ async def drive_async(
 ) -> Any:
     """Run a journaled flow on the event loop (the async client).
 
-    A journal operation that waits on the disk (a durable SQLite write syncs the file: a few
-    milliseconds) runs in a worker thread, so the loop keeps serving other tasks meanwhile; one
-    that does not (a Redis round trip, a non-durable SQLite write: well under a millisecond) runs
-    inline, as handing it to a thread would cost more than it takes.
+    With ``offload`` (what the client passes for its journals), each journal operation runs in a
+    worker thread, so the loop keeps serving other tasks meanwhile: even a fast one can wait (a
+    durable SQLite write syncs the file; any SQLite write waits while another process holds the
+    write lock, up to the busy timeout; a Redis call waits on the network, up to its timeout).
     """
     value: Any = None
     error: KnoudsError | None = None

@@ -6,6 +6,8 @@ The emulator's request log is the proof: ``emu.run_count()`` counts runs it exec
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -311,6 +313,63 @@ async def test_a_key_in_flight_is_waited_for_by_other_callers(
         assert emu.run_count() == 1
         assert len({r.images[0].url for r in results}) == 1
         assert sum(not r.from_journal for r in results) == 1
+
+
+_BUSY = """
+local start = redis.call('TIME')
+while true do
+  local now = redis.call('TIME')
+  if (now[1] - start[1]) * 1000000 + (now[2] - start[2]) >= tonumber(ARGV[1]) then return 1 end
+end
+"""
+
+
+@pytest.mark.parametrize("client_kind", ["async"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_slow_journal_write_does_not_stall_the_event_loop(
+    emu: Emulator,
+    connect: Callable[..., Any],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    backend: str,
+) -> None:
+    """A journal write can wait (the file locked by another process's write, a busy Redis):
+    the async client keeps serving its other tasks meanwhile."""
+    if backend == "sqlite":
+        path = tmp_path / "runs.sqlite"
+        journal: knouds.Journal = knouds.SQLiteJournal(path, durable=False)
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")  # another process writing: the claim waits for it
+        busy = threading.Timer(0.6, lambda: other.execute("COMMIT"))
+    else:
+        import redis
+
+        url = request.getfixturevalue("redis_url")
+        journal = knouds.RedisJournal(url)
+        other = redis.Redis.from_url(url)
+        busy = threading.Thread(target=lambda: other.eval(_BUSY, 0, 600_000))  # 0.6 s busy
+    client = connect(emu, journal=journal)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    beat = asyncio.ensure_future(ticker())
+    busy.start()
+    await asyncio.sleep(0.05)  # the store is busy before the run starts
+    ticks = 0
+    try:
+        await client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k")
+    finally:
+        beat.cancel()
+        busy.join()
+        other.close()
+        journal.close()
+    assert emu.run_count() == 1
+    assert ticks >= 20  # the loop kept ticking through the wait (about 55 ticks of 10 ms)
 
 
 async def test_with_options_copies_share_the_journal(
