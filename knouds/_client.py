@@ -320,16 +320,15 @@ class _BaseClient:
         journal = open_journal(spec)
         return journal, journal is not spec
 
-    @staticmethod
     def _keyed_inputs(
-        journal: Journal | None, target: str, inputs_list: Iterable[Inputs]
+        self, journal: Journal | None, target: str, inputs_list: Iterable[Inputs]
     ) -> Iterable[Inputs]:
         """A journaled batch's inputs, each tagged with its journal key."""
         if journal is None:
             return inputs_list
-        from ._journaled import keyed_inputs
+        from ._journaled import keyed_inputs, server_of
 
-        return keyed_inputs(target, inputs_list)
+        return keyed_inputs(target, inputs_list, server_of(self))
 
     def _close_journal(self) -> None:
         if self._journal is not None and self._owns_journal:

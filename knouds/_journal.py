@@ -74,22 +74,29 @@ JournalSpec: TypeAlias = "Journal | str | os.PathLike[str] | redis.Redis"
 # -- keys --------------------------------------------------------------------------------------
 
 
-def _canonical(target: str, inputs: Mapping[str, Any]) -> bytes:
-    payload = {"target": target, "inputs": inputs}
+def _canonical(target: str, inputs: Mapping[str, Any], server: str) -> bytes:
+    payload = {"server": server, "target": target, "inputs": inputs}
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def inputs_digest(target: str, inputs: Mapping[str, Any]) -> str:
-    """A stable hash of a run's endpoint and inputs (key order does not matter)."""
-    return hashlib.sha256(_canonical(target, inputs)).hexdigest()
+def inputs_digest(target: str, inputs: Mapping[str, Any], server: str = "") -> str:
+    """A stable hash of a run's server, endpoint and inputs (key order does not matter).
+
+    ``server`` is the API base URL the run is sent to: the same inputs sent to another server
+    (the emulator, a staging deployment) are another run, never answered from this one's record.
+    """
+    return hashlib.sha256(_canonical(target, inputs, server)).hexdigest()
 
 
-def default_key(target: str, inputs: Mapping[str, Any]) -> str:
-    """The key of a run given no ``idempotency_key``: its endpoint and a hash of its inputs."""
-    return f"{target}:{inputs_digest(target, inputs)[:32]}"
+def default_key(target: str, inputs: Mapping[str, Any], server: str = "") -> str:
+    """The key of a run given no ``idempotency_key``: its endpoint and a hash of its server,
+    endpoint and inputs."""
+    return f"{target}:{inputs_digest(target, inputs, server)[:32]}"
 
 
-def batch_keys(target: str, inputs_list: Iterable[Mapping[str, Any]]) -> list[str]:
+def batch_keys(
+    target: str, inputs_list: Iterable[Mapping[str, Any]], server: str = ""
+) -> list[str]:
     """One key per input of a batch: the default key and how often the same inputs came before.
 
     Repeated inputs (four variations of one prompt) are four runs, not one; re-running the same
@@ -98,7 +105,7 @@ def batch_keys(target: str, inputs_list: Iterable[Mapping[str, Any]]) -> list[st
     seen: dict[str, int] = {}
     keys = []
     for inputs in inputs_list:
-        base = default_key(target, inputs)
+        base = default_key(target, inputs, server)
         count = seen.get(base, 0)
         seen[base] = count + 1
         keys.append(f"{base}#{count}")
@@ -375,7 +382,8 @@ class Journal(abc.ABC):
         if not claim.claimed and (held.target != target or held.inputs_hash != inputs_hash):
             raise errors.IdempotencyConflictError(
                 f"The idempotency key {key!r} was used for a run of {held.target} with other "
-                f"inputs; a key names one run. Use a new key for new inputs.",
+                f"inputs or on another server (base URL); a key names one run. Use a new key for "
+                f"new inputs, and a journal per server.",
                 key=key,
             )
         return claim

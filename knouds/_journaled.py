@@ -51,6 +51,7 @@ __all__ = [
     "journaled_flow",
     "keyed_inputs",
     "plan_run",
+    "server_of",
 ]
 
 logger = logging.getLogger("knouds")
@@ -104,11 +105,17 @@ class KeyedInputs(dict[str, Any]):
     journal_key: str = ""
 
 
-def keyed_inputs(target: str, inputs_list: Iterable[Inputs]) -> list[Inputs]:
+def server_of(client: Any) -> str:
+    """The server a client's runs go to, as journal keys name it (its base URL)."""
+    return str(client._settings.base_url).rstrip("/")
+
+
+def keyed_inputs(target: str, inputs_list: Iterable[Inputs], server: str) -> list[Inputs]:
     """The batch's inputs, each tagged with its key from `batch_keys` (inputs that are not
     mappings are passed through: the run refuses them before anything is recorded)."""
     items = list(inputs_list)
-    keys = batch_keys(target, [item if isinstance(item, Mapping) else {} for item in items])
+    plain = [item if isinstance(item, Mapping) else {} for item in items]
+    keys = batch_keys(target, plain, server)
     tagged: list[Inputs] = []
     for item, key in zip(items, keys, strict=True):
         if isinstance(item, Mapping):
@@ -140,14 +147,15 @@ def plan_run(
     encode_inputs(inputs)
     if key is not None and (not isinstance(key, str) or not key or len(key) > 500):
         raise ValueError(f"idempotency_key must be a non-empty string (at most 500), got {key!r}")
+    server = server_of(client)
     if key is None:
-        key = getattr(inputs, "journal_key", None) or default_key(target, inputs)
+        key = getattr(inputs, "journal_key", None) or default_key(target, inputs, server)
     executions = client.executions
     return JournaledRun(
         journal=journal,
         key=key,
         target=target,
-        inputs_hash=inputs_digest(target, inputs),
+        inputs_hash=inputs_digest(target, inputs, server),
         send=send,
         wait=functools.partial(executions.wait, poll_interval=poll_interval),
         get=executions.get,

@@ -176,6 +176,25 @@ async def test_a_batch_stopped_before_sending_is_sent_when_resumed(
     assert executed(emu) == Counter(f"prompt {i}" for i in range(3))
 
 
+async def test_one_journal_never_answers_a_server_with_another_servers_runs(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    batch = prompts(3)
+    with Emulator() as rehearsal:  # a dry run against a local server first, then the real one
+        rehearsing = connect(rehearsal, journal=journal_path)
+        await resolve(rehearsing.models.run_many(MODEL, batch))
+        await resolve(rehearsing.models.run(MODEL, {"prompt": "x"}, idempotency_key="order-1"))
+        await resolve(rehearsing.close())
+    client = connect(emu, journal=journal_path)
+
+    outcomes = await resolve(client.models.run_many(MODEL, batch))
+    with pytest.raises(knouds.IdempotencyConflictError, match="another server"):
+        await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key="order-1"))
+
+    assert not any(o.from_journal for o in outcomes)
+    assert executed(emu) == Counter(f"prompt {i}" for i in range(3))
+
+
 async def test_repeated_inputs_in_a_batch_are_separate_runs(
     emu: Emulator, connect: Callable[..., Any], journal_path: str
 ) -> None:
@@ -220,7 +239,7 @@ async def test_a_run_whose_process_died_is_unknown_and_can_be_settled_by_hand(
     journal = knouds.SQLiteJournal(journal_path)
     inputs = {"prompt": "lost"}
     # What a process killed mid-run leaves behind: a claim by a process that no longer exists.
-    journal.claim("order-9", "models/gpt-image-2", _digest(inputs), "dead-token", None)
+    journal.claim("order-9", "models/gpt-image-2", _digest(emu, inputs), "dead-token", None)
     _reown(journal, "order-9", pid=_dead_pid())
     client = connect(emu, journal=journal)
 
@@ -262,8 +281,8 @@ async def test_submitted_batch_resumes_on_the_stored_executions(
     # Submit half of them as a crashed batch would have: submitted, never waited for.
     for inputs in batch[:3]:
         execution = await resolve(client.models.submit(MODEL, inputs))
-        key = _batch_key(inputs)
-        claim = book.claim(key, "models/gpt-image-2", _digest(inputs), "t-" + key, None)
+        key = _batch_key(emu, inputs)
+        claim = book.claim(key, "models/gpt-image-2", _digest(emu, inputs), "t-" + key, None)
         assert book.record(claim.entry, state="submitted", execution_id=execution.id)
 
     outcomes = await resolve(
@@ -390,16 +409,16 @@ async def test_with_options_copies_share_the_journal(
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _digest(inputs: dict[str, Any]) -> str:
+def _digest(emu: Emulator, inputs: dict[str, Any]) -> str:
     from knouds._journal import inputs_digest
 
-    return inputs_digest("models/gpt-image-2", inputs)
+    return inputs_digest("models/gpt-image-2", inputs, emu.base_url.rstrip("/"))
 
 
-def _batch_key(inputs: dict[str, Any]) -> str:
+def _batch_key(emu: Emulator, inputs: dict[str, Any]) -> str:
     from knouds._journal import batch_keys
 
-    return batch_keys("models/gpt-image-2", [inputs])[0]
+    return batch_keys("models/gpt-image-2", [inputs], emu.base_url.rstrip("/"))[0]
 
 
 def _dead_pid() -> int:
