@@ -243,7 +243,9 @@ def journaled_flow(run: JournaledRun, clock: Clock) -> Generator[Command, Any, A
         except BaseException:
             mark_done(token)
             raise
-        if claim.claimed:
+        # The entry may hold this very token: a store client that retried the claim after a
+        # timeout applied it twice, and the second answer shows our own claim.
+        if claim.claimed or claim.entry.token == token:
             break
         mark_done(token)
         entry: JournalEntry = claim.entry

@@ -391,6 +391,33 @@ async def test_a_slow_journal_write_does_not_stall_the_event_loop(
     assert ticks >= 20  # the loop kept ticking through the wait (about 55 ticks of 10 ms)
 
 
+async def test_a_claim_applied_twice_by_a_retried_command_is_still_ours(
+    emu: Emulator, connect: Callable[..., Any], journal_spec: str
+) -> None:
+    """A store client that retries a command after a timeout (redis-py does by default) may
+    apply the claim twice: the second answer shows the caller's own claim, which is no reason
+    to report an unknown outcome."""
+    base = knouds.RedisJournal if journal_spec.startswith("redis") else knouds.SQLiteJournal
+
+    class Retried(base):  # type: ignore[valid-type,misc]
+        def _claim(self, entry: Any, replace_token: Any, now: float) -> Any:
+            super()._claim(entry, replace_token, now)  # applied, and its answer lost
+            return super()._claim(entry, replace_token, now)
+
+    journal = Retried(journal_spec)
+    client = connect(emu, journal=journal)
+    try:
+        result = await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+        entry = journal.get("k")
+    finally:
+        journal.close()
+
+    assert not result.from_journal
+    assert entry is not None
+    assert entry.state == "completed"
+    assert emu.run_count() == 1
+
+
 async def test_with_options_copies_share_the_journal(
     emu: Emulator, connect: Callable[..., Any], journal_path: str
 ) -> None:
