@@ -76,7 +76,13 @@ JournalSpec: TypeAlias = "Journal | str | os.PathLike[str] | redis.Redis"
 
 def _canonical(target: str, inputs: Mapping[str, Any], server: str) -> bytes:
     payload = {"server": server, "target": target, "inputs": inputs}
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        # Inputs that cannot be sent still get a key (a batch keys every input first); their run
+        # is refused with InvalidInputsError before anything is recorded.
+        text = repr(payload)
+    return text.encode()
 
 
 def inputs_digest(target: str, inputs: Mapping[str, Any], server: str = "") -> str:

@@ -195,6 +195,18 @@ async def test_one_journal_never_answers_a_server_with_another_servers_runs(
     assert executed(emu) == Counter(f"prompt {i}" for i in range(3))
 
 
+async def test_an_input_that_cannot_be_sent_fails_its_own_slot_in_a_journaled_batch(
+    emu: Emulator, connect: Callable[..., Any], journal_path: str
+) -> None:
+    batch: list[Any] = [{"prompt": "ok"}, {"prompt": b"bytes"}, {1: "a", "b": 2}]
+
+    outcomes = await resolve(connect(emu).models.run_many(MODEL, batch, journal=journal_path))
+
+    assert isinstance(outcomes[0], knouds.RunResult)
+    assert all(isinstance(o, knouds.InvalidInputsError) for o in outcomes[1:])
+    assert emu.run_count() == 1
+
+
 async def test_repeated_inputs_in_a_batch_are_separate_runs(
     emu: Emulator, connect: Callable[..., Any], journal_path: str
 ) -> None:
