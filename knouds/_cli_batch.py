@@ -89,9 +89,13 @@ def _error_dict(error: BaseException) -> dict[str, Any]:
 
 
 def _save(result: knouds.RunResult, directory: Path) -> list[str]:
-    """Save a result's media into ``directory`` (skipped when a resumed batch saved them)."""
-    if directory.is_dir() and any(directory.iterdir()):
-        return sorted(str(p) for p in directory.iterdir())
+    """Save a result's media into ``directory``: skipped when an earlier run of the batch saved
+    every file, done again when one is missing (that run was interrupted while saving)."""
+    from ._download import _named
+
+    paths = [directory / name for _, name in _named(result.media)]
+    if all(path.is_file() for path in paths):
+        return [str(path) for path in paths]
     return [str(path) for path in result.save_all(directory)]
 
 

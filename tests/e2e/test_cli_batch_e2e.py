@@ -119,3 +119,24 @@ def test_batch_interrupted_with_ctrl_c_resumes_without_paying_twice(tmp_path: Pa
     assert counts == Counter(f"p{i}" for i in range(10))  # each input paid exactly once
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["inputs"]["prompt"] for line in lines] == [f"p{i}" for i in range(10)]
+
+
+def test_a_resumed_batch_saves_media_that_an_interrupted_save_left_missing(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = write_inputs(tmp_path / "inputs.jsonl", [{"prompt": "a fox"}])
+    out, media = tmp_path / "results.jsonl", tmp_path / "media"
+    argv = ["batch", "gpt-image-2", inputs, "--out", str(out), "--save", str(media)]
+    assert main(argv) == 0
+    saved = Path(json.loads(out.read_text())["saved"][0])
+    # Killed while downloading: the file never published, its partial download left behind.
+    saved.unlink()
+    (saved.parent / f".{saved.name}.0123456789ab.part").write_bytes(b"half a fi")
+
+    assert main(argv) == 0
+    capsys.readouterr()
+
+    line = json.loads(out.read_text())
+    assert line["from_journal"]
+    assert line["saved"] == [str(saved)]
+    assert saved.stat().st_size > 0
