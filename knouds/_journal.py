@@ -306,10 +306,11 @@ class Journal(abc.ABC):
     Args:
         ttl: seconds an entry is kept after its last write (default a week); after that its key
             runs again.
-        stale_after: seconds after which a run still marked ``started`` counts as dead (its
-            outcome unknown) even if its process seems alive. Runs of other machines are judged
-            by this alone; runs of this machine are checked directly, so a run whose process is
-            gone is known dead at once.
+        stale_after: seconds after which a run still marked ``started`` by another process
+            counts as dead (its outcome unknown) even if that process seems alive. Runs of other
+            machines are judged by this alone; runs of this machine are checked directly, so a
+            run whose process is gone is known dead at once; runs of this process are in flight
+            until they end, however long they take.
         clock: a function returning epoch seconds (inject a fake one in tests).
     """
 
@@ -413,13 +414,13 @@ class Journal(abc.ABC):
 
     def is_alive(self, entry: JournalEntry, now: float) -> bool:
         """Whether the process that claimed a ``started`` entry may still be running it."""
+        if entry.owner == _owner():  # this process knows its own runs, however long they take
+            with _in_flight_lock:
+                return entry.token in _in_flight
         host, _, rest = entry.owner.partition("/")
         pid_text = rest.partition("/")[0]
         if host != _HOST or now >= entry.started_at + self.stale_after:
             return now < entry.started_at + self.stale_after
-        if entry.owner == _owner():
-            with _in_flight_lock:
-                return entry.token in _in_flight
         try:
             pid = int(pid_text)
         except ValueError:

@@ -430,6 +430,33 @@ async def test_a_claim_applied_twice_by_a_retried_command_is_still_ours(
     assert emu.run_count() == 1
 
 
+async def test_a_run_of_this_process_is_in_flight_however_long_it_takes(
+    connect: Callable[..., Any], client_kind: str, tmp_path: Path
+) -> None:
+    """``stale_after`` guesses about other processes; this process knows its own runs."""
+    journal = knouds.SQLiteJournal(tmp_path / "runs.sqlite", stale_after=0.05)
+    with Emulator(run_delay=0.4) as emu:
+        client = connect(emu, journal=journal)
+
+        def call() -> Any:
+            return client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="slow")
+
+        if client_kind == "sync":
+            with ThreadPoolExecutor(2) as pool:
+                first = pool.submit(call)
+                threading.Event().wait(0.2)  # the first run is in flight, past stale_after
+                second = pool.submit(call)
+                results = [first.result(), second.result()]
+        else:
+            first = asyncio.ensure_future(call())
+            await asyncio.sleep(0.2)
+            results = [await call(), await first]
+
+        assert emu.run_count() == 1
+        assert len({r.images[0].url for r in results}) == 1
+    journal.close()
+
+
 async def test_with_options_copies_share_the_journal(
     emu: Emulator, connect: Callable[..., Any], journal_path: str
 ) -> None:
