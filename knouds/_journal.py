@@ -231,16 +231,23 @@ class JournalEntry:
 _FIELDS = tuple(JournalEntry.__dataclass_fields__)
 
 
-def describe_error(error: KnoudsError) -> dict[str, Any]:
-    """What the journal keeps of an error (no response objects, nothing the key could be in)."""
+def describe_error(error: KnoudsError, secret: str | None = None) -> dict[str, Any]:
+    """What the journal keeps of an error: no response objects, and ``secret`` (the API key)
+    replaced by ``***`` wherever the server's body or the message echoed it."""
     body = getattr(error, "body", None)
+    message = error.message
     try:
-        json.dumps(body)
+        text = json.dumps(body)
     except (TypeError, ValueError):
         body = None
+    else:
+        if secret and secret in text:
+            body = json.loads(text.replace(secret, "***"))
+    if secret and secret in message:
+        message = message.replace(secret, "***")
     return {
         "type": type(error).__name__,
-        "message": error.message,
+        "message": message,
         "status_code": getattr(error, "status_code", None),
         "code": getattr(error, "code", None),
         "body": body,

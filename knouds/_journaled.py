@@ -97,6 +97,7 @@ class JournaledRun:
     want_execution: bool = False
     via_submit: bool = False
     resend_unknown: bool = False
+    secret: str | None = field(default=None, repr=False)  # kept out of stored errors
 
 
 class KeyedInputs(dict[str, Any]):
@@ -162,6 +163,7 @@ def plan_run(
         want_execution=want_execution,
         via_submit=via_submit,
         resend_unknown=resend_unknown,
+        secret=client._settings.api_key,
     )
 
 
@@ -208,7 +210,8 @@ def _wait_phase(run: JournaledRun, entry: JournalEntry) -> Generator[Command, An
     try:
         result = yield ApiCall(run.wait, (entry.execution_id,))
     except (ExecutionFailedError, ExecutionCancelledError) as error:
-        yield from _record(run.journal, entry, state="failed", error=describe_error(error))
+        failure = describe_error(error, run.secret)
+        yield from _record(run.journal, entry, state="failed", error=failure)
         raise
     yield from _record(run.journal, entry, state="completed", result=_dump(result))
     assert isinstance(result, RunResult)
@@ -279,7 +282,8 @@ def journaled_flow(run: JournaledRun, clock: Clock) -> Generator[Command, Any, A
             value = yield ApiCall(run.send, (run.via_submit or run.want_execution,))
         except KnoudsError as error:
             outcome = outcome_of(error)
-            yield from _record(journal, entry, state=outcome, error=describe_error(error))
+            failure = describe_error(error, run.secret)
+            yield from _record(journal, entry, state=outcome, error=failure)
             raise
         if isinstance(value, Execution):
             yield from _record(journal, entry, state="submitted", execution_id=value.id)

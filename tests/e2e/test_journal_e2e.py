@@ -207,6 +207,26 @@ async def test_an_input_that_cannot_be_sent_fails_its_own_slot_in_a_journaled_ba
     assert emu.run_count() == 1
 
 
+async def test_an_error_body_echoing_the_api_key_is_stored_without_it(
+    emu: Emulator, connect: Callable[..., Any], journal_spec: str
+) -> None:
+    """A proxy or debug page may echo the request's headers; the journal is a file or a shared
+    Redis, where the key must never land."""
+    echo = {"error": "Bad gateway", "request": {"headers": {"x-api-key": emu.api_key}}}
+    emu.inject(Fault.status(502, body=echo), times=1, path="/api/models")
+    client = connect(emu, journal=journal_spec)
+
+    with pytest.raises(knouds.InternalServerError):
+        await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+    entry = client.journal.get("k")
+
+    assert entry.state == "unknown"
+    assert entry.error["body"]["request"]["headers"]["x-api-key"] == "***"
+    assert emu.api_key not in entry.to_json()
+    if not journal_spec.startswith("redis"):
+        assert emu.api_key.encode() not in _stored_bytes(journal_spec)
+
+
 async def test_repeated_inputs_in_a_batch_are_separate_runs(
     emu: Emulator, connect: Callable[..., Any], journal_path: str
 ) -> None:
@@ -485,6 +505,12 @@ def _batch_key(emu: Emulator, inputs: dict[str, Any]) -> str:
     from knouds._journal import batch_keys
 
     return batch_keys("models/gpt-image-2", [inputs], emu.base_url.rstrip("/"))[0]
+
+
+def _stored_bytes(path: str) -> bytes:
+    """A SQLite journal's bytes on disk: the database and its write-ahead log."""
+    files = [Path(path), Path(path + "-wal")]
+    return b"".join(f.read_bytes() for f in files if f.exists())
 
 
 def _dead_pid() -> int:
