@@ -193,13 +193,21 @@ def _record(journal: Journal, entry: JournalEntry, **changes: Any) -> Generator[
     happened, and its result must reach the caller (the entry keeps its earlier state, so a
     later run with this key is not sent blindly)."""
     try:
-        yield JournalCall(journal.record, (entry,), changes)
+        stored = yield JournalCall(journal.record, (entry,), changes)
     except JournalError as error:
         logger.warning(
             "Could not record the %s state of journaled run %r: %s",
             changes.get("state"),
             entry.key,
             error,
+        )
+        return
+    if not stored:
+        logger.warning(
+            "Could not record the %s state of journaled run %r: its record was taken over "
+            "meanwhile (forgotten, or sent again with resend_unknown), so this end is not kept",
+            changes.get("state"),
+            entry.key,
         )
 
 

@@ -477,6 +477,28 @@ async def test_a_run_of_this_process_is_in_flight_however_long_it_takes(
     journal.close()
 
 
+async def test_an_end_that_cannot_be_recorded_because_the_claim_was_taken_is_logged(
+    connect: Callable[..., Any],
+    client_kind: str,
+    journal_path: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal = knouds.SQLiteJournal(journal_path)
+    with Emulator(run_delay=0.3) as emu:
+        client = connect(emu, journal=journal)
+        # Someone forgets the key while its run is in flight (and might send it again).
+        dropper = threading.Timer(0.1, journal.forget, ("k",))
+        dropper.start()
+        with caplog.at_level("WARNING", logger="knouds"):
+            result = await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+        dropper.join()
+
+    assert not result.from_journal  # the caller still gets its result
+    assert journal.get("k") is None
+    assert any("'k'" in r.getMessage() and "taken over" in r.getMessage() for r in caplog.records)
+    journal.close()
+
+
 async def test_with_options_copies_share_the_journal(
     emu: Emulator, connect: Callable[..., Any], journal_path: str
 ) -> None:
