@@ -386,6 +386,8 @@ async def test_a_slow_journal_write_does_not_stall_the_event_loop(
 ) -> None:
     """A journal write can wait (the file locked by another process's write, a busy Redis):
     the async client keeps serving its other tasks meanwhile."""
+    other: Any  # a sqlite3 connection or a Redis client, holding the store busy
+    busy: threading.Thread
     if backend == "sqlite":
         path = tmp_path / "runs.sqlite"
         journal: knouds.Journal = knouds.SQLiteJournal(path, durable=False)
