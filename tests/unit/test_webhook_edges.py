@@ -1,0 +1,57 @@
+"""Edges of webhook verification: which header fields count, timestamp bounds, the real clock."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+
+from knouds import WebhookVerificationError
+from knouds.webhooks import sign, verify
+
+SECRET = "whsec_0123456789abcdef0123"
+NOW = 1_700_000_000
+BODY = json.dumps({"event": "execution.completed", "executionId": "e-1"}).encode()
+
+
+def digest(timestamp: int, body: bytes = BODY, secret: str = SECRET) -> str:
+    message = f"{timestamp}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def test_sign_and_verify_use_the_real_clock_by_default() -> None:
+    header = sign(BODY, SECRET)
+    stamp = int(header.split(",")[0].removeprefix("t="))
+    assert abs(stamp - time.time()) < 60
+    assert verify(BODY, header, SECRET).execution_id == "e-1"
+
+
+def test_a_signature_under_another_scheme_does_not_count() -> None:
+    good = digest(NOW)
+    for header in (f"t={NOW},v0={good}", f"t={NOW},v2={good}", f"t={NOW},{good}={good}"):
+        with pytest.raises(WebhookVerificationError):
+            verify(BODY, header, SECRET, now=NOW)
+
+
+def test_fields_without_a_value_are_skipped_not_fatal() -> None:
+    good = digest(NOW)
+    assert verify(BODY, f"junk,t={NOW},v1=,v1={good}", SECRET, now=NOW).timestamp == NOW
+    assert verify(BODY, f"t={NOW}, scheme , v1={good}", SECRET, now=NOW).timestamp == NOW
+
+
+def test_a_malformed_second_timestamp_rejects_the_delivery() -> None:
+    good = digest(NOW)
+    with pytest.raises(WebhookVerificationError):
+        verify(BODY, f"t={NOW},t==5,v1={good}", SECRET, now=NOW)
+
+
+def test_timestamps_have_at_most_twelve_digits() -> None:
+    twelve = 999_999_999_999
+    header = f"t={twelve},v1={digest(twelve)}"
+    assert verify(BODY, header, SECRET, now=twelve).timestamp == twelve
+    thirteen = 1_000_000_000_000
+    with pytest.raises(WebhookVerificationError):
+        verify(BODY, f"t={thirteen},v1={digest(thirteen)}", SECRET, now=thirteen)
