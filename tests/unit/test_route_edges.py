@@ -1,0 +1,213 @@
+"""Every route as the server sees it: method, path, key, rate-limit bucket and whether a failure
+of unknown outcome is retried; and how odd responses become errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+import knouds
+from tests.conftest import API_KEY, FakeTime, rate_headers, resolve
+
+OK_RUN = {"success": True, "result": {"text": "done"}, "cost": 1, "ms": 5}
+EXECUTION = {"executionId": "e1", "status": "processing"}
+SCHEMA = {"fields": [{"name": "prompt"}], "name": "Thumbnails"}
+IDENTITY = {"user": {"id": "u-1", "email": "a@b.c", "role": "user", "tier": "pro"}}
+
+# (call, method, path, bucket, retried after a 503, sends the key, success body)
+ROUTES: list[tuple[Callable[[Any], Any], str, str, str, bool, bool, object]] = [
+    (
+        lambda c: c.models.run("flux-2", {"prompt": "x"}),
+        "POST",
+        "/api/models/flux-2/run",
+        "models",
+        False,
+        True,
+        OK_RUN,
+    ),
+    (
+        lambda c: c.workflows.run("thumbs-v2", {"prompt": "x"}),
+        "POST",
+        "/api/workflows/thumbs-v2/run",
+        "workflows",
+        False,
+        True,
+        OK_RUN,
+    ),
+    (
+        lambda c: c.workflows.schema("thumbs-v2"),
+        "GET",
+        "/api/workflows/thumbs-v2/schema",
+        "workflows.schema",
+        True,
+        True,
+        SCHEMA,
+    ),
+    (
+        lambda c: c.workflows.public_schema("thumbs-v2"),
+        "GET",
+        "/api/workflows/thumbs-v2/public-schema",
+        "workflows.public-schema",
+        True,
+        False,
+        SCHEMA,
+    ),
+    (
+        lambda c: c.executions.get("e1"),
+        "GET",
+        "/api/executions/e1",
+        "executions",
+        True,
+        True,
+        EXECUTION,
+    ),
+    (
+        lambda c: c.executions.cancel("e1"),
+        "POST",
+        "/api/executions/e1/cancel",
+        "executions",
+        True,
+        True,
+        EXECUTION,
+    ),
+    (lambda c: c.whoami(), "GET", "/api/whoami", "whoami", True, True, IDENTITY),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "method", "path", "bucket", "retried", "keyed", "body"),
+    ROUTES,
+    ids=[r[2] for r in ROUTES],
+)
+async def test_each_route_is_sent_counted_and_retried_as_its_kind_allows(
+    make_client: Any,
+    fake_time: FakeTime,
+    call: Callable[[Any], Any],
+    method: str,
+    path: str,
+    bucket: str,
+    retried: bool,
+    keyed: bool,
+    body: object,
+) -> None:
+    seen: list[httpx.Request] = []
+    answers = [httpx.Response(503, json={"error": "busy"})]
+    answers.append(httpx.Response(200, json=body, headers=rate_headers(10, 9, fake_time.now + 60)))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answers.pop(0)
+
+    events: list[knouds.RetryEvent] = []
+    client = make_client(handler, retry=knouds.RetryPolicy(on_retry=events.append))
+    if retried:
+        await resolve(call(client))
+        assert len(seen) == 2
+        assert [(e.method, e.path) for e in events] == [(method, path)]
+        assert set(client.rate_limits) == {bucket}
+    else:
+        with pytest.raises(knouds.InternalServerError):
+            await resolve(call(client))
+        assert len(seen) == 1
+    for request in seen:
+        assert request.method == method
+        assert request.url.path == path
+        assert request.headers.get("x-api-key") == (API_KEY if keyed else None)
+
+
+async def test_whoami_reads_the_user_object(make_client: Any) -> None:
+    client = make_client(lambda request: httpx.Response(200, json=IDENTITY))
+    identity = await resolve(client.whoami())
+    assert (identity.id, identity.email, identity.tier) == ("u-1", "a@b.c", "pro")
+
+
+async def test_a_body_the_sdk_cannot_read_names_the_field(make_client: Any) -> None:
+    client = make_client(
+        lambda request: httpx.Response(200, json={"status": "processing"}), max_retries=0
+    )
+    with pytest.raises(knouds.APIResponseValidationError) as info:
+        await resolve(client.executions.get("e1"))
+    message = str(info.value)
+    assert "executionId" in message
+    assert "required" in message.lower()
+    assert "None" not in message
+
+    client = make_client(lambda request: httpx.Response(200, json={"user": 5}), max_retries=0)
+    with pytest.raises(knouds.APIResponseValidationError) as info:
+        await resolve(client.whoami())
+    assert "body" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "reason_phrase"),
+    [
+        (b"\xff\xfe not utf-8 \xc3", 502, "Bad Gateway"),
+        (b"plain text " * 500, 500, "Internal Server Error"),
+        (b"", 599, ""),
+    ],
+)
+async def test_non_json_error_bodies_become_short_readable_errors(
+    make_client: Any, content: bytes, status: int, reason_phrase: str
+) -> None:
+    client = make_client(lambda request: httpx.Response(status, content=content), max_retries=0)
+    with pytest.raises(knouds.APIStatusError) as info:
+        await resolve(client.models.run("flux-2", {}))
+    message = str(info.value)
+    assert info.value.status_code == status
+    assert str(status) in message
+    assert reason_phrase in message
+    assert "None" not in message
+    assert "  " not in message
+    assert len(message) < 400
+    if content.startswith(b"plain"):
+        assert "plain text plain text" in message
+        assert "…" in message
+
+
+async def test_redirects_are_errors_naming_the_target(make_client: Any) -> None:
+    target = "https://elsewhere.example/api"
+    client = make_client(
+        lambda request: httpx.Response(307, headers={"location": target}), max_retries=0
+    )
+    with pytest.raises(knouds.APIStatusError) as info:
+        await resolve(client.models.run("flux-2", {}))
+    assert info.value.status_code == 307
+    assert target in str(info.value)
+
+
+async def test_transport_errors_name_the_request_and_keep_it(make_client: Any) -> None:
+    failures = [
+        httpx.ConnectTimeout("slow"),
+        httpx.ReadTimeout("slow"),
+        httpx.ConnectError("refused"),
+        httpx.ReadError("reset"),
+    ]
+    for failure in failures:
+
+        def handler(request: httpx.Request, failure: Exception = failure) -> httpx.Response:
+            raise failure
+
+        client = make_client(handler, max_retries=0)
+        with pytest.raises(knouds.APIConnectionError) as info:
+            await resolve(client.executions.get("e1"))
+        assert "GET /api/executions/e1" in str(info.value)
+        assert info.value.request is not None
+        assert info.value.request.url.path == "/api/executions/e1"
+
+
+async def test_debug_log_of_a_response_names_method_path_and_status(
+    make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(lambda request: httpx.Response(200, json=EXECUTION))
+    with caplog.at_level(logging.DEBUG, logger="knouds"):
+        await resolve(client.executions.get("e1"))
+    assert any(
+        "GET" in r.getMessage()
+        and "/api/executions/e1" in r.getMessage()
+        and "200" in r.getMessage()
+        for r in caplog.records
+    )
