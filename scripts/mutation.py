@@ -10,11 +10,12 @@ Usage (from the repository root, with the dev extra installed)::
 
 It runs ``mutmut run`` (configured under ``[tool.mutmut]`` in ``pyproject.toml``: the modules in
 ``only_mutate``, tests from ``tests/unit``) at low CPU priority with ``--jobs`` workers (default 1),
-then prints, per module: mutants, killed, survivors explained in
-``scripts/mutation_equivalents.toml`` (equivalent mutants, with the reason), unexplained survivors
-and the score, killed / (mutants - equivalent). Unexplained survivors are printed as diffs.
+then prints, per module: mutants, killed, survivors listed in ``scripts/mutation_equivalents.toml``
+(``kind = "equivalent"``: no test can tell them apart; ``kind = "kept"``: a real difference not
+worth a test, with the reason), unexplained survivors, and the score, killed / (mutants -
+equivalent). Timeouts count as killed. Unexplained survivors are printed as diffs.
 
-Exit status: 0 when every survivor is explained, 1 otherwise (2 when mutmut itself failed).
+Exit status: 0 when every survivor is listed, 1 otherwise (2 when mutmut itself failed).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import random
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -75,12 +76,14 @@ def function_of(name: str) -> str:
     return mangled[2:]
 
 
-def load_equivalents() -> dict[tuple[str, str, str, str], str]:
+def load_equivalents() -> dict[tuple[str, str, str, str], tuple[str, str]]:
+    """Listed survivors: (module, function, removed lines, added lines) -> (kind, reason)."""
     data = tomllib.loads(EQUIVALENTS.read_text("utf-8")) if EQUIVALENTS.exists() else {}
-    return {
-        (e["module"], e["function"], e["was"].strip(), e["now"].strip()): e["reason"]
-        for e in data.get("equivalent", [])
-    }
+    listed = {}
+    for entry in data.get("survivor", []):
+        key = (entry["module"], entry["function"], entry["was"].strip(), entry["now"].strip())
+        listed[key] = (entry.get("kind", "equivalent"), entry["reason"])
+    return listed
 
 
 def run_mutmut(names: list[str], jobs: int) -> int:
@@ -98,7 +101,7 @@ def report(modules: list[str], elapsed: float | None) -> int:
     used: set[tuple[str, str, str, str]] = set()
     rows = []
     unexplained: list[tuple[str, str, str]] = []
-    explained: list[tuple[str, str, str, str]] = []
+    explained: list[tuple[str, str, str, tuple[str, str]]] = []
     for module in modules:
         codes = results.get(module, {})
         counts: Counter[str] = Counter()
@@ -114,7 +117,8 @@ def report(modules: list[str], elapsed: float | None) -> int:
             key = (f"knouds.{module}", function_of(name), was, now)
             if key in equivalents:
                 used.add(key)
-                counts["equivalent"] += 1
+                kind = equivalents[key][0]
+                counts["equivalent" if kind == "equivalent" else "kept"] += 1
                 explained.append((name, was, now, equivalents[key]))
             else:
                 counts["no tests" if code in NO_TESTS else "survived"] += 1
@@ -123,28 +127,25 @@ def report(modules: list[str], elapsed: float | None) -> int:
         score = 100.0 * counts["killed"] / real if real else 100.0
         rows.append((module, counts, score))
 
-    header = f"{'module':<12} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'survived':>8} "
-    header += f"{'no tests':>8} {'score':>7}"
+    header = f"{'module':<12} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'kept':>5} "
+    header += f"{'survived':>8} {'no tests':>8} {'score':>7}"
     print(header)
     totals: Counter[str] = Counter()
     for module, counts, score in rows:
         totals.update(counts)
         print(
             f"{module:<12} {counts['mutants']:>7} {counts['killed']:>7} {counts['equivalent']:>7} "
-            f"{counts['survived']:>8} {counts['no tests']:>8} {score:>6.1f}%"
+            f"{counts['kept']:>5} {counts['survived']:>8} {counts['no tests']:>8} {score:>6.1f}%"
             + (f"  ({counts['not checked']} not checked)" if counts["not checked"] else "")
         )
     real = totals["mutants"] - totals["equivalent"]
     print(
         f"{'total':<12} {totals['mutants']:>7} {totals['killed']:>7} {totals['equivalent']:>7} "
-        f"{totals['survived']:>8} {totals['no tests']:>8} "
+        f"{totals['kept']:>5} {totals['survived']:>8} {totals['no tests']:>8} "
         f"{(100.0 * totals['killed'] / real if real else 100.0):>6.1f}%"
     )
     if elapsed is not None:
         print(f"time: {elapsed:.0f} s")
-    by_reason: dict[str, int] = defaultdict(int)
-    for *_, reason in explained:
-        by_reason[reason] += 1
     if unexplained:
         print(f"\n{len(unexplained)} survivor(s) not listed in {EQUIVALENTS.name}:")
         for name, was, now in unexplained:

@@ -88,3 +88,10 @@ async def test_short_timeouts_also_cap_connecting(make_client: Any) -> None:
     assert make_client(timeout=4).timeout == httpx.Timeout(4.0)
     assert make_client(timeout=10).timeout == httpx.Timeout(10.0)
     assert make_client(timeout=25.5).timeout == httpx.Timeout(25.5, connect=10.0)
+
+
+async def test_settings_show_the_base_url_but_never_the_key(make_client: Any) -> None:
+    client = make_client(base_url="https://api.example/v1")
+    shown = repr(client._settings)
+    assert "https://api.example/v1" in shown
+    assert API_KEY not in shown

@@ -14,6 +14,8 @@ from knouds._ratelimit import RateLimit, bucket_for_path
     [
         ("/api/things/x/run", "things"),
         ("/api/models/a/b/run", "models"),
+        ("/api/models/workflows/run", "models"),
+        ("/api/workflows/models/run", "workflows"),
         ("/api/executions/e1/cancel", "executions"),
         ("/api/workflows/a", "workflows"),
         ("/api/workflows/a/b/public-schema", "workflows.public-schema"),

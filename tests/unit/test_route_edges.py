@@ -113,6 +113,12 @@ async def test_each_route_is_sent_counted_and_retried_as_its_kind_allows(
         with pytest.raises(knouds.InternalServerError):
             await resolve(call(client))
         assert len(seen) == 1
+        # Opting in to re-sending runs of unknown outcome retries it, and says what is retried.
+        answers[:] = [httpx.Response(503, json={"error": "busy"}), httpx.Response(200, json=body)]
+        policy = knouds.RetryPolicy(retry_unknown_outcome=True, on_retry=events.append)
+        await resolve(call(make_client(handler, retry=policy)))
+        assert len(seen) == 3
+        assert [(e.method, e.path) for e in events] == [(method, path)]
     for request in seen:
         assert request.method == method
         assert request.url.path == path
@@ -135,6 +141,12 @@ async def test_a_body_the_sdk_cannot_read_names_the_field(make_client: Any) -> N
     assert "executionId" in message
     assert "required" in message.lower()
     assert "None" not in message
+
+    nested = {"executionId": "e1", "error": {"message": ["not", "text"]}}
+    client = make_client(lambda request: httpx.Response(200, json=nested), max_retries=0)
+    with pytest.raises(knouds.APIResponseValidationError) as info:
+        await resolve(client.executions.get("e1"))
+    assert "error.message" in str(info.value)
 
     client = make_client(lambda request: httpx.Response(200, json={"user": 5}), max_retries=0)
     with pytest.raises(knouds.APIResponseValidationError) as info:
@@ -164,7 +176,7 @@ async def test_non_json_error_bodies_become_short_readable_errors(
     assert "  " not in message
     assert len(message) < 400
     if content.startswith(b"plain"):
-        assert "plain text plain text" in message
+        assert "plain text " * 9 in message
         assert "…" in message
 
 
@@ -211,3 +223,69 @@ async def test_debug_log_of_a_response_names_method_path_and_status(
         and "200" in r.getMessage()
         for r in caplog.records
     )
+
+
+@pytest.mark.parametrize(
+    ("call", "what"),
+    [
+        (lambda c: c.models.run("Bad Name", {}), "model name"),
+        (lambda c: c.workflows.run("bad/slug", {}), "workflow slug"),
+        (lambda c: c.workflows.schema("Bad"), "workflow slug"),
+    ],
+)
+async def test_a_bad_name_is_refused_before_sending_and_says_what_it_is(
+    make_client: Any, call: Callable[[Any], Any], what: str
+) -> None:
+    seen: list[httpx.Request] = []
+    client = make_client(lambda request: seen.append(request) or httpx.Response(200, json=OK_RUN))
+    with pytest.raises(knouds.InvalidSlugError, match=what):
+        await resolve(call(client))
+    assert seen == []
+
+
+async def test_a_non_finite_retry_after_in_the_body_is_ignored(
+    make_client: Any, fake_time: FakeTime
+) -> None:
+    limited = b'{"error": "slow down", "code": "RATE_LIMIT_EXCEEDED", "retryAfter": Infinity}'
+    answers = [httpx.Response(429, content=limited), httpx.Response(200, json=OK_RUN)]
+    client = make_client(
+        lambda request: answers.pop(0), retry=knouds.RetryPolicy(jitter=False, max_retry_wait=5)
+    )
+    assert (await resolve(client.models.run("flux-2", {}))).cost == 1
+    assert fake_time.sleeps == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("timeout", "deadline", "expected"),
+    [
+        (None, 3, {"connect": 3.0, "read": 3.0, "write": 3.0, "pool": 3.0}),
+        (1.0, 3, {"connect": 1.0, "read": 1.0, "write": 1.0, "pool": 1.0}),
+        (
+            httpx.Timeout(2.0, read=None),
+            3,
+            {"connect": 2.0, "read": 3.0, "write": 2.0, "pool": 2.0},
+        ),
+    ],
+)
+async def test_each_attempt_times_out_within_what_is_left_of_the_deadline(
+    make_client: Any, timeout: Any, deadline: float, expected: dict[str, float]
+) -> None:
+    seen: list[httpx.Request] = []
+    client = make_client(
+        lambda request: seen.append(request) or httpx.Response(200, json=OK_RUN),
+        timeout=timeout,
+        retry=knouds.RetryPolicy(deadline=deadline),
+    )
+    await resolve(client.models.run("flux-2", {}))
+    assert seen[0].extensions["timeout"] == pytest.approx(expected)
+
+
+def test_values_in_messages_are_cut_to_a_readable_length() -> None:
+    from knouds._requests import short
+
+    assert short("a" * 58) == repr("a" * 58)
+    cut = short("a" * 59)
+    assert len(cut) == 60
+    assert cut == repr("a" * 59)[:59] + "…"
+    assert short(12345, limit=3) == "12…"
+    assert short(None) == "None"

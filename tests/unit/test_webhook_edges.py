@@ -55,3 +55,9 @@ def test_timestamps_have_at_most_twelve_digits() -> None:
     thirteen = 1_000_000_000_000
     with pytest.raises(WebhookVerificationError):
         verify(BODY, f"t={thirteen},v1={digest(thirteen)}", SECRET, now=thirteen)
+
+
+@pytest.mark.parametrize("header", [None, "", "   "])
+def test_a_missing_header_is_named(header: str | None) -> None:
+    with pytest.raises(WebhookVerificationError, match="X-Knouds-Signature"):
+        verify(BODY, header, SECRET, now=NOW)
