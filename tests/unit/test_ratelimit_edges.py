@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
+from email.utils import format_datetime
 
 import pytest
 
-from knouds._ratelimit import RateLimit, bucket_for_path
+from knouds._ratelimit import RateLimit, bucket_for_path, clock_offset, parse_retry_after
 
 
 @pytest.mark.parametrize(
@@ -33,3 +35,32 @@ def test_seconds_until_reset_defaults_to_the_real_clock() -> None:
     limit = RateLimit(limit=5, remaining=0, reset=time.time() + 100)
     assert 95 < limit.seconds_until_reset() <= 100
     assert RateLimit(limit=5, remaining=0, reset=time.time() - 100).seconds_until_reset() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("offset", "seen"),
+    [(-1.5, 0.0), (-1.6, -1.6), (0.75, 0.0), (0.8, 0.8), (2.0, 2.0), (-30.0, -30.0)],
+)
+def test_clock_skew_counts_only_beyond_rounding(offset: float, seen: float) -> None:
+    server = 1_700_000_000.0
+    date = format_datetime(datetime.fromtimestamp(server, tz=timezone.utc), usegmt=True)
+    assert clock_offset(date, server - offset) == pytest.approx(seen)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after-ms": "0"}, 0.0),
+        ({"retry-after-ms": "0.5", "retry-after": "9"}, 0.0005),
+        ({"retry-after-ms": "-1", "retry-after": "9"}, 9.0),
+    ],
+)
+def test_retry_after_ms_wins_down_to_zero(headers: dict[str, str], expected: float) -> None:
+    assert parse_retry_after(headers) == pytest.approx(expected)
+
+
+def test_a_retry_after_date_without_a_date_header_is_measured_against_the_real_clock() -> None:
+    when = format_datetime(datetime.fromtimestamp(time.time() + 100, tz=timezone.utc), usegmt=True)
+    wait = parse_retry_after({"retry-after": when})
+    assert wait is not None
+    assert 95 < wait <= 101

@@ -289,3 +289,15 @@ def test_values_in_messages_are_cut_to_a_readable_length() -> None:
     assert cut == repr("a" * 59)[:59] + "…"
     assert short(12345, limit=3) == "12…"
     assert short(None) == "None"
+
+
+@pytest.mark.parametrize("inputs", [["a"], {"n": float("nan")}, {1: "a"}, {"x": object()}])
+async def test_inputs_json_cannot_carry_are_refused_with_their_code(
+    make_client: Any, inputs: Any
+) -> None:
+    seen: list[httpx.Request] = []
+    client = make_client(lambda request: seen.append(request) or httpx.Response(200, json=OK_RUN))
+    with pytest.raises(knouds.InvalidInputsError) as info:
+        await resolve(client.models.run("flux-2", inputs))
+    assert info.value.code == "INVALID_INPUTS"
+    assert seen == []
