@@ -193,3 +193,152 @@ async def test_save_all_numbers_clashing_names_before_the_last_extension(
     assert sorted(p.name for p in saved) == sorted(
         ["mesh", "mesh-1", "mesh-2", "x.tar.gz", "x.tar-1.gz", "x.tar-2.gz"]
     )
+
+
+class Unread(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body that fails the test if anything reads it."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        pytest.fail("the body was read although its declared length is over max_bytes")
+        yield b""  # pragma: no cover
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        pytest.fail("the body was read although its declared length is over max_bytes")
+        yield b""  # pragma: no cover
+
+
+class BreaksAfter(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """More than one chunk of body, then a dropped connection."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b"x" * 70_000
+        yield b"x" * 70_000
+        raise httpx.ReadError("connection reset by peer")
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"x" * 70_000
+        yield b"x" * 70_000
+        raise httpx.ReadError("connection reset by peer")
+
+
+async def test_a_plain_http_media_url_is_fetched(io: IO) -> None:
+    media = knouds.Media(url="http://media.example/a.png", kind="image")
+    assert await io.read(media, serve()) == PNG
+
+
+async def test_an_unparsable_media_url_is_refused_with_the_url(io: IO) -> None:
+    media = knouds.Media(url="https://[::1/a.png", kind="image")
+    with pytest.raises(knouds.MediaDownloadError, match="URL") as caught:
+        await io.read(media, serve())
+    assert caught.value.url == "https://[::1/a.png"
+    assert io.seen == []
+
+
+async def test_max_bytes_zero_allows_only_an_empty_file(io: IO, tmp_path: Path) -> None:
+    media = knouds.Media(url=f"{S3}/empty.png", kind="image")
+    assert await io.read(media, serve(b""), max_bytes=0) == b""
+    saved = await io.save(media, serve(b""), tmp_path)
+    assert saved.read_bytes() == b""
+    assert files_in(tmp_path) == ["empty.png"]
+    with pytest.raises(ValueError, match="max_bytes"):
+        await io.read(media, serve(), max_bytes=-1)
+
+
+async def test_a_declared_length_over_the_cap_is_refused_before_reading(io: IO) -> None:
+    media = knouds.Media(url=f"{S3}/big.png", kind="image")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-length": "5000"}, stream=Unread())
+
+    with pytest.raises(knouds.MediaDownloadError, match="max_bytes") as caught:
+        await io.read(media, handler, max_bytes=100)
+    assert caught.value.status_code == 200
+
+
+async def test_the_cap_counts_every_chunk(io: IO) -> None:
+    media = knouds.Media(url=f"{S3}/big.png", kind="image")
+    with pytest.raises(knouds.MediaDownloadError, match="max_bytes") as caught:
+        await io.chunks(media, serve(b"q" * 1000), chunk_size=100, max_bytes=250)
+    assert caught.value.status_code == 200
+
+
+async def test_redirect_failures_keep_their_status(io: IO) -> None:
+    media = knouds.Media(url=f"{S3}/a.png", kind="image")
+    with pytest.raises(knouds.MediaDownloadError, match="Location") as caught:
+        await io.read(media, lambda request: httpx.Response(302))
+    assert caught.value.status_code == 302
+    loop = {f"https://m.example/{i}.png": f"https://m.example/{i + 1}.png" for i in range(10)}
+    with pytest.raises(knouds.MediaDownloadError) as caught:
+        await io.read(knouds.Media(url="https://m.example/0.png"), redirects(loop))
+    assert caught.value.status_code == 302
+
+
+async def test_a_300_is_an_error_not_a_file(io: IO) -> None:
+    media = knouds.Media(url=f"{S3}/a.png", kind="image")
+    with pytest.raises(knouds.MediaDownloadError) as caught:
+        await io.read(media, lambda request: httpx.Response(300, content=b"choices"))
+    assert caught.value.status_code == 300
+
+
+async def test_requests_are_gets_and_cookies_stay_with_their_origin(io: IO, tmp_path: Path) -> None:
+    hops = {f"{S3}/a.png": "https://cdn.example/a.png"}
+    client = io.client(redirects(hops), headers={"cookie": "session=1"})
+    media = knouds.Media(url=f"{S3}/a.png", kind="image")
+    await io.save(media, serve(), tmp_path, http_client=client)
+    assert [r.method for r in io.seen] == ["GET", "GET"]
+    assert io.seen[0].headers["cookie"] == "session=1"
+    assert "cookie" not in io.seen[1].headers
+
+
+async def test_a_download_broken_after_some_chunks_leaves_no_file(io: IO, tmp_path: Path) -> None:
+    media = knouds.Media(url=f"{S3}/clip.mp4", kind="video")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=BreaksAfter())
+
+    for overwrite in (True, False):
+        with pytest.raises(knouds.MediaDownloadError, match="connection reset"):
+            await io.save(media, handler, tmp_path, overwrite=overwrite)
+        assert files_in(tmp_path) == []
+
+
+async def test_refusals_name_the_file_or_directory(io: IO, tmp_path: Path) -> None:
+    media = knouds.Media(url=f"{S3}/a.png", kind="image")
+    (tmp_path / "a.png").write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match=r"a\.png"):
+        await io.save(media, serve(), tmp_path, overwrite=False)
+
+
+@pytest.mark.parametrize(
+    ("filename", "saved"),
+    [
+        ("a/b/c.png", "c.png"),
+        ("..\\..\\evil.png", "evil.png"),
+        ("a\\b.png", "b.png"),
+        ("dir/b c.png", "b_c.png"),
+        ("a b?.png", "a_b_.png"),
+        (".hidden", "hidden"),
+        ("file.", "file."),
+        ("Xray.png", "Xray.png"),
+        ("", "media"),
+        ("...", "media"),
+        ("n" * 300, "n" * 200),
+        ("CON.png", "_CON.png"),
+    ],
+)
+def test_file_names_are_made_safe_inside_the_directory(
+    tmp_path: Path, filename: str, saved: str
+) -> None:
+    target = _download.destination(tmp_path, filename)
+    assert target == tmp_path.resolve() / saved
+
+
+def test_writing_outside_the_directory_is_refused_naming_it(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"x")
+    inside = tmp_path / "dir"
+    inside.mkdir()
+    (inside / "link.png").symlink_to(outside)
+    with pytest.raises(knouds.MediaDownloadError) as caught:
+        _download.destination(inside, "link.png")
+    assert str(inside.resolve()) in str(caught.value)
