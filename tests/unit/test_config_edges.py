@@ -80,7 +80,7 @@ async def test_base_urls_without_a_host_or_with_credentials_are_refused(
 
 @pytest.mark.parametrize("value", [0, -5, True, "30"])
 async def test_timeouts_must_be_positive_numbers(make_client: Any, value: Any) -> None:
-    with pytest.raises(knouds.ConfigurationError):
+    with pytest.raises(knouds.ConfigurationError, match="timeout"):
         make_client(timeout=value)
 
 

@@ -301,3 +301,124 @@ async def test_inputs_json_cannot_carry_are_refused_with_their_code(
         await resolve(client.models.run("flux-2", inputs))
     assert info.value.code == "INVALID_INPUTS"
     assert seen == []
+
+
+def answering(*responses: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
+    queue = list(responses)
+    return lambda request: queue.pop(0)
+
+
+async def test_a_3xx_is_never_a_success_whatever_its_body(make_client: Any) -> None:
+    for body in (OK_RUN, {"success": False}):
+        client = make_client(answering(httpx.Response(300, json=body)), max_retries=0)
+        with pytest.raises(knouds.APIStatusError) as info:
+            await resolve(client.models.run("flux-2", {}))
+        assert type(info.value) is knouds.APIStatusError
+        assert info.value.status_code == 300
+    client = make_client(
+        answering(httpx.Response(300, headers={"location": "/elsewhere"})), max_retries=0
+    )
+    with pytest.raises(knouds.APIStatusError, match="/elsewhere"):
+        await resolve(client.models.run("flux-2", {}))
+    client = make_client(answering(httpx.Response(302)), max_retries=0)
+    with pytest.raises(knouds.APIStatusError) as info:
+        await resolve(client.models.run("flux-2", {}))
+    assert "None" not in str(info.value)
+
+
+async def test_unreadable_successes_keep_the_body_and_hide_the_key(make_client: Any) -> None:
+    client = make_client(answering(httpx.Response(200, json=[1, 2, 3])), max_retries=0)
+    with pytest.raises(knouds.APIResponseValidationError) as info:
+        await resolve(client.models.run("flux-2", {}))
+    assert info.value.body == [1, 2, 3]
+    assert "[1, 2, 3]" in str(info.value)
+
+    echoed = f"<p>key {API_KEY} rejected upstream</p>".encode()
+    client = make_client(answering(httpx.Response(200, content=echoed)), max_retries=0)
+    with pytest.raises(knouds.APIResponseValidationError) as info:
+        await resolve(client.models.run("flux-2", {}))
+    assert API_KEY not in str(info.value)
+
+    refused = {"success": False, "message": f"key {API_KEY} is suspended"}
+    client = make_client(answering(httpx.Response(200, json=refused)), max_retries=0)
+    with pytest.raises(knouds.APIResponseValidationError) as info:
+        await resolve(client.models.run("flux-2", {}))
+    assert info.value.body == refused
+    assert "is suspended" in str(info.value)
+    assert API_KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "words"),
+    [
+        ({"code": "TOP", "error": {"code": "INNER", "message": "nested words"}}, "TOP", "nested"),
+        ({"error": {"code": "INNER", "message": "nested words"}}, "INNER", "nested words"),
+        ({"message": "flat words"}, None, "flat words"),
+        ({"error": "said in error", "message": "not this"}, None, "said in error"),
+        ({"error": "x", "code": 123}, None, "x"),
+        ({"error": "x", "code": ""}, None, "x"),
+    ],
+)
+async def test_error_codes_and_messages_are_read_wherever_the_server_put_them(
+    make_client: Any, body: dict[str, Any], code: str | None, words: str
+) -> None:
+    client = make_client(answering(httpx.Response(418, json=body)), max_retries=0)
+    with pytest.raises(knouds.APIStatusError) as info:
+        await resolve(client.models.run("flux-2", {}))
+    assert info.value.code == code
+    assert words in str(info.value)
+
+
+async def test_the_servers_code_wins_over_the_routes_guess_for_a_404(make_client: Any) -> None:
+    missing_model = {"error": "no such model", "code": "MODEL_NOT_FOUND"}
+    client = make_client(answering(httpx.Response(404, json=missing_model)), max_retries=0)
+    with pytest.raises(knouds.ModelNotFoundError):
+        await resolve(client.workflows.run("thumbs-v2", {}))
+    odd = {"error": "gone", "code": "SOMETHING_ELSE"}
+    client = make_client(answering(httpx.Response(404, json=odd)), max_retries=0)
+    with pytest.raises(knouds.NotFoundError) as info:
+        await resolve(client.models.run("flux-2", {}))
+    assert type(info.value) is knouds.NotFoundError
+    client = make_client(answering(httpx.Response(404, json={"error": "?"})), max_retries=0)
+    with pytest.raises(knouds.ModelNotFoundError):
+        await resolve(client.models.run("flux-2", {}))
+
+
+@pytest.mark.parametrize("seconds", [0, 0.5])
+async def test_a_small_retry_after_in_the_body_is_obeyed(
+    make_client: Any, fake_time: FakeTime, seconds: float
+) -> None:
+    body = {"error": "slow down", "code": "RATE_LIMIT_EXCEEDED", "retryAfter": seconds}
+    client = make_client(
+        answering(httpx.Response(429, json=body), httpx.Response(200, json=OK_RUN)),
+        retry=knouds.RetryPolicy(jitter=False),
+    )
+    await resolve(client.models.run("flux-2", {}))
+    assert fake_time.sleeps == [seconds]
+
+
+async def test_a_pacing_refusal_carries_the_code_and_the_last_rate_limit(
+    make_client: Any, fake_time: FakeTime
+) -> None:
+    spent = httpx.Response(200, json=OK_RUN, headers=rate_headers(10, 0, fake_time.now + 100))
+    client = make_client(answering(spent, httpx.Response(200, json=OK_RUN)))
+    await resolve(client.models.run("flux-2", {}))
+    with pytest.raises(knouds.RateLimitError) as info:
+        await resolve(client.models.run("flux-2", {}))
+    assert info.value.code == "RATE_LIMIT_EXCEEDED"
+    assert info.value.rate_limit is not None
+    assert (info.value.rate_limit.limit, info.value.rate_limit.remaining) == (10, 0)
+    wait = info.value.retry_after
+    assert wait is not None
+    # A wait exactly as long as the call may wait is waited for.
+    patient = client.with_options(retry=knouds.RetryPolicy(max_retry_wait=wait))
+    assert (await resolve(patient.models.run("flux-2", {}))).cost == 1
+    assert fake_time.sleeps == [wait]
+
+
+@pytest.mark.parametrize("execution_id", ["../etc", "", "a" * 200, "e 1"])
+async def test_a_bad_execution_id_is_refused_naming_it(make_client: Any, execution_id: str) -> None:
+    client = make_client(answering())
+    with pytest.raises(knouds.ExecutionNotFoundError) as info:
+        await resolve(client.executions.get(execution_id))
+    assert repr(execution_id)[:20] in str(info.value)
