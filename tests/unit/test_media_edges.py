@@ -342,3 +342,36 @@ def test_writing_outside_the_directory_is_refused_naming_it(tmp_path: Path) -> N
     with pytest.raises(knouds.MediaDownloadError) as caught:
         _download.destination(inside, "link.png")
     assert str(inside.resolve()) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "expected"),
+    [
+        (None, {"connect": None, "read": None, "write": None, "pool": None}),
+        (httpx.Timeout(5.0), {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}),
+        (0.5, {"connect": 0.5, "read": 0.5, "write": 0.5, "pool": 0.5}),
+        (30, {"connect": 10.0, "read": 30.0, "write": 30.0, "pool": 30.0}),
+    ],
+)
+async def test_media_timeouts(io: IO, timeout: Any, expected: dict[str, float | None]) -> None:
+    media = knouds.Media(url=f"{S3}/a.png", kind="image")
+    await io.read(media, serve(), timeout=timeout)
+    assert io.seen[-1].extensions["timeout"] == expected
+
+
+@pytest.mark.parametrize("timeout", [0, -1])
+async def test_media_timeouts_must_be_positive(io: IO, timeout: float) -> None:
+    media = knouds.Media(url=f"{S3}/a.png", kind="image")
+    with pytest.raises(ValueError, match="timeout"):
+        await io.read(media, serve(), timeout=timeout)
+
+
+async def test_messages_show_the_url_without_query_or_fragment(io: IO) -> None:
+    url = f"{S3}/dir/a.png?X-Amz-Signature=secret?zq=secret2#frag#frag2"
+    media = knouds.Media(url=url, kind="image")
+    with pytest.raises(knouds.MediaDownloadError) as caught:
+        await io.read(media, lambda request: httpx.Response(403))
+    message = str(caught.value)
+    assert f"{S3}/dir/a.png" in message
+    for hidden in ("secret", "zq=", "frag"):
+        assert hidden not in message
