@@ -64,3 +64,36 @@ def test_a_retry_after_date_without_a_date_header_is_measured_against_the_real_c
     wait = parse_retry_after({"retry-after": when})
     assert wait is not None
     assert 95 < wait <= 101
+
+
+@pytest.mark.parametrize(
+    ("limit", "reset", "parsed"),
+    [
+        ("0", "1700000000", True),
+        ("5", "0", True),
+        ("5", "253402300799", True),
+        ("5", "253402300800", False),
+        ("-1", "1700000000", False),
+        ("5", "-1", False),
+    ],
+)
+def test_rate_limit_headers_within_range_are_read(limit: str, reset: str, parsed: bool) -> None:
+    headers = {"x-ratelimit-limit": limit, "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+    state = RateLimit.from_headers(headers, now=1_700_000_000)
+    assert (state is not None) == parsed
+    if state is not None:
+        assert (state.limit, state.reset) == (int(limit), float(reset))
+
+
+def test_rate_limit_headers_with_a_date_default_to_the_real_clock() -> None:
+    now = time.time()
+    date = format_datetime(datetime.fromtimestamp(now + 120, tz=timezone.utc), usegmt=True)
+    headers = {
+        "x-ratelimit-limit": "5",
+        "x-ratelimit-remaining": "1",
+        "x-ratelimit-reset": str(int(now) + 180),
+        "date": date,
+    }
+    state = RateLimit.from_headers(headers)
+    assert state is not None
+    assert 115 < state.clock_offset < 125
