@@ -8,7 +8,14 @@ from email.utils import format_datetime
 
 import pytest
 
-from knouds._ratelimit import RateLimit, bucket_for_path, clock_offset, parse_retry_after
+from knouds._ratelimit import (
+    Pacer,
+    RateLimit,
+    Ticket,
+    bucket_for_path,
+    clock_offset,
+    parse_retry_after,
+)
 
 
 @pytest.mark.parametrize(
@@ -97,3 +104,96 @@ def test_rate_limit_headers_with_a_date_default_to_the_real_clock() -> None:
     state = RateLimit.from_headers(headers)
     assert state is not None
     assert 115 < state.clock_offset < 125
+
+
+# -- the pacer's count of a window --------------------------------------------------------------
+
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def granted(pacer: Pacer, bucket: str = "models") -> Ticket:
+    ticket, wait = pacer.acquire(bucket)
+    assert ticket is not None, f"expected a slot, was told to wait {wait} s"
+    assert ticket.bucket == bucket
+    return ticket
+
+
+def test_a_window_is_not_reopened_before_its_reset_and_margin() -> None:
+    clock = Clock()
+    pacer = Pacer(clock)
+    pacer.release(granted(pacer), RateLimit(limit=1, remaining=0, reset=T0 + 10))
+    clock.now = T0 + 10  # the reset itself: still a hair early
+    ticket, wait = pacer.acquire("models")
+    assert ticket is None
+    assert wait == pytest.approx(0.05)
+    clock.now = T0 + 10.049
+    assert pacer.acquire("models")[1] == pytest.approx(0.001)
+    clock.now = T0 + 10.05
+    granted(pacer)
+
+
+def test_responses_of_the_current_window_reveal_what_others_spent() -> None:
+    pacer = Pacer(Clock())
+    pacer.release(granted(pacer), RateLimit(limit=10, remaining=9, reset=T0 + 60))
+    assert pacer.budget("models") == 9
+    pacer.release(granted(pacer), RateLimit(limit=10, remaining=5, reset=T0 + 60))
+    assert pacer.budget("models") == 5  # 2 of ours, 3 by someone else
+
+
+def test_the_first_answer_keeps_counting_requests_still_in_flight() -> None:
+    pacer = Pacer(Clock())
+    first, second, third = granted(pacer), granted(pacer), granted(pacer)
+    pacer.release(first, RateLimit(limit=10, remaining=9, reset=T0 + 60))
+    assert pacer.budget("models") == 7
+    pacer.release(second, RateLimit(limit=10, remaining=8, reset=T0 + 60))
+    assert pacer.budget("models") == 7
+    pacer.release(third, None)
+    assert pacer.budget("models") == 7
+
+
+def test_a_failed_request_still_counts_when_the_first_answer_arrives() -> None:
+    pacer = Pacer(Clock())
+    answered, failed = granted(pacer), granted(pacer)
+    pacer.release(failed, None)
+    pacer.release(answered, RateLimit(limit=10, remaining=9, reset=T0 + 60))
+    assert pacer.budget("models") == 8
+
+
+def test_a_server_window_that_rolled_over_first_counts_only_whats_in_flight() -> None:
+    pacer = Pacer(Clock())
+    pacer.release(granted(pacer), RateLimit(limit=10, remaining=5, reset=T0 + 60))
+    assert pacer.budget("models") == 5
+    early, late = granted(pacer), granted(pacer)
+    pacer.release(early, RateLimit(limit=10, remaining=9, reset=T0 + 120))
+    assert pacer.budget("models") == 8  # the new window holds this answer and ``late``
+    pacer.release(late, None)
+
+
+def test_after_failures_taught_nothing_counting_starts_afresh_and_slots_come_back() -> None:
+    clock = Clock()
+    pacer = Pacer(clock)
+    pacer.release(granted(pacer), RateLimit(limit=2, remaining=1, reset=T0 + 1))
+    clock.now = T0 + 2
+    for ticket in [granted(pacer), granted(pacer)]:
+        pacer.release(ticket, None)
+    fresh = granted(pacer)  # nothing in flight: start counting afresh
+    assert pacer.budget("models") == 1
+    second = granted(pacer)
+    assert pacer.acquire("models")[0] is None
+    pacer.release(fresh, None)
+    pacer.release(second, None)
+    granted(pacer)  # every slot was handed back, so counting starts afresh again
+
+
+def test_tickets_are_distinct_for_every_grant() -> None:
+    pacer = Pacer(Clock())
+    tickets = [granted(pacer, bucket) for bucket in ("models", "workflows") for _ in range(3)]
+    assert len({t.seq for t in tickets}) == 6

@@ -57,6 +57,8 @@ async def test_a_retry_landing_exactly_on_the_deadline_is_made(
     assert (await resolve(client.models.run("gpt-image-2", {}))).cost == 1
     assert fake_time.sleeps == [10.0]
     assert len(seen) == 2
+    # Nothing is left of the deadline: the attempt gets the shortest timeout, not none.
+    assert seen[1].extensions["timeout"]["read"] == pytest.approx(0.001)
 
 
 async def test_an_immediate_retry_fits_a_short_deadline(

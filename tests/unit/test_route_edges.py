@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from typing import Any
 
 import httpx
@@ -138,6 +140,7 @@ async def test_a_body_the_sdk_cannot_read_names_the_field(make_client: Any) -> N
     with pytest.raises(knouds.APIResponseValidationError) as info:
         await resolve(client.executions.get("e1"))
     message = str(info.value)
+    assert info.value.body == {"status": "processing"}
     assert "executionId" in message
     assert "required" in message.lower()
     assert "None" not in message
@@ -422,3 +425,16 @@ async def test_a_bad_execution_id_is_refused_naming_it(make_client: Any, executi
     with pytest.raises(knouds.ExecutionNotFoundError) as info:
         await resolve(client.executions.get(execution_id))
     assert repr(execution_id)[:20] in str(info.value)
+
+
+async def test_rate_limit_resets_are_read_against_our_clock_and_the_servers_date(
+    make_client: Any, fake_time: FakeTime
+) -> None:
+    date = format_datetime(datetime.fromtimestamp(fake_time.now, tz=timezone.utc), usegmt=True)
+    spent = httpx.Response(
+        200, json=OK_RUN, headers={**rate_headers(1, 0, fake_time.now + 10), "date": date}
+    )
+    client = make_client(answering(spent, httpx.Response(200, json=OK_RUN)))
+    await resolve(client.models.run("flux-2", {}))
+    await resolve(client.models.run("flux-2", {}))
+    assert fake_time.sleeps == [pytest.approx(10.05)]
