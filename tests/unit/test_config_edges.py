@@ -35,16 +35,31 @@ async def test_the_key_is_sent_without_surrounding_blanks(make_client: Any) -> N
     assert seen[0].headers["user-agent"].startswith("knouds-python/")
 
 
-async def test_default_headers_may_replace_the_user_agent(make_client: Any) -> None:
+async def test_default_headers_may_replace_the_user_agent_and_accept(make_client: Any) -> None:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(200, json=OK_RUN)
 
-    client = make_client(handler, default_headers={"User-Agent": "my-app/1.0"})
+    client = make_client(
+        handler, default_headers={"User-Agent": "my-app/1.0", "Accept": "application/x-test"}
+    )
     await resolve(client.models.run("flux-2", {}))
     assert seen[0].headers.get_list("user-agent") == ["my-app/1.0"]
+    assert seen[0].headers.get_list("accept") == ["application/x-test"]
+
+
+async def test_keys_with_any_printable_characters_are_kept(make_client: Any) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=OK_RUN)
+
+    client = make_client(handler, api_key="knouds_live_XYZ-0123.xx")
+    await resolve(client.models.run("flux-2", {}))
+    assert seen[0].headers["x-api-key"] == "knouds_live_XYZ-0123.xx"
 
 
 async def test_an_empty_base_url_variable_means_the_default(
@@ -60,6 +75,7 @@ async def test_an_empty_base_url_variable_means_the_default(
         ("  https://api.example/  ", "https://api.example"),
         ("https://api.example/v1/", "https://api.example/v1"),
         ("https://api.example/v1?x=1#frag", "https://api.example/v1"),
+        ("https://api.example/XX/", "https://api.example/XX"),
         (httpx.URL("https://api.example:8443/"), "https://api.example:8443"),
     ],
 )
@@ -74,8 +90,10 @@ async def test_base_urls_are_normalised(make_client: Any, given: Any, expected: 
 async def test_base_urls_without_a_host_or_with_credentials_are_refused(
     make_client: Any, given: str
 ) -> None:
-    with pytest.raises(knouds.ConfigurationError):
+    with pytest.raises(knouds.ConfigurationError, match="base_url") as info:
         make_client(base_url=given)
+    if "@" not in given:
+        assert given in str(info.value)
 
 
 @pytest.mark.parametrize("value", [0, -5, True, "30"])

@@ -3,10 +3,12 @@ of unknown outcome is retried; and how odd responses become errors."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import format_datetime
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -438,3 +440,17 @@ async def test_rate_limit_resets_are_read_against_our_clock_and_the_servers_date
     await resolve(client.models.run("flux-2", {}))
     await resolve(client.models.run("flux-2", {}))
     assert fake_time.sleeps == [pytest.approx(10.05)]
+
+
+async def test_inputs_in_any_mapping_are_sent_as_json(make_client: Any) -> None:
+    seen: list[httpx.Request] = []
+    client = make_client(lambda request: seen.append(request) or httpx.Response(200, json=OK_RUN))
+    await resolve(client.models.run("flux-2", MappingProxyType({"prompt": "naïve"})))
+    assert json.loads(seen[0].content) == {"inputs": {"prompt": "naïve"}}
+    assert "naïve".encode() in seen[0].content
+
+
+async def test_cancelling_an_unknown_execution_says_so(make_client: Any) -> None:
+    client = make_client(answering(httpx.Response(404, json={"error": "?"})), max_retries=0)
+    with pytest.raises(knouds.ExecutionNotFoundError):
+        await resolve(client.executions.cancel("e1"))
