@@ -15,7 +15,7 @@ import pytest
 import knouds
 from knouds import _download
 from tests.conftest import resolve
-from tests.unit.test_media import IO, PNG, S3, files_in, redirects, serve
+from tests.unit.test_media import IO, PNG, S3, Unsized, files_in, redirects, serve
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -165,7 +165,7 @@ async def test_file_systems_without_hard_links_still_get_the_file(
     saved = await io.save(media, serve(), tmp_path / "a.png", overwrite=False)
     assert saved.read_bytes() == PNG
     assert files_in(tmp_path) == ["a.png"]
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError, match=r"a\.png"):
         await io.save(media, serve(b"other"), tmp_path / "a.png", overwrite=False)
     assert saved.read_bytes() == PNG
     assert files_in(tmp_path) == ["a.png"]
@@ -257,8 +257,12 @@ async def test_a_declared_length_over_the_cap_is_refused_before_reading(io: IO) 
 
 async def test_the_cap_counts_every_chunk(io: IO) -> None:
     media = knouds.Media(url=f"{S3}/big.png", kind="image")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Unsized(chunks=10, size=100))
+
     with pytest.raises(knouds.MediaDownloadError, match="max_bytes") as caught:
-        await io.chunks(media, serve(b"q" * 1000), chunk_size=100, max_bytes=250)
+        await io.chunks(media, handler, chunk_size=100, max_bytes=250)
     assert caught.value.status_code == 200
 
 
@@ -366,8 +370,11 @@ async def test_media_timeouts_must_be_positive(io: IO, timeout: float) -> None:
         await io.read(media, serve(), timeout=timeout)
 
 
-async def test_messages_show_the_url_without_query_or_fragment(io: IO) -> None:
-    url = f"{S3}/dir/a.png?X-Amz-Signature=secret?zq=secret2#frag#frag2"
+@pytest.mark.parametrize(
+    "url",
+    [f"{S3}/dir/a.png?X-Amz-Signature=secret?zq=secret2#frag#frag2", f"{S3}/dir/a.png#frag#frag2"],
+)
+async def test_messages_show_the_url_without_query_or_fragment(io: IO, url: str) -> None:
     media = knouds.Media(url=url, kind="image")
     with pytest.raises(knouds.MediaDownloadError) as caught:
         await io.read(media, lambda request: httpx.Response(403))
@@ -375,3 +382,12 @@ async def test_messages_show_the_url_without_query_or_fragment(io: IO) -> None:
     assert f"{S3}/dir/a.png" in message
     for hidden in ("secret", "zq=", "frag"):
         assert hidden not in message
+
+
+async def test_a_refused_scheme_names_the_url_without_its_query(io: IO) -> None:
+    url = "ftp://files.example/a.png?token=secret"
+    with pytest.raises(knouds.MediaDownloadError) as caught:
+        await io.read(knouds.Media(url=url, kind="image"), serve())
+    assert caught.value.url == url
+    assert "ftp://files.example/a.png" in str(caught.value)
+    assert "secret" not in str(caught.value)

@@ -118,11 +118,16 @@ async def test_each_route_is_sent_counted_and_retried_as_its_kind_allows(
             await resolve(call(client))
         assert len(seen) == 1
         # Opting in to re-sending runs of unknown outcome retries it, and says what is retried.
-        answers[:] = [httpx.Response(503, json={"error": "busy"}), httpx.Response(200, json=body)]
+        answers[:] = [
+            httpx.Response(503, json={"error": "busy"}),
+            httpx.Response(200, json=body, headers=rate_headers(10, 9, fake_time.now + 60)),
+        ]
         policy = knouds.RetryPolicy(retry_unknown_outcome=True, on_retry=events.append)
-        await resolve(call(make_client(handler, retry=policy)))
+        opted_in = make_client(handler, retry=policy)
+        await resolve(call(opted_in))
         assert len(seen) == 3
         assert [(e.method, e.path) for e in events] == [(method, path)]
+        assert set(opted_in.rate_limits) == {bucket}
     for request in seen:
         assert request.method == method
         assert request.url.path == path
@@ -180,9 +185,35 @@ async def test_non_json_error_bodies_become_short_readable_errors(
     assert "None" not in message
     assert "  " not in message
     assert len(message) < 400
+    assert info.value.body == (content.decode("utf-8", "replace")[:2048] or None)
     if content.startswith(b"plain"):
         assert "plain text " * 9 in message
         assert "…" in message
+
+
+async def test_a_json_error_without_a_message_is_not_called_unreadable(make_client: Any) -> None:
+    client = make_client(answering(httpx.Response(418, json={"code": "TEAPOT"})), max_retries=0)
+    with pytest.raises(knouds.APIStatusError) as info:
+        await resolve(client.models.run("flux-2", {}))
+    assert "418" in str(info.value)
+    assert "not JSON" not in str(info.value)
+    assert info.value.body == {"code": "TEAPOT"}
+
+
+async def test_a_retry_after_date_is_read_against_our_clock(
+    make_client: Any, fake_time: FakeTime
+) -> None:
+    when = format_datetime(datetime.fromtimestamp(fake_time.now + 5, tz=timezone.utc), usegmt=True)
+    limited = httpx.Response(
+        429,
+        json={"error": "slow down", "code": "RATE_LIMIT_EXCEEDED"},
+        headers={"retry-after": when},
+    )
+    client = make_client(
+        answering(limited, httpx.Response(200, json=OK_RUN)), retry=knouds.RetryPolicy(jitter=False)
+    )
+    await resolve(client.models.run("flux-2", {}))
+    assert fake_time.sleeps == [pytest.approx(5.0)]
 
 
 async def test_redirects_are_errors_naming_the_target(make_client: Any) -> None:
@@ -338,7 +369,7 @@ async def test_unreadable_successes_keep_the_body_and_hide_the_key(make_client: 
     assert info.value.body == [1, 2, 3]
     assert "[1, 2, 3]" in str(info.value)
 
-    echoed = f"<p>key {API_KEY} rejected upstream</p>".encode()
+    echoed = f"key {API_KEY} rejected upstream".encode()
     client = make_client(answering(httpx.Response(200, content=echoed)), max_retries=0)
     with pytest.raises(knouds.APIResponseValidationError) as info:
         await resolve(client.models.run("flux-2", {}))
