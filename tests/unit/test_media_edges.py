@@ -255,7 +255,7 @@ async def test_a_declared_length_over_the_cap_is_refused_before_reading(io: IO) 
     assert caught.value.status_code == 200
 
 
-async def test_the_cap_counts_every_chunk(io: IO) -> None:
+async def test_the_cap_counts_every_chunk_of_an_unsized_body(io: IO) -> None:
     media = knouds.Media(url=f"{S3}/big.png", kind="image")
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -391,3 +391,26 @@ async def test_a_refused_scheme_names_the_url_without_its_query(io: IO) -> None:
     assert caught.value.url == url
     assert "ftp://files.example/a.png" in str(caught.value)
     assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("links", [True, False])
+async def test_a_file_that_appears_during_the_download_is_kept(
+    io: IO, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, links: bool
+) -> None:
+    if not links:
+
+        def no_links(src: Any, dst: Any) -> None:
+            raise PermissionError("hard links not supported")
+
+        monkeypatch.setattr(_download.os, "link", no_links)
+    target = tmp_path / "b.png"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        target.write_bytes(b"theirs")  # another process wins the race
+        return httpx.Response(200, content=PNG)
+
+    media = knouds.Media(url=f"{S3}/b.png", kind="image")
+    with pytest.raises(FileExistsError, match=r"b\.png"):
+        await io.save(media, handler, target, overwrite=False)
+    assert target.read_bytes() == b"theirs"
+    assert files_in(tmp_path) == ["b.png"]
