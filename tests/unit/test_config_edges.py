@@ -13,12 +13,26 @@ from tests.conftest import API_KEY, resolve
 OK_RUN = {"success": True, "result": {"text": "done"}, "cost": 1, "ms": 5}
 
 
-@pytest.mark.parametrize(
-    "key", ["", "   ", "abc\r\nX-Evil: 1", "abc\ndef", "abc\x00", "abc\x7fdef", "ab\tc"]
-)
+@pytest.mark.parametrize("key", ["abc\r\nX-Evil: 1", "abc\ndef", "abc\x00", "abc\x7fdef", "ab\tc"])
 async def test_keys_a_header_cannot_carry_are_refused(make_client: Any, key: str) -> None:
     with pytest.raises(knouds.ConfigurationError):
         make_client(api_key=key)
+
+
+@pytest.mark.parametrize("key", ["", "   "])
+async def test_a_blank_key_is_no_key_and_nothing_authenticated_is_sent(
+    make_client: Any, key: str
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=OK_RUN)
+
+    client = make_client(handler, api_key=key)
+    with pytest.raises(knouds.ConfigurationError, match="KNOUDS_API_KEY"):
+        await resolve(client.models.run("flux-2", {}))
+    assert seen == []
 
 
 async def test_the_key_is_sent_without_surrounding_blanks(make_client: Any) -> None:

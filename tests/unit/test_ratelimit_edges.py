@@ -1,4 +1,4 @@
-"""Edges of rate-limit parsing and bucketing: unknown routes, the real clock, odd headers."""
+"""Edges of rate-limit parsing and pacing: the real clock, odd headers, window counting."""
 
 from __future__ import annotations
 
@@ -12,30 +12,9 @@ from knouds._ratelimit import (
     Pacer,
     RateLimit,
     Ticket,
-    bucket_for_path,
     clock_offset,
     parse_retry_after,
 )
-
-
-@pytest.mark.parametrize(
-    ("path", "bucket"),
-    [
-        ("/api/things/x/run", "things"),
-        ("/api/models/a/b/run", "models"),
-        ("/api/models/workflows/run", "models"),
-        ("/api/workflows/models/run", "workflows"),
-        ("/api/executions/e1/cancel", "executions"),
-        ("/api/workflows/a", "workflows"),
-        ("/api/workflows/a/b/public-schema", "workflows.public-schema"),
-        ("/api", "other"),
-        ("/", "other"),
-        ("/v2/models", "other"),
-        ("/v2/models/a/run", "other"),
-    ],
-)
-def test_unusual_paths_fall_into_sensible_buckets(path: str, bucket: str) -> None:
-    assert bucket_for_path(path) == bucket
 
 
 def test_seconds_until_reset_defaults_to_the_real_clock() -> None:
