@@ -160,7 +160,7 @@ async def test_file_systems_without_hard_links_still_get_the_file(
     def no_links(src: Any, dst: Any) -> None:
         raise PermissionError("hard links not supported")
 
-    monkeypatch.setattr(_download.os, "link", no_links)
+    monkeypatch.setattr(os, "link", no_links)
     media = knouds.Media(url=f"{S3}/a.png", kind="image")
     saved = await io.save(media, serve(), tmp_path / "a.png", overwrite=False)
     assert saved.read_bytes() == PNG
@@ -188,8 +188,8 @@ async def test_save_all_numbers_clashing_names_before_the_last_extension(
         for name in ("mesh", "x.tar.gz")
     ]
     client = io.client(serve())
-    save_all = _download.save_all if io.kind == "sync" else _download.asave_all
-    saved = await resolve(save_all(media, tmp_path, http_client=client))  # type: ignore[operator]
+    save_all: Any = _download.save_all if io.kind == "sync" else _download.asave_all
+    saved = await resolve(save_all(media, tmp_path, http_client=client))
     assert sorted(p.name for p in saved) == sorted(
         ["mesh", "mesh-1", "mesh-2", "x.tar.gz", "x.tar-1.gz", "x.tar-2.gz"]
     )
@@ -402,7 +402,7 @@ async def test_a_file_that_appears_during_the_download_is_kept(
         def no_links(src: Any, dst: Any) -> None:
             raise PermissionError("hard links not supported")
 
-        monkeypatch.setattr(_download.os, "link", no_links)
+        monkeypatch.setattr(os, "link", no_links)
     target = tmp_path / "b.png"
 
     def handler(request: httpx.Request) -> httpx.Response:

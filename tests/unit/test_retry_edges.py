@@ -166,8 +166,9 @@ def test_jitter_spreads_waits_and_can_be_turned_off() -> None:
     ],
 )
 def test_policy_refuses_negative_limits(field: str, value: float) -> None:
+    options: dict[str, Any] = {field: value}
     with pytest.raises(ValueError, match=field if field in ("max_retries", "deadline") else ">= 0"):
-        knouds.RetryPolicy(**{field: value})
+        knouds.RetryPolicy(**options)
 
 
 def test_policy_accepts_zero_limits_and_short_deadlines() -> None:

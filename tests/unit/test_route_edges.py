@@ -273,7 +273,7 @@ async def test_a_bad_name_is_refused_before_sending_and_says_what_it_is(
     make_client: Any, call: Callable[[Any], Any], what: str
 ) -> None:
     seen: list[httpx.Request] = []
-    client = make_client(lambda request: seen.append(request) or httpx.Response(200, json=OK_RUN))
+    client = make_client(recording(seen))
     with pytest.raises(knouds.InvalidSlugError, match=what):
         await resolve(call(client))
     assert seen == []
@@ -308,7 +308,7 @@ async def test_each_attempt_times_out_within_what_is_left_of_the_deadline(
 ) -> None:
     seen: list[httpx.Request] = []
     client = make_client(
-        lambda request: seen.append(request) or httpx.Response(200, json=OK_RUN),
+        recording(seen),
         timeout=timeout,
         retry=knouds.RetryPolicy(deadline=deadline),
     )
@@ -332,11 +332,19 @@ async def test_inputs_json_cannot_carry_are_refused_with_their_code(
     make_client: Any, inputs: Any
 ) -> None:
     seen: list[httpx.Request] = []
-    client = make_client(lambda request: seen.append(request) or httpx.Response(200, json=OK_RUN))
+    client = make_client(recording(seen))
     with pytest.raises(knouds.InvalidInputsError) as info:
         await resolve(client.models.run("flux-2", inputs))
     assert info.value.code == "INVALID_INPUTS"
     assert seen == []
+
+
+def recording(seen: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=OK_RUN)
+
+    return handler
 
 
 def answering(*responses: httpx.Response) -> Callable[[httpx.Request], httpx.Response]:
@@ -475,7 +483,7 @@ async def test_rate_limit_resets_are_read_against_our_clock_and_the_servers_date
 
 async def test_inputs_in_any_mapping_are_sent_as_json(make_client: Any) -> None:
     seen: list[httpx.Request] = []
-    client = make_client(lambda request: seen.append(request) or httpx.Response(200, json=OK_RUN))
+    client = make_client(recording(seen))
     await resolve(client.models.run("flux-2", MappingProxyType({"prompt": "naïve"})))
     assert json.loads(seen[0].content) == {"inputs": {"prompt": "naïve"}}
     assert "naïve".encode() in seen[0].content
