@@ -195,7 +195,9 @@ def main() -> int:
         started = time.monotonic()
         code = run_mutmut(names, args.jobs)
         elapsed = time.monotonic() - started
-        if code not in (0, 1):
+        if code != 0:
+            print(f"mutmut failed (exit status {code}); the table below is from earlier runs")
+            report(modules, None)
             return 2
     return report(modules, elapsed)
 
