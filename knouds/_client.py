@@ -37,7 +37,12 @@ from ._public import publish
 from ._ratelimit import Pacer, RateLimit
 from ._ratestore import Pacing, SharedPacing, build_pacing, derive_namespace
 from ._retry import RetryPolicy, build_retrying, decide
-from ._transport import SEND_DEADLINE, BodyReader, install_deadlines, time_is_up
+from ._transport import (
+    SEND_DEADLINE,
+    BodyReader,
+    SendProgress,
+    install_deadlines,
+)
 from ._types import NOT_GIVEN, AsyncSleep, Clock, Inputs, NotGiven, RedisClient, TimeoutTypes
 from ._types import Sleep as SleepFn
 from .models import Identity
@@ -797,14 +802,16 @@ class AsyncClient(_BaseClient):
 
     async def _exchange(self, send: Send) -> object:
         """Send and read the body, the whole exchange inside the command's time limit."""
+        progress = SendProgress()
         try:
             if send.limit is None:
                 return await self._send_and_read(send, None)
             deadline = time.monotonic() + send.limit
+            send.request.extensions["trace"] = progress.trace
             async with _timeout(send.limit):
                 return await self._send_and_read(send, deadline)
         except asyncio.TimeoutError:
-            return time_is_up(send.request)
+            return progress.timeout_error(send.request)
         except AssertionError:
             # A test's or a mock's signal (respx: "not mocked"), never a server's doing.
             raise
@@ -812,6 +819,8 @@ class AsyncClient(_BaseClient):
             if self.is_closed:
                 return _closed_error()
             return exc
+        finally:
+            send.request.extensions.pop("trace", None)
 
     async def _send_and_read(self, send: Send, deadline: float | None) -> httpx.Response:
         response = await self._http.send(send.request, stream=True, follow_redirects=False)

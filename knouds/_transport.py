@@ -29,6 +29,7 @@ __all__ = [
     "BodyReader",
     "BodyTooLarge",
     "DeadlineBackend",
+    "SendProgress",
     "install_deadlines",
     "time_is_up",
 ]
@@ -51,6 +52,38 @@ class BodyTooLarge(Exception):
 def time_is_up(request: httpx.Request) -> httpx.ReadTimeout:
     """The error standing for an exchange that ran out of time (it may have been processed)."""
     return httpx.ReadTimeout("no complete answer in the time the call allows", request=request)
+
+
+class SendProgress:
+    """How far one async exchange got, from httpcore's ``trace`` events, so that an exchange cut
+    off by its time limit is reported truthfully: "nothing was sent" while it was still
+    connecting (TCP or TLS), "may have been processed" once the request started to leave.
+
+    Transports that report no events (aiohttp, custom ones) always get the cautious answer.
+    """
+
+    __slots__ = ("connecting", "sending")
+
+    def __init__(self) -> None:
+        self.connecting = False
+        self.sending = False
+
+    async def trace(self, name: str, info: dict[str, typing.Any]) -> None:
+        """The ``trace`` request extension httpcore calls on every step of the exchange."""
+        if name.startswith("connection."):
+            self.connecting = True
+        elif name.endswith(".started") and "send_" in name:
+            # Request headers (or an HTTP/2 preface, or a proxy's CONNECT): from here on the
+            # server may have seen something.
+            self.sending = True
+
+    def timeout_error(self, request: httpx.Request) -> httpx.TimeoutException:
+        """The error for an exchange whose time ran out at this point."""
+        if self.connecting and not self.sending:
+            return httpx.ConnectTimeout(
+                "no connection in the time the call allows; nothing was sent", request=request
+            )
+        return time_is_up(request)
 
 
 class BodyReader:

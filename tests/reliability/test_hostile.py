@@ -9,6 +9,7 @@ async client over aiohttp. The servers are bounded in bytes and seconds and stop
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -114,6 +115,26 @@ async def test_a_deadline_bounds_a_call_whose_headers_never_end(
 
     assert isinstance(error, knouds.APITimeoutError), repr(error)
     assert took < 0.6 + SLACK
+
+
+async def test_a_call_that_never_got_connected_in_time_says_nothing_was_sent(
+    client_kind: str,
+) -> None:
+    # The server takes the TCP connection but never answers the TLS handshake: the request
+    # never left, so the error says so (and a run may be retried) on both clients.
+    with HostileServer(silent()) as server:
+        kwargs: dict[str, Any] = {"base_url": f"https://127.0.0.1:{server.port}", "timeout": 0.6}
+        cls = knouds.Client if client_kind == "sync" else knouds.AsyncClient
+        client: Any = cls(API_KEY, max_retries=1, **kwargs)
+        error, took = await timed(lambda: client.models.run("gpt-image-2", INPUTS))
+        await resolve(client.close())
+
+    assert isinstance(error, knouds.APITimeoutError), repr(error)
+    assert error.sent is False
+    assert "nothing was sent" in str(error)
+    assert server.requests == []
+    assert server.connections == 2  # not sent, so the run was tried again
+    assert took < 2 * 0.6 + 2 * SLACK
 
 
 async def test_an_endless_body_stops_at_the_size_cap(connect: Callable[..., Any]) -> None:
@@ -222,8 +243,6 @@ async def test_the_key_never_goes_through_an_environment_proxy_over_plain_http(
 
 
 async def test_a_copy_keeps_working_after_its_parent_is_collected(client_kind: str) -> None:
-    import gc
-
     with HostileServer(respond()) as server:
         if client_kind == "sync":
             copy: Any = knouds.Client(API_KEY, base_url=server.base_url).with_options(timeout=5)
