@@ -811,7 +811,7 @@ class AsyncClient(_BaseClient):
             async with _timeout(send.limit):
                 return await self._send_and_read(send, deadline)
         except asyncio.TimeoutError:
-            return progress.timeout_error(send.request)
+            return await progress.timed_out(send.request)
         except AssertionError:
             # A test's or a mock's signal (respx: "not mocked"), never a server's doing.
             raise

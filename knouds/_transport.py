@@ -15,6 +15,7 @@ read timeout. So:
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import ssl
 import time
@@ -62,23 +63,39 @@ class SendProgress:
     Transports that report no events (aiohttp, custom ones) always get the cautious answer.
     """
 
-    __slots__ = ("connecting", "sending")
+    __slots__ = ("connecting", "handshake", "sending", "tcp")
 
     def __init__(self) -> None:
         self.connecting = False
         self.sending = False
+        self.handshake = False
+        self.tcp: typing.Any = None
 
     async def trace(self, name: str, info: dict[str, typing.Any]) -> None:
         """The ``trace`` request extension httpcore calls on every step of the exchange."""
         if name.startswith("connection."):
             self.connecting = True
+            if name == "connection.connect_tcp.complete":
+                self.tcp = info.get("return_value")
+            elif name == "connection.start_tls.started":
+                self.handshake = True
+            elif name == "connection.start_tls.complete":
+                self.handshake, self.tcp = False, None  # the connection owns the stream now
         elif name.endswith(".started") and "send_" in name:
             # Request headers (or an HTTP/2 preface, or a proxy's CONNECT): from here on the
             # server may have seen something.
             self.sending = True
 
-    def timeout_error(self, request: httpx.Request) -> httpx.TimeoutException:
-        """The error for an exchange whose time ran out at this point."""
+    async def timed_out(self, request: httpx.Request) -> httpx.TimeoutException:
+        """The error for an exchange whose time ran out at this point.
+
+        A TLS handshake cut off by the time limit leaves its TCP stream to nobody (httpcore
+        closes it on errors, not on cancellation): it is closed here.
+        """
+        if self.handshake and self.tcp is not None:
+            stream, self.tcp = self.tcp, None
+            with contextlib.suppress(Exception):  # already broken: nothing more to release
+                await stream.aclose()
         if self.connecting and not self.sending:
             return httpx.ConnectTimeout(
                 "no connection in the time the call allows; nothing was sent", request=request
@@ -145,10 +162,12 @@ class _DeadlineStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(
-            ssl_context, server_hostname, _cut(timeout, httpcore.ConnectTimeout)
-        )
-        return _DeadlineStream(inner)
+        try:
+            timeout = _cut(timeout, httpcore.ConnectTimeout)
+        except httpcore.ConnectTimeout:
+            self._inner.close()  # httpcore closes the stream when start_tls fails, not before
+            raise
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self._inner.get_extra_info(info)

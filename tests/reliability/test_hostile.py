@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -128,6 +129,7 @@ async def test_a_call_that_never_got_connected_in_time_says_nothing_was_sent(
         client: Any = cls(API_KEY, max_retries=1, **kwargs)
         error, took = await timed(lambda: client.models.run("gpt-image-2", INPUTS))
         await resolve(client.close())
+        gc.collect()  # a socket left open by the cut-off handshake would warn here
 
     assert isinstance(error, knouds.APITimeoutError), repr(error)
     assert error.sent is False
@@ -135,6 +137,33 @@ async def test_a_call_that_never_got_connected_in_time_says_nothing_was_sent(
     assert server.requests == []
     assert server.connections == 2  # not sent, so the run was tried again
     assert took < 2 * 0.6 + 2 * SLACK
+
+
+def test_a_handshake_with_no_time_left_closes_its_connection() -> None:
+    import httpcore
+
+    from knouds._transport import SEND_DEADLINE, DeadlineBackend
+
+    class Stream(httpcore.NetworkStream):
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    class Backend(httpcore.NetworkBackend):
+        def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+            return stream
+
+    stream = Stream()
+    tcp = DeadlineBackend(Backend()).connect_tcp("127.0.0.1", 443, timeout=5.0)
+    token = SEND_DEADLINE.set(time.monotonic() - 1)  # connecting used up all the time
+    try:
+        with pytest.raises(httpcore.ConnectTimeout):
+            tcp.start_tls(ssl.create_default_context(), "localhost", timeout=5.0)
+    finally:
+        SEND_DEADLINE.reset(token)
+
+    assert stream.closed
 
 
 async def test_an_endless_body_stops_at_the_size_cap(connect: Callable[..., Any]) -> None:
