@@ -156,10 +156,7 @@ def encode_inputs(inputs: object) -> bytes:
 def _safe_short(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and _too_many_digits(value):
         return f"of {value.bit_length()} bits"
-    try:
-        return short(value)
-    except (RecursionError, ValueError):
-        return f"<{type(value).__name__}>"
+    return short(value)
 
 
 def encode_workflow(fields: Mapping[str, object]) -> bytes:
@@ -179,7 +176,12 @@ def encode_workflow(fields: Mapping[str, object]) -> bytes:
 
 
 def short(value: object, limit: int = 60) -> str:
-    text = repr(value)
+    """``repr(value)`` cut to ``limit`` characters, for error messages; never raises (a value
+    whose ``repr`` fails, or an integer past Python's digit limit, is shown by its type)."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -57,6 +57,13 @@ def _deep() -> dict[str, Any]:
     return {"x": value}
 
 
+class _Unprintable:
+    """A value whose ``repr`` fails, as some proxies and lazy objects' do."""
+
+    def __repr__(self) -> str:
+        raise TypeError("no repr")
+
+
 BAD_INPUTS = {
     "lone-surrogate": lambda: {"prompt": json.loads('"\\ud83d"')},
     "surrogate-key": lambda: {json.loads('"\\udc00"'): 1},
@@ -66,6 +73,10 @@ BAD_INPUTS = {
     "unsupported": lambda: {"s": {1, 2}},
     "nan": lambda: {"f": math.nan},
     "bytes": lambda: {"b": b"raw"},
+    "unprintable": lambda: {"v": _Unprintable()},
+    "huge-int-key": lambda: {10**5000: 1},
+    "huge-int-instead-of-a-mapping": lambda: 10**5000,
+    "unprintable-instead-of-a-mapping": _Unprintable,
 }
 
 
