@@ -60,7 +60,12 @@ def _digest(secret: str, timestamp: int | str, payload: bytes) -> str:
 
 
 def _finite_seconds(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int no float can hold: no meaningful number of seconds
+        return False
 
 
 def _as_bytes(payload: bytes | bytearray | memoryview | str) -> bytes:
@@ -195,7 +200,7 @@ def verify(
         )
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise WebhookVerificationError("The delivery's body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise WebhookVerificationError("The delivery's body is not a JSON object.")

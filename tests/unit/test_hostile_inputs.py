@@ -338,11 +338,25 @@ def test_a_bytes_header_is_verified_like_a_string() -> None:
     assert verify(BODY, header, SECRET, now=NOW).execution_id == "e-1"
 
 
-@pytest.mark.parametrize("tolerance", [math.nan, math.inf, -1, "300"])
+@pytest.mark.parametrize(
+    "tolerance", [math.nan, math.inf, -1, "300", 10**400], ids=["nan", "inf", "-1", "str", "huge"]
+)
 def test_a_tolerance_that_is_not_a_finite_number_accepts_nothing(tolerance: Any) -> None:
     stale = sign(BODY, SECRET, timestamp=int(NOW) - 10**6)
     with pytest.raises(knouds.WebhookVerificationError, match="tolerance"):
         verify(BODY, stale, SECRET, tolerance=tolerance, now=NOW)
+
+
+@pytest.mark.parametrize("now", [math.nan, 10**400], ids=["nan", "huge"])
+def test_a_now_that_is_not_a_finite_time_accepts_nothing(now: Any) -> None:
+    with pytest.raises(knouds.WebhookVerificationError, match="now"):
+        verify(BODY, sign(BODY, SECRET, timestamp=int(NOW)), SECRET, now=now)
+
+
+def test_a_signed_body_nested_too_deep_to_parse_raises_webhook_verification_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(knouds.WebhookVerificationError, match="JSON"):
+        verify(deep, sign(deep, SECRET, timestamp=int(NOW)), SECRET, now=NOW)
 
 
 # -- media file names ------------------------------------------------------------------------------
