@@ -15,6 +15,7 @@ from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ._version import __version__
 
 __all__ = [
+    "ACCEPT_ENCODING",
     "API_KEY_ENV",
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
@@ -43,6 +44,9 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=DEFAULT_CONNECT_TIMEOUT)
 # Many long runs in flight at once: httpx's default of 100 connections would queue the 101st.
 DEFAULT_LIMITS = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+# Only encodings whose decompression can be counted as it goes (see `knouds._transport`); with
+# brotli or zstandard installed httpx would otherwise ask for "br" and "zstd" too.
+ACCEPT_ENCODING = "gzip, deflate"
 # The largest response body read (after decompression). Knouds answers with JSON that points at
 # media by URL: real bodies are kilobytes, so this only stops a broken or hostile server.
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -173,7 +177,11 @@ def resolve_settings(
         base_url if base_url is not None else (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL),
         secret=key,
     )
-    headers = {"user-agent": USER_AGENT, "accept": "application/json"}
+    headers = {
+        "user-agent": USER_AGENT,
+        "accept": "application/json",
+        "accept-encoding": ACCEPT_ENCODING,
+    }
     headers.update(check_headers(default_headers, "default header"))
     if key is not None:
         headers["x-api-key"] = key

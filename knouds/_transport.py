@@ -25,7 +25,10 @@ from collections.abc import Iterable
 import httpcore
 import httpx
 
+from ._config import ACCEPT_ENCODING
+
 __all__ = [
+    "BOUNDED_ENCODINGS",
     "SEND_DEADLINE",
     "BodyReader",
     "BodyTooLarge",
@@ -39,6 +42,13 @@ __all__ = [
 SEND_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "knouds_send_deadline", default=None
 )
+
+
+# The encodings read (what the SDK asks for, `ACCEPT_ENCODING`): their output per input byte is
+# bounded (deflate inflates at most about 1000 to 1), so counting decompressed chunks against the
+# size cap works. Brotli and zstd can turn one network read into gigabytes inside a single
+# decompression call, before any count.
+BOUNDED_ENCODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate", ""})
 
 
 class BodyTooLarge(Exception):
@@ -113,8 +123,14 @@ class BodyReader:
         self._chunks: list[bytes] = []
         self._size = 0
         declared = response.headers.get("content-length", "")
-        encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
-        if not encoded and declared.isdigit() and int(declared) > max_bytes:
+        encoding = response.headers.get("content-encoding", "identity").lower()
+        if {part.strip() for part in encoding.split(",")} - BOUNDED_ENCODINGS:
+            raise httpx.DecodingError(
+                f"the body is encoded as {encoding!r}, which the SDK did not ask for (it accepts "
+                f"{ACCEPT_ENCODING!r}); not read",
+                request=response.request,
+            )
+        if encoding == "identity" and declared.isdigit() and int(declared) > max_bytes:
             raise BodyTooLarge(response, max_bytes)
 
     def add(self, chunk: bytes) -> None:

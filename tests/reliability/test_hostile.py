@@ -187,6 +187,25 @@ async def test_a_gzip_bomb_is_caught_on_decompressed_bytes(connect: Callable[...
     assert took < 3 * SLACK
 
 
+@pytest.mark.parametrize("encoding", ["br", "zstd", "gzip, br"])
+async def test_an_encoding_the_sdk_did_not_ask_for_is_not_read(
+    connect: Callable[..., Any], encoding: str
+) -> None:
+    # Brotli and zstd inflate a few kilobytes into gigabytes inside one decompression step,
+    # before any cap can look (when their packages are installed): the SDK does not ask for
+    # them, and does not read a body that uses them anyway.
+    body = b'{"success": true, "result": {"text": "ok"}, "cost": 1, "ms": 5}'
+    with HostileServer(respond(body=body, headers={"content-encoding": encoding})) as server:
+        client = connect(server)
+        error, took = await timed(lambda: client.models.run("gpt-image-2", INPUTS))
+
+    assert isinstance(error, knouds.APIConnectionError), repr(error)
+    assert encoding in str(error)
+    assert error.sent is True
+    assert b"accept-encoding: gzip, deflate\r\n" in server.requests[0].lower()
+    assert took < SLACK
+
+
 # -- errors: only knouds errors --------------------------------------------------------------------
 
 
