@@ -148,7 +148,8 @@ class Executions:
             try:
                 result = poll.observe(client._call(ctx, parse_execution))
             except KnoudsError as error:
-                pause = poll.after_error(error, client._clock())
+                # A closed client stays closed: polling again cannot help.
+                pause = None if client.is_closed else poll.after_error(error, client._clock())
                 if pause is None:
                     raise
             else:
@@ -223,7 +224,8 @@ class AsyncExecutions:
             try:
                 result = poll.observe(await client._call(ctx, parse_execution))
             except KnoudsError as error:
-                pause = poll.after_error(error, client._clock())
+                # A closed client stays closed: polling again cannot help.
+                pause = None if client.is_closed else poll.after_error(error, client._clock())
                 if pause is None:
                     raise
             else:

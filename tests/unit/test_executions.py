@@ -346,3 +346,24 @@ def test_sync_and_async_executions_have_the_same_surface() -> None:
         for param in signature.parameters.values():
             assert param.default == asynchronous[name].parameters[param.name].default, name
         assert inspect.iscoroutinefunction(getattr(AsyncExecutions, name)), name
+
+
+async def test_wait_on_a_closed_client_raises_at_once_instead_of_polling_until_its_timeout(
+    make_client: Callable[..., Any], fake_time: FakeTime
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return json_response(200, {"executionId": EXEC_ID, "status": "processing"})
+
+    client = make_client(handler)
+    await resolve(client.close())
+
+    with pytest.raises(knouds.APIConnectionError, match="closed") as caught:
+        await resolve(client.executions.wait(EXEC_ID, timeout=60))
+
+    assert not isinstance(caught.value, knouds.ExecutionTimeoutError)
+    assert caught.value.sent is False
+    assert fake_time.sleeps == []
+    assert sent == []
