@@ -20,6 +20,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from . import webhooks
     from ._aiohttp import DefaultAioHttpClient
+    from ._budget import Budget
     from ._client import (
         AsyncClient,
         Client,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         AsyncNotSupportedError,
         AuthenticationError,
         BadRequestError,
+        BudgetExceededError,
         CapabilityAboveCeilingError,
         CapabilityDeniedError,
         ConfigurationError,
@@ -82,6 +84,7 @@ if TYPE_CHECKING:
         NOT_GIVEN,
         NotGiven,
     )
+    from ._usage import BatchResults, Usage, UsageLine
     from .models import (
         Execution,
         ExecutionError,
@@ -106,6 +109,9 @@ __all__ = [
     "AsyncNotSupportedError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchResults",
+    "Budget",
+    "BudgetExceededError",
     "CapabilityAboveCeilingError",
     "CapabilityDeniedError",
     "Client",
@@ -152,6 +158,8 @@ __all__ = [
     "SchemaField",
     "ScopeDeniedError",
     "UnknownOutcomeError",
+    "Usage",
+    "UsageLine",
     "WebhookDelivery",
     "WebhookEvent",
     "WebhookVerificationError",

@@ -42,6 +42,8 @@ BatchProgress: TypeAlias = "bool | ProgressCallback | None"
 class _Bar(Protocol):
     def update(self, n: int = 1) -> object: ...
 
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> object: ...
+
     def close(self) -> None: ...
 
 
@@ -65,8 +67,10 @@ class _Batch:
         return_exceptions: bool,
         progress: BatchProgress,
         description: str,
+        status: Callable[[int], str] | None = None,
     ) -> None:
         self._items = items
+        self._status = status
         self._slots: list[BatchOutcome | None] = [None] * len(items)
         self._return_exceptions = return_exceptions
         self._lock = threading.Lock()
@@ -78,6 +82,8 @@ class _Batch:
         self._bar: _Bar | None = None
         if progress is True:
             self._bar = _tqdm_bar(len(items), description)
+            if self._bar is not None and status is not None:
+                self._bar.set_postfix_str(status(0), refresh=False)
         elif callable(progress):
             self._callback = progress
 
@@ -105,6 +111,8 @@ class _Batch:
                 if self._first_error is None:
                     self._first_error = outcome
             if self._bar is not None:
+                if self._status is not None:  # e.g. credits so far and the projected total
+                    self._bar.set_postfix_str(self._status(self._done), refresh=False)
                 self._bar.update(1)
             if self._callback is not None:
                 self._callback(self._done, len(self._items), outcome)
@@ -155,6 +163,7 @@ def run_batch(
     return_exceptions: bool,
     progress: BatchProgress,
     description: str = "",
+    status: Callable[[int], str] | None = None,
 ) -> list[BatchOutcome]:
     """Call ``run`` on each input from a pool of ``concurrency`` threads.
 
@@ -166,6 +175,7 @@ def run_batch(
             raising the first one.
         progress: ``True`` for a tqdm bar, or a ``callback(done, total, outcome)``.
         description: the progress bar's label.
+        status: ``status(done)`` gives a note shown after the progress bar.
 
     Returns:
         One outcome per input, in input order.
@@ -176,6 +186,7 @@ def run_batch(
         return_exceptions=return_exceptions,
         progress=progress,
         description=description,
+        status=status,
     )
 
     def work() -> None:
@@ -215,6 +226,7 @@ async def run_batch_async(
     return_exceptions: bool,
     progress: BatchProgress,
     description: str = "",
+    status: Callable[[int], str] | None = None,
 ) -> list[BatchOutcome]:
     """Await ``run`` on each input from ``concurrency`` worker tasks. See `run_batch`."""
     _check_concurrency(concurrency)
@@ -223,6 +235,7 @@ async def run_batch_async(
         return_exceptions=return_exceptions,
         progress=progress,
         description=description,
+        status=status,
     )
 
     async def work() -> None:

@@ -29,6 +29,7 @@ Exit codes (``EXIT_CODES`` holds them; ``knouds --help`` prints the same table):
     11  execution cancelled
     12  wait timed out (the execution goes on; the message says how to resume)
     13  outcome unknown: a journaled run started and never recorded its end (it may have run)
+    14  credit budget reached: the SDK refused to start a run (nothing was sent)
 
 Only the standard library is imported at start-up: the SDK is loaded inside each subcommand, so
 ``knouds --help`` stays fast.
@@ -93,6 +94,7 @@ EXIT_CODES: dict[str, ExitCode] = {
     "ExecutionTimeoutError": ExitCode(12, "wait timed out", "Resume with `knouds wait ID`."),
     # The error says how to resolve it.
     "UnknownOutcomeError": ExitCode(13, "outcome unknown (a journaled run may have run)", ""),
+    "BudgetExceededError": ExitCode(14, "credit budget reached", "Raise the credit limit."),
 }
 
 

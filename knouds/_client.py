@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import httpx
 
+from ._budget import Budget
 from ._config import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -37,6 +38,7 @@ from ._public import publish
 from ._ratelimit import Pacer, RateLimit
 from ._ratestore import Pacing, SharedPacing, build_pacing, derive_namespace
 from ._retry import RetryPolicy, build_retrying, decide
+from ._spend import SpendTracker, check_credits
 from ._transport import (
     SEND_DEADLINE,
     BodyReader,
@@ -45,6 +47,7 @@ from ._transport import (
 )
 from ._types import NOT_GIVEN, AsyncSleep, Clock, Inputs, NotGiven, RedisClient, TimeoutTypes
 from ._types import Sleep as SleepFn
+from ._usage import Usage
 from .models import Identity
 from .resources.executions import AsyncExecutions, Executions
 from .resources.models import AsyncModels, Models
@@ -145,6 +148,7 @@ class _BaseClient:
     _clock: Clock
     _pacer: Pacer
     _pacing: Pacing
+    _spend: SpendTracker
 
     def _configure(
         self,
@@ -157,6 +161,7 @@ class _BaseClient:
         default_headers: Mapping[str, str] | None,
         clock: Clock | None,
         store: StoreOptions,
+        budget: float | Budget | None,
         *,
         asynchronous: bool,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -178,6 +183,9 @@ class _BaseClient:
         self._clock = clock or time.time
         self._pacer = Pacer(self._clock)
         self._pacing = self._build_pacing(store, asynchronous=asynchronous)
+        if budget is not None and not isinstance(budget, Budget):
+            budget = Budget(check_credits(budget, "budget"), clock=self._clock)
+        self._spend = SpendTracker(budget)
         self._default_headers = dict(default_headers or {})
         self._journal: Journal | None = None
         self._owns_journal = False
@@ -219,6 +227,20 @@ class _BaseClient:
     def retry_policy(self) -> RetryPolicy:
         """The default retry policy."""
         return self._policy
+
+    @property
+    def budget(self) -> Budget | None:
+        """The credit budget runs are refused past, or ``None``."""
+        return self._spend.budget
+
+    @property
+    def usage(self) -> Usage:
+        """Credits charged and runs made since this client was created (a snapshot).
+
+        Counted from the ``cost`` of every result, with a line per model and workflow; copies
+        made by `with_options` add to the same report.
+        """
+        return self._spend.usage.snapshot()
 
     @property
     def rate_limits(self) -> dict[str, RateLimit]:
@@ -341,6 +363,8 @@ class _BaseClient:
 
     def _adopt_state(self, original: _BaseClient) -> None:
         self._journal = original._journal  # copies record into the same journal
+        # Spending is the user's, whatever the key: copies share the budget and the usage.
+        self._spend = original._spend
         # Same key and server: the copy spends the same rate-limit budget, so it shares the state.
         if (
             self._settings.api_key == original._settings.api_key
@@ -405,6 +429,12 @@ class Client(_BaseClient):
             ``idempotency_key`` on ``run``).
         clock: a function returning epoch seconds (inject a fake one in tests).
         sleep: a function that sleeps for a number of seconds (inject a fake one in tests).
+        max_response_bytes: the largest response body read, counted after decompression
+            (default 32 MiB); a larger one raises `APIResponseValidationError` without reading
+            the rest.
+        budget: a number of credits, or a `Budget` (with a period, or shared through
+            Redis). A run that would spend past it raises `BudgetExceededError` before
+            anything is sent; see `Budget` for the possible overshoot.
 
     Example:
         >>> client = knouds.Client()  # doctest: +SKIP
@@ -433,6 +463,7 @@ class Client(_BaseClient):
         clock: Clock | None = None,
         sleep: SleepFn | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        budget: float | Budget | None = None,
     ) -> None:
         self._configure(
             api_key,
@@ -444,6 +475,7 @@ class Client(_BaseClient):
             default_headers,
             clock,
             (rate_limit_store, rate_limit_namespace, rate_limit_store_fallback),
+            budget,
             asynchronous=False,
             max_response_bytes=max_response_bytes,
         )
@@ -478,9 +510,10 @@ class Client(_BaseClient):
         pace: bool | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> Client:
-        """A copy with some settings changed, sharing this client's connection pool and (for the
-        same key) its rate-limit state. Closing the copy leaves the pool open; closing this
-        client closes it. A copy keeps working after this client is garbage-collected."""
+        """A copy with some settings changed, sharing this client's connection pool, its credit
+        budget and usage report, and (for the same key) its rate-limit state. Closing the copy
+        leaves the pool open; closing this client closes it. A copy keeps working after this
+        client is garbage-collected."""
         kwargs = self._copy_kwargs(
             api_key, base_url, timeout, max_retries, retry, pace, default_headers
         )
@@ -639,6 +672,8 @@ class AsyncClient(_BaseClient):
             ``idempotency_key`` on ``run``).
         clock: a function returning epoch seconds (inject a fake one in tests).
         sleep: an async function that sleeps for a number of seconds (inject one in tests).
+        max_response_bytes: the largest response body read (decompressed); see `Client`.
+        budget: a number of credits, or a `Budget`; see `Client`.
     """
 
     models: AsyncModels
@@ -663,6 +698,7 @@ class AsyncClient(_BaseClient):
         clock: Clock | None = None,
         sleep: AsyncSleep | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        budget: float | Budget | None = None,
     ) -> None:
         self._configure(
             api_key,
@@ -674,6 +710,7 @@ class AsyncClient(_BaseClient):
             default_headers,
             clock,
             (rate_limit_store, rate_limit_namespace, rate_limit_store_fallback),
+            budget,
             asynchronous=True,
             max_response_bytes=max_response_bytes,
         )
@@ -697,9 +734,10 @@ class AsyncClient(_BaseClient):
         pace: bool | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> AsyncClient:
-        """A copy with some settings changed, sharing this client's connection pool and (for the
-        same key) its rate-limit state. Closing the copy leaves the pool open; closing this
-        client closes it. A copy keeps working after this client is garbage-collected."""
+        """A copy with some settings changed, sharing this client's connection pool, its credit
+        budget and usage report, and (for the same key) its rate-limit state. Closing the copy
+        leaves the pool open; closing this client closes it. A copy keeps working after this
+        client is garbage-collected."""
         kwargs = self._copy_kwargs(
             api_key, base_url, timeout, max_retries, retry, pace, default_headers
         )

@@ -4,6 +4,7 @@ All of them derive from `KnoudsError`::
 
     KnoudsError
     ├── ConfigurationError                  (bad client settings: no API key, insecure base URL)
+    ├── BudgetExceededError                 (a run refused by the SDK's credit budget; nothing sent)
     ├── APIConnectionError ── APITimeoutError
     ├── APIResponseValidationError          (2xx body that is not what the contract says)
     ├── WebhookVerificationError
@@ -56,6 +57,7 @@ __all__ = [
     "AsyncNotSupportedError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "CapabilityAboveCeilingError",
     "CapabilityDeniedError",
     "ConfigurationError",
@@ -146,6 +148,38 @@ def _unpickle(cls: type[KnoudsError], args: tuple[object, ...]) -> KnoudsError:
 
 class ConfigurationError(KnoudsError, ValueError):
     """The client's settings are unusable (no API key, a non-HTTPS base URL, ...)."""
+
+
+class BudgetExceededError(KnoudsError):
+    """A run was refused before anything was sent: it would spend past a credit budget.
+
+    Raised by the client's ``budget`` and by ``run_many(..., max_credits=...)``; it is a decision
+    of the SDK, not an answer of the API (no status code, nothing was charged for it).
+
+    Attributes:
+        limit: the budget in credits.
+        spent: credits counted against the budget so far (in its current period).
+        held: credits expected from runs in flight when the run was refused.
+        requested: the credits the refused run or batch was expected to cost (``0`` when unknown).
+        scope: ``"client"`` for the client's budget, ``"batch"`` for a ``max_credits`` limit.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: float,
+        spent: float,
+        held: float = 0.0,
+        requested: float = 0.0,
+        scope: str = "client",
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.spent = spent
+        self.held = held
+        self.requested = requested
+        self.scope = scope
 
 
 class RateLimitStoreError(KnoudsError):

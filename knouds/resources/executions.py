@@ -12,6 +12,7 @@ from .._core import CallContext, Endpoint, parse_execution
 from .._exceptions import KnoudsError
 from .._polling import ExecutionRef, Poll, execution_id_of
 from .._retry import RetryPolicy
+from .._spend import off_loop
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ..models import Execution, RunResult
 
@@ -69,7 +70,9 @@ class Executions:
             extra_headers=extra_headers,
             retry=retry,
         )
-        return self._client._call(ctx, parse_execution)
+        execution = self._client._call(ctx, parse_execution)
+        self._client._spend.observe(execution)  # a submission's cost, once it has ended
+        return execution
 
     def cancel(
         self,
@@ -180,7 +183,10 @@ class AsyncExecutions:
             extra_headers=extra_headers,
             retry=retry,
         )
-        return await self._client._call(ctx, parse_execution)
+        execution = await self._client._call(ctx, parse_execution)
+        spend = self._client._spend
+        await off_loop(spend.blocking(), spend.observe, execution)
+        return execution
 
     async def cancel(
         self,

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._batch import BatchProgress, run_batch, run_batch_async
 from .._core import Endpoint, check_slug, encode_inputs, parse_execution, parse_run_result
 from .._retry import RetryPolicy
+from .._spend import BatchSpend, RunRef, acharged_call, charged_call, off_loop, plan_batch
 from .._types import NOT_GIVEN, Inputs, NotGiven, TimeoutTypes
+from .._usage import BatchResults
 from ..models import Execution, RunResult
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
     from .._core import Parse
-    from .._exceptions import KnoudsError
     from .._journal import Journal, JournalSpec
 
 __all__ = ["AsyncModels", "Models"]
@@ -38,6 +39,7 @@ class Models:
         timeout: TimeoutTypes | NotGiven,
         extra_headers: Mapping[str, str] | None,
         retry: RetryPolicy | None,
+        batch: BatchSpend | None = None,
     ) -> T:
         """One run or submission (``params`` carries ``async=true`` for a submission)."""
         ctx = self._client._context(
@@ -48,7 +50,7 @@ class Models:
             extra_headers=extra_headers,
             retry=retry,
         )
-        return self._client._call(ctx, parse)
+        return charged_call(self._client, ctx, parse, RunRef("model", name), batch)
 
     def _journaled(
         self,
@@ -61,13 +63,14 @@ class Models:
         via_submit: bool = False,
         resend_unknown: bool = False,
         poll_interval: float = 1.0,
+        batch: BatchSpend | None = None,
     ) -> Any:
         """A run or submission recorded in ``journal`` (sent only if its key is not recorded)."""
 
         def send(submit: bool) -> RunResult | Execution:
             if submit:
-                return self._start(name, inputs, _ASYNC, parse_execution, *options)
-            return self._start(name, inputs, None, parse_run_result, *options)
+                return self._start(name, inputs, _ASYNC, parse_execution, *options, batch)
+            return self._start(name, inputs, None, parse_run_result, *options, batch)
 
         from .._journaled import plan_run
 
@@ -94,17 +97,39 @@ class Models:
         submit: bool,
         resend_unknown: bool,
         poll_interval: float,
+        batch: BatchSpend | None = None,
     ) -> RunResult:
         """One input of a batch."""
         if journal is not None:
             result: RunResult = self._journaled(
-                journal, name, inputs, None, False, options, submit, resend_unknown, poll_interval
+                journal,
+                name,
+                inputs,
+                None,
+                False,
+                options,
+                submit,
+                resend_unknown,
+                poll_interval,
+                batch,
             )
             return result
         if submit:
-            execution = self._start(name, inputs, _ASYNC, parse_execution, *options)
+            execution = self._start(name, inputs, _ASYNC, parse_execution, *options, batch)
             return self._client.executions.wait(execution, poll_interval=poll_interval)
-        return self._start(name, inputs, None, parse_run_result, *options)
+        return self._start(name, inputs, None, parse_run_result, *options, batch)
+
+    def _plan(
+        self,
+        name: str,
+        runs: int,
+        max_credits: float | None,
+        progress: BatchProgress,
+        timeout: TimeoutTypes | NotGiven,
+        extra_headers: Mapping[str, str] | None,
+    ) -> BatchSpend:
+        """A batch's spend control (models publish no estimate)."""
+        return plan_batch(self._client._spend, RunRef("model", name), runs, max_credits, None)
 
     def run_many(
         self,
@@ -121,7 +146,8 @@ class Models:
         submit: bool = False,
         resend_unknown: bool = False,
         poll_interval: float = 1.0,
-    ) -> list[RunResult | KnoudsError]:
+        max_credits: float | None = None,
+    ) -> BatchResults:
         """Run a model on many inputs, ``concurrency`` at a time; results come in input order.
 
         Each input goes through `run` (same retries and rate-limit pacing, shared by every
@@ -153,10 +179,14 @@ class Models:
             resend_unknown: send inputs whose outcome is unknown again (they may be charged
                 twice).
             poll_interval: with ``submit``, seconds between the first polls of each execution.
+            max_credits: the most credits this batch may spend, on top of the client's
+                ``budget``: once spent, the remaining inputs get `BudgetExceededError`
+                and are not sent. With a progress bar, the credits charged so far and the
+                projected total of the batch are shown after the first result.
 
         Returns:
             One slot per input, in input order: its `RunResult`, or the
-            `KnoudsError` it raised.
+            `KnoudsError` it raised; ``.usage`` tells what the batch cost.
 
         Raises:
             InvalidSlugError: ``name`` is not valid; raised at once, nothing is sent.
@@ -170,22 +200,26 @@ class Models:
             ... )  # doctest: +SKIP
         """
         check_slug(name, "model name")
+        items = list(inputs_list)
+        batch = self._plan(name, len(items), max_credits, progress, timeout, extra_headers)
         book, opened = self._client._batch_journal(journal)
         options = (timeout, extra_headers, retry)
         try:
-            return run_batch(
+            outcomes = run_batch(
                 lambda inputs: self._run_one(
-                    book, name, inputs, options, submit, resend_unknown, poll_interval
+                    book, name, inputs, options, submit, resend_unknown, poll_interval, batch
                 ),
-                self._client._keyed_inputs(book, f"models/{name}", inputs_list),
+                self._client._keyed_inputs(book, f"models/{name}", items),
                 concurrency=concurrency,
                 return_exceptions=return_exceptions,
                 progress=progress,
                 description=name,
+                status=batch.status,
             )
         finally:
             if opened and book is not None:
                 book.close()
+        return batch.results(outcomes)
 
     def run(
         self,
@@ -219,6 +253,8 @@ class Models:
             InvalidSlugError: ``name`` is not a valid model name (nothing is sent).
             InvalidInputsError: ``inputs`` is not a JSON-serialisable mapping (nothing is sent).
             APIStatusError: a subclass for each status and code the API answers.
+            BudgetExceededError: the client's credit budget has no room for the run (nothing is
+                sent).
             UnknownOutcomeError: the key's earlier run may have happened (nothing is sent).
             ConfigurationError: an ``idempotency_key`` without a journal on the client.
         """
@@ -270,6 +306,7 @@ class AsyncModels:
         timeout: TimeoutTypes | NotGiven,
         extra_headers: Mapping[str, str] | None,
         retry: RetryPolicy | None,
+        batch: BatchSpend | None = None,
     ) -> T:
         """One run or submission (``params`` carries ``async=true`` for a submission)."""
         ctx = self._client._context(
@@ -280,7 +317,7 @@ class AsyncModels:
             extra_headers=extra_headers,
             retry=retry,
         )
-        return await self._client._call(ctx, parse)
+        return await acharged_call(self._client, ctx, parse, RunRef("model", name), batch)
 
     async def _journaled(
         self,
@@ -293,13 +330,14 @@ class AsyncModels:
         via_submit: bool = False,
         resend_unknown: bool = False,
         poll_interval: float = 1.0,
+        batch: BatchSpend | None = None,
     ) -> Any:
         """A run or submission recorded in ``journal``. See `Models._journaled`."""
 
         async def send(submit: bool) -> RunResult | Execution:
             if submit:
-                return await self._start(name, inputs, _ASYNC, parse_execution, *options)
-            return await self._start(name, inputs, None, parse_run_result, *options)
+                return await self._start(name, inputs, _ASYNC, parse_execution, *options, batch)
+            return await self._start(name, inputs, None, parse_run_result, *options, batch)
 
         from .._journaled import plan_run
 
@@ -326,17 +364,41 @@ class AsyncModels:
         submit: bool,
         resend_unknown: bool,
         poll_interval: float,
+        batch: BatchSpend | None = None,
     ) -> RunResult:
         """One input of a batch."""
         if journal is not None:
             result: RunResult = await self._journaled(
-                journal, name, inputs, None, False, options, submit, resend_unknown, poll_interval
+                journal,
+                name,
+                inputs,
+                None,
+                False,
+                options,
+                submit,
+                resend_unknown,
+                poll_interval,
+                batch,
             )
             return result
         if submit:
-            execution = await self._start(name, inputs, _ASYNC, parse_execution, *options)
+            execution = await self._start(name, inputs, _ASYNC, parse_execution, *options, batch)
             return await self._client.executions.wait(execution, poll_interval=poll_interval)
-        return await self._start(name, inputs, None, parse_run_result, *options)
+        return await self._start(name, inputs, None, parse_run_result, *options, batch)
+
+    async def _plan(
+        self,
+        name: str,
+        runs: int,
+        max_credits: float | None,
+        progress: BatchProgress,
+        timeout: TimeoutTypes | NotGiven,
+        extra_headers: Mapping[str, str] | None,
+    ) -> BatchSpend:
+        """A batch's spend control. See `Models._plan`."""
+        spend = self._client._spend
+        ref = RunRef("model", name)
+        return await off_loop(spend.blocking(), plan_batch, spend, ref, runs, max_credits, None)
 
     async def run_many(
         self,
@@ -353,28 +415,33 @@ class AsyncModels:
         submit: bool = False,
         resend_unknown: bool = False,
         poll_interval: float = 1.0,
-    ) -> list[RunResult | KnoudsError]:
+        max_credits: float | None = None,
+    ) -> BatchResults:
         """Run a model on many inputs, ``concurrency`` at a time. See `Models.run_many`.
 
         Runs on ``concurrency`` worker tasks; never more are in flight at once.
         """
         check_slug(name, "model name")
+        items = list(inputs_list)
+        batch = await self._plan(name, len(items), max_credits, progress, timeout, extra_headers)
         book, opened = self._client._batch_journal(journal)
         options = (timeout, extra_headers, retry)
         try:
-            return await run_batch_async(
+            outcomes = await run_batch_async(
                 lambda inputs: self._run_one(
-                    book, name, inputs, options, submit, resend_unknown, poll_interval
+                    book, name, inputs, options, submit, resend_unknown, poll_interval, batch
                 ),
-                self._client._keyed_inputs(book, f"models/{name}", inputs_list),
+                self._client._keyed_inputs(book, f"models/{name}", items),
                 concurrency=concurrency,
                 return_exceptions=return_exceptions,
                 progress=progress,
                 description=name,
+                status=batch.status,
             )
         finally:
             if opened and book is not None:
                 book.close()
+        return batch.results(outcomes)
 
     async def run(
         self,

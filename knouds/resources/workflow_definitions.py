@@ -139,7 +139,9 @@ class WorkflowDefinitions:
         ctx = self._client._context(
             Endpoint.workflow_list(), timeout=timeout, extra_headers=extra_headers, retry=retry
         )
-        return self._client._call(ctx, parse_workflow_list)
+        summaries = self._client._call(ctx, parse_workflow_list)
+        self._client._spend.publish_listing(summaries)  # estimates for the credit budget
+        return summaries
 
     def get(
         self,
@@ -338,7 +340,9 @@ class AsyncWorkflowDefinitions:
         ctx = self._client._context(
             Endpoint.workflow_list(), timeout=timeout, extra_headers=extra_headers, retry=retry
         )
-        return await self._client._call(ctx, parse_workflow_list)
+        summaries = await self._client._call(ctx, parse_workflow_list)
+        self._client._spend.publish_listing(summaries)  # estimates for the credit budget
+        return summaries
 
     async def get(
         self,

@@ -15,16 +15,17 @@ from .._core import (
     parse_run_result,
     parse_schema,
 )
-from .._exceptions import InvalidInputsError
+from .._exceptions import APIStatusError, InvalidInputsError
 from .._retry import RetryPolicy
+from .._spend import BatchSpend, RunRef, acharged_call, charged_call, off_loop, plan_batch
 from .._types import NOT_GIVEN, Inputs, NotGiven, TimeoutTypes
+from .._usage import BatchResults
 from ..models import Execution, RunResult, WorkflowSchema
 from .workflow_definitions import AsyncWorkflowDefinitions, WorkflowDefinitions
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
     from .._core import Parse
-    from .._exceptions import KnoudsError
     from .._journal import Journal, JournalSpec
 
 __all__ = ["AsyncWorkflows", "Workflows", "check_input_names"]
@@ -52,6 +53,23 @@ def check_input_names(slug: str, inputs: Inputs, schema: WorkflowSchema) -> None
         )
 
 
+def _wants_estimate(client: Client | AsyncClient, max_credits: object, progress: object) -> bool:
+    """Read the schema's estimate before a batch only when something uses it."""
+    return max_credits is not None or client._spend.budget is not None or bool(progress)
+
+
+def _total(
+    client: Client | AsyncClient, slug: str, schema: WorkflowSchema, runs: int
+) -> float | None:
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 0:
+        raise ValueError(f"runs must be a whole number >= 0, got {runs!r}")
+    each = schema.estimated_credit_cost
+    if each is None:
+        return None
+    client._spend.publish(RunRef("workflow", slug), float(each))
+    return float(each) * runs
+
+
 class Workflows(WorkflowDefinitions):
     """Workflows: run them, read their input schema (``/api/workflows/{slug}/...``), and manage
     their definitions (``list``, ``get``, ``create``, ``update``, ``delete``)."""
@@ -69,12 +87,14 @@ class Workflows(WorkflowDefinitions):
         timeout: TimeoutTypes | NotGiven,
         extra_headers: Mapping[str, str] | None,
         retry: RetryPolicy | None,
+        batch: BatchSpend | None = None,
     ) -> T:
         """One run or submission, after the optional check of input names against the schema."""
         content = encode_inputs(inputs)
         if validate:
             schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers)
             check_input_names(slug, inputs, schema)
+            _total(self._client, slug, schema, 1)  # remember the published estimate
         ctx = self._client._context(
             Endpoint.workflow_run(slug),
             content=content,
@@ -83,7 +103,7 @@ class Workflows(WorkflowDefinitions):
             extra_headers=extra_headers,
             retry=retry,
         )
-        return self._client._call(ctx, parse)
+        return charged_call(self._client, ctx, parse, RunRef("workflow", slug), batch)
 
     def _journaled(
         self,
@@ -96,13 +116,14 @@ class Workflows(WorkflowDefinitions):
         via_submit: bool = False,
         resend_unknown: bool = False,
         poll_interval: float = 1.0,
+        batch: BatchSpend | None = None,
     ) -> Any:
         """A run or submission recorded in ``journal`` (sent only if its key is not recorded)."""
 
         def send(submit: bool) -> RunResult | Execution:
             if submit:
-                return self._start(slug, inputs, _ASYNC, parse_execution, *options)
-            return self._start(slug, inputs, None, parse_run_result, *options)
+                return self._start(slug, inputs, _ASYNC, parse_execution, *options, batch)
+            return self._start(slug, inputs, None, parse_run_result, *options, batch)
 
         from .._journaled import plan_run
 
@@ -129,17 +150,77 @@ class Workflows(WorkflowDefinitions):
         submit: bool,
         resend_unknown: bool,
         poll_interval: float,
+        batch: BatchSpend | None = None,
     ) -> RunResult:
         """One input of a batch."""
         if journal is not None:
             result: RunResult = self._journaled(
-                journal, slug, inputs, None, False, options, submit, resend_unknown, poll_interval
+                journal,
+                slug,
+                inputs,
+                None,
+                False,
+                options,
+                submit,
+                resend_unknown,
+                poll_interval,
+                batch,
             )
             return result
         if submit:
-            execution = self._start(slug, inputs, _ASYNC, parse_execution, *options)
+            execution = self._start(slug, inputs, _ASYNC, parse_execution, *options, batch)
             return self._client.executions.wait(execution, poll_interval=poll_interval)
-        return self._start(slug, inputs, None, parse_run_result, *options)
+        return self._start(slug, inputs, None, parse_run_result, *options, batch)
+
+    def _plan(
+        self,
+        slug: str,
+        runs: int,
+        max_credits: float | None,
+        progress: BatchProgress,
+        timeout: TimeoutTypes | NotGiven,
+        extra_headers: Mapping[str, str] | None,
+    ) -> BatchSpend:
+        """A batch's spend control, after reading the published estimate when it is used."""
+        each = None
+        if _wants_estimate(self._client, max_credits, progress):
+            try:
+                schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers)
+            except APIStatusError:  # e.g. a key that may run the workflow but not read it
+                schema = None
+            each = None if schema is None else schema.estimated_credit_cost
+        ref = RunRef("workflow", slug)
+        return plan_batch(self._client._spend, ref, runs, max_credits, each)
+
+    def estimate(
+        self,
+        slug: str,
+        runs: int = 1,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> float | None:
+        """The credits Knouds estimates ``runs`` runs of a workflow will cost, before running it.
+
+        Reads the schema's ``estimatedCreditCost`` (one request, nothing is charged).
+
+        Args:
+            slug: the workflow's slug.
+            runs: how many runs to estimate.
+            timeout: this call's per-attempt timeout.
+            extra_headers: headers for this call only.
+            retry: this call's retry policy (default: the client's).
+
+        Returns:
+            The estimated total, or ``None`` when Knouds publishes no estimate for it.
+
+        Example:
+            >>> client.workflows.estimate("my-thumbnail-pipeline", runs=20)  # doctest: +SKIP
+            100.0
+        """
+        schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers, retry=retry)
+        return _total(self._client, slug, schema, runs)
 
     def run_many(
         self,
@@ -156,7 +237,8 @@ class Workflows(WorkflowDefinitions):
         submit: bool = False,
         resend_unknown: bool = False,
         poll_interval: float = 1.0,
-    ) -> list[RunResult | KnoudsError]:
+        max_credits: float | None = None,
+    ) -> BatchResults:
         """Run a workflow on many inputs, ``concurrency`` at a time; results come in input order.
 
         Each input goes through `run` (same retries and rate-limit pacing, shared by every
@@ -182,13 +264,22 @@ class Workflows(WorkflowDefinitions):
             resend_unknown: send inputs whose outcome is unknown again (they may be charged
                 twice).
             poll_interval: with ``submit``, seconds between the first polls of each execution.
+            max_credits: the most credits this batch may spend, on top of the client's
+                ``budget``: once spent, the remaining inputs get `BudgetExceededError`
+                and are not sent. With a progress bar, the credits charged so far and the
+                projected total of the batch are shown after the first result.
+                For a workflow, its published estimate (``estimatedCreditCost``) times the
+                number of inputs is compared with it first: a batch estimated above it is
+                refused whole, before anything runs.
 
         Returns:
             One slot per input, in input order: its `RunResult`, or the
-            `KnoudsError` it raised.
+            `KnoudsError` it raised; ``.usage`` tells what the batch cost and ``.estimate``
+            what it was estimated at.
 
         Raises:
             InvalidSlugError: ``slug`` is not valid; raised at once, nothing is sent.
+            BudgetExceededError: the batch's estimate exceeds ``max_credits``; nothing is sent.
             KnoudsError: with ``return_exceptions=False``, the first error an input raised.
 
         Example:
@@ -196,22 +287,26 @@ class Workflows(WorkflowDefinitions):
             >>> client.workflows.run_many("my-thumbnail-pipeline", inputs)  # doctest: +SKIP
         """
         check_slug(slug, "workflow slug")
+        items = list(inputs_list)
+        batch = self._plan(slug, len(items), max_credits, progress, timeout, extra_headers)
         book, opened = self._client._batch_journal(journal)
         options: _Options = (False, timeout, extra_headers, retry)
         try:
-            return run_batch(
+            outcomes = run_batch(
                 lambda inputs: self._run_one(
-                    book, slug, inputs, options, submit, resend_unknown, poll_interval
+                    book, slug, inputs, options, submit, resend_unknown, poll_interval, batch
                 ),
-                self._client._keyed_inputs(book, f"workflows/{slug}", inputs_list),
+                self._client._keyed_inputs(book, f"workflows/{slug}", items),
                 concurrency=concurrency,
                 return_exceptions=return_exceptions,
                 progress=progress,
                 description=slug,
+                status=batch.status,
             )
         finally:
             if opened and book is not None:
                 book.close()
+        return batch.results(outcomes)
 
     def run(
         self,
@@ -335,12 +430,14 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         timeout: TimeoutTypes | NotGiven,
         extra_headers: Mapping[str, str] | None,
         retry: RetryPolicy | None,
+        batch: BatchSpend | None = None,
     ) -> T:
         """One run or submission, after the optional check of input names against the schema."""
         content = encode_inputs(inputs)
         if validate:
             schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
             check_input_names(slug, inputs, schema)
+            _total(self._client, slug, schema, 1)  # remember the published estimate
         ctx = self._client._context(
             Endpoint.workflow_run(slug),
             content=content,
@@ -349,7 +446,7 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
             extra_headers=extra_headers,
             retry=retry,
         )
-        return await self._client._call(ctx, parse)
+        return await acharged_call(self._client, ctx, parse, RunRef("workflow", slug), batch)
 
     async def _journaled(
         self,
@@ -362,13 +459,14 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         via_submit: bool = False,
         resend_unknown: bool = False,
         poll_interval: float = 1.0,
+        batch: BatchSpend | None = None,
     ) -> Any:
         """A run or submission recorded in ``journal`` (sent only if its key is not recorded)."""
 
         async def send(submit: bool) -> RunResult | Execution:
             if submit:
-                return await self._start(slug, inputs, _ASYNC, parse_execution, *options)
-            return await self._start(slug, inputs, None, parse_run_result, *options)
+                return await self._start(slug, inputs, _ASYNC, parse_execution, *options, batch)
+            return await self._start(slug, inputs, None, parse_run_result, *options, batch)
 
         from .._journaled import plan_run
 
@@ -395,17 +493,61 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         submit: bool,
         resend_unknown: bool,
         poll_interval: float,
+        batch: BatchSpend | None = None,
     ) -> RunResult:
         """One input of a batch."""
         if journal is not None:
             result: RunResult = await self._journaled(
-                journal, slug, inputs, None, False, options, submit, resend_unknown, poll_interval
+                journal,
+                slug,
+                inputs,
+                None,
+                False,
+                options,
+                submit,
+                resend_unknown,
+                poll_interval,
+                batch,
             )
             return result
         if submit:
-            execution = await self._start(slug, inputs, _ASYNC, parse_execution, *options)
+            execution = await self._start(slug, inputs, _ASYNC, parse_execution, *options, batch)
             return await self._client.executions.wait(execution, poll_interval=poll_interval)
-        return await self._start(slug, inputs, None, parse_run_result, *options)
+        return await self._start(slug, inputs, None, parse_run_result, *options, batch)
+
+    async def _plan(
+        self,
+        slug: str,
+        runs: int,
+        max_credits: float | None,
+        progress: BatchProgress,
+        timeout: TimeoutTypes | NotGiven,
+        extra_headers: Mapping[str, str] | None,
+    ) -> BatchSpend:
+        """A batch's spend control. See `Workflows._plan`."""
+        each = None
+        if _wants_estimate(self._client, max_credits, progress):
+            try:
+                schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
+            except APIStatusError:  # e.g. a key that may run the workflow but not read it
+                schema = None
+            each = None if schema is None else schema.estimated_credit_cost
+        spend, ref = self._client._spend, RunRef("workflow", slug)
+        return await off_loop(spend.blocking(), plan_batch, spend, ref, runs, max_credits, each)
+
+    async def estimate(
+        self,
+        slug: str,
+        runs: int = 1,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> float | None:
+        """The credits ``runs`` runs of a workflow are estimated to cost. See
+        `Workflows.estimate`."""
+        schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers, retry=retry)
+        return _total(self._client, slug, schema, runs)
 
     async def run_many(
         self,
@@ -422,28 +564,33 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         submit: bool = False,
         resend_unknown: bool = False,
         poll_interval: float = 1.0,
-    ) -> list[RunResult | KnoudsError]:
+        max_credits: float | None = None,
+    ) -> BatchResults:
         """Run a workflow on many inputs, ``concurrency`` at a time. See `Workflows.run_many`.
 
         Runs on ``concurrency`` worker tasks; never more are in flight at once.
         """
         check_slug(slug, "workflow slug")
+        items = list(inputs_list)
+        batch = await self._plan(slug, len(items), max_credits, progress, timeout, extra_headers)
         book, opened = self._client._batch_journal(journal)
         options: _Options = (False, timeout, extra_headers, retry)
         try:
-            return await run_batch_async(
+            outcomes = await run_batch_async(
                 lambda inputs: self._run_one(
-                    book, slug, inputs, options, submit, resend_unknown, poll_interval
+                    book, slug, inputs, options, submit, resend_unknown, poll_interval, batch
                 ),
-                self._client._keyed_inputs(book, f"workflows/{slug}", inputs_list),
+                self._client._keyed_inputs(book, f"workflows/{slug}", items),
                 concurrency=concurrency,
                 return_exceptions=return_exceptions,
                 progress=progress,
                 description=slug,
+                status=batch.status,
             )
         finally:
             if opened and book is not None:
                 book.close()
+        return batch.results(outcomes)
 
     async def run(
         self,

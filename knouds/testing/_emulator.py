@@ -287,6 +287,7 @@ class Emulator:
         description: str | None = None,
         user: str | None = None,
         template: bool = False,
+        estimate: float | None = None,
     ) -> None:
         """Add or replace a workflow (a request input, one generator, a response output).
 
@@ -297,11 +298,13 @@ class Emulator:
                 Default: one required text field ``prompt``.
             public: Serve it on the public-schema endpoint (``publicPlayground``).
             kind: The kind of output.
-            cost: Credits per run.
+            cost: Credits charged per run.
             name: Display name.
             description: Description.
             user: The owning user (default: the one of ``api_key``); other users' keys get 404.
             template: Make it a platform template every account can read and run (not edit).
+            estimate: The ``estimatedCreditCost`` its schema and listing publish, when it should
+                differ from ``cost`` (the credits actually charged); default: ``cost``.
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
@@ -320,6 +323,7 @@ class Emulator:
             public=public,
             owner=user or DEFAULT_USER,
             is_template=template,
+            estimate=estimate,
         )
         with self._state.lock:
             spec.updated_at = self._state.now()

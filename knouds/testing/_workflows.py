@@ -7,8 +7,10 @@ schema endpoints need is read from the nodes, by this emulator's convention:
   and usually ``type``, ``required``, ``default``, ``options``);
 * a node whose type ends in ``Generator`` (``imageGenerator``, ``videoGenerator``,
   ``musicGenerator``, ``textGenerator``) or is ``assistant`` is a generator: the first one decides
-  the kind of output, and each costs ``data.credits`` (default 1) per run. A workflow without
-  generators has ``estimatedCreditCost: null`` and runs for free.
+  the kind of output, and each costs ``data.credits`` (default 1) per run. The published
+  ``estimatedCreditCost`` sums the generators' ``data.estimatedCredits`` where present, else
+  their ``credits`` (so an estimate can differ from the charge). A workflow without generators
+  has ``estimatedCreditCost: null`` and runs for free.
 """
 
 from __future__ import annotations
@@ -109,6 +111,23 @@ class WorkflowSpec:
                 costs.append(credits if isinstance(credits, int) else 1)
         return sum(costs) if costs else None
 
+    @property
+    def estimated_credit_cost(self) -> int | float | None:
+        """The published estimate: the generators' ``data.estimatedCredits``, else ``credits``."""
+        if self.cost is None:
+            return None
+        total: int | float = 0
+        for node in self.nodes:
+            if _is_generator(node):
+                data = node.get("data")
+                data = data if isinstance(data, dict) else {}
+                estimate: object = data.get("estimatedCredits", data.get("credits", 1))
+                if isinstance(estimate, (int, float)) and not isinstance(estimate, bool):
+                    total += estimate
+                else:
+                    total += 1
+        return total
+
     def visible_to(self, user_id: str) -> bool:
         """Whether a user may read or run it: its owner, or anyone for a template."""
         return self.owner == user_id or self.is_template
@@ -135,7 +154,7 @@ class WorkflowSpec:
             description=self.description,
             tags=self.tags,
             updated_at=iso8601(self.updated_at),
-            estimated_credit_cost=self.cost,
+            estimated_credit_cost=self.estimated_credit_cost,
             folder_id=self.folder_id,
             is_template=self.is_template,
             hidden=self.hidden,
@@ -150,7 +169,7 @@ class WorkflowSpec:
             self.fields,
             name=self.name or self.slug,
             description=self.description,
-            estimated_credit_cost=self.cost,
+            estimated_credit_cost=self.estimated_credit_cost,
         )
 
 
@@ -236,8 +255,11 @@ def simple_workflow(
     owner: str = DEFAULT_USER,
     is_template: bool = False,
     tags: list[str] | None = None,
+    estimate: float | None = None,
 ) -> WorkflowSpec:
-    """A three-node workflow: request input -> one generator of ``kind`` -> response output."""
+    """A three-node workflow: request input -> one generator of ``kind`` -> response output.
+
+    ``estimate``, when given, is published as the estimate instead of ``cost``."""
     generator = {"image": "imageGenerator", "video": "videoGenerator", "audio": "musicGenerator"}
     nodes: list[dict[str, Any]] = [
         {
@@ -250,7 +272,9 @@ def simple_workflow(
             "id": "generate",
             "type": generator.get(kind, "textGenerator"),
             "position": {"x": 320, "y": 0},
-            "data": {"credits": cost},
+            "data": {"credits": cost}
+            if estimate is None
+            else {"credits": cost, "estimatedCredits": estimate},
         },
         {"id": "output", "type": "responseOutput", "position": {"x": 640, "y": 0}, "data": {}},
     ]

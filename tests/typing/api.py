@@ -8,6 +8,7 @@ So a misspelled name that starts to pass, or a return type that turns into ``Any
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from typing_extensions import assert_type
@@ -29,7 +30,25 @@ def run_a_model(client: knouds.Client) -> None:
         assert_type(result.rate_limit.remaining, int)
 
     batch = client.models.run_many("gpt-image-2", [{"prompt": "a"}, {"prompt": "b"}])
-    assert_type(batch, list[RunResult | knouds.KnoudsError])
+    assert_type(batch, knouds.BatchResults)
+    assert_type(batch[0], RunResult | knouds.KnoudsError)
+    assert_type(batch.usage.credits, float)
+    assert_type(batch.estimate, float | None)
+
+
+def spend_control() -> None:
+    client = knouds.Client(budget=500)
+    daily = knouds.Budget(500, period=timedelta(days=1), store="redis://localhost:6379/0")
+    assert_type(knouds.Client(budget=daily).budget, knouds.Budget | None)
+    assert_type(client.usage, knouds.Usage)
+    assert_type(client.usage.by_model["gpt-image-2"], knouds.UsageLine)
+    assert_type(client.workflows.estimate("my-pipeline", runs=10), float | None)
+    client.models.run_many("gpt-image-2", [{"prompt": "a"}], max_credits=200)
+    try:
+        client.models.run("gpt-image-2", {"prompt": "a"})
+    except knouds.BudgetExceededError as error:
+        assert_type(error.limit, float)
+        assert_type(error.scope, str)
 
 
 def workflows_and_executions(client: Client) -> None:
@@ -114,7 +133,8 @@ async def run_async() -> None:
         async for chunk in result.images[0].aiter_bytes():
             assert_type(chunk, bytes)
         batch = await client.models.run_many("gpt-image-2", [{"prompt": "a"}], concurrency=4)
-        assert_type(batch, list[RunResult | knouds.KnoudsError])
+        assert_type(batch, knouds.BatchResults)
+        assert_type(await client.workflows.estimate("my-pipeline"), float | None)
 
 
 def rejected() -> None:

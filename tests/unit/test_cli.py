@@ -91,6 +91,7 @@ def test_bad_inputs_are_usage_errors(
         (knouds.APITimeoutError("slow"), 10),
         (knouds.ExecutionCancelledError("cancelled"), 11),
         (knouds.ExecutionTimeoutError("late", execution_id="abc"), 12),
+        (knouds.BudgetExceededError("spent", limit=1, spent=1), 14),
         (knouds.WebhookVerificationError("forged"), 1),
         (OSError("disk full"), 1),
         (_cli.UsageError("bad"), 2),
@@ -110,7 +111,7 @@ def test_exit_code_table_is_documented_in_the_docstring_and_help(
         assert f"  {entry.code:<3} " in help_text
         assert entry.meaning in help_text
         assert f"    {entry.code:<3} " in doc
-    assert {entry.code for entry in EXIT_CODES.values()} == set(range(1, 14))
+    assert {entry.code for entry in EXIT_CODES.values()} == set(range(1, 15))
 
 
 def test_bare_command_prints_help_with_the_commands(capsys: pytest.CaptureFixture[str]) -> None:

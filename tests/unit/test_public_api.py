@@ -28,6 +28,9 @@ EXPECTED_ALL = [
     "AsyncNotSupportedError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchResults",
+    "Budget",
+    "BudgetExceededError",
     "CapabilityAboveCeilingError",
     "CapabilityDeniedError",
     "Client",
@@ -74,6 +77,8 @@ EXPECTED_ALL = [
     "SchemaField",
     "ScopeDeniedError",
     "UnknownOutcomeError",
+    "Usage",
+    "UsageLine",
     "WebhookDelivery",
     "WebhookEvent",
     "WebhookVerificationError",
@@ -295,6 +300,8 @@ def _examples() -> list[object]:
             errors.append(cls("It failed", status_code=429, code="X", body={}, response=response))
         elif cls is knouds.ExecutionTimeoutError:
             errors.append(cls("Still running", execution_id="exe_1"))
+        elif cls is knouds.BudgetExceededError:
+            errors.append(cls("Budget spent", limit=10, spent=12, held=4, requested=4))
         elif issubclass(cls, knouds.KnoudsError):
             errors.append(cls("It failed"))
     assert len(errors) >= 35

@@ -1,0 +1,338 @@
+"""``Budget``: a number of credits the SDK will not spend past, optionally per period.
+
+A run may start only while its budget is not spent. Each run in flight *holds* the credits it is
+expected to cost (the workflow's published estimate, or the last cost charged for the same model
+or workflow; ``0`` while unknown), so concurrent runs cannot together start past the budget when
+costs are known. When the run ends the hold is replaced by what was actually charged.
+
+The counting lives behind a small store interface: `MemoryBudgetStore` (one process; the
+default) and a Redis store (``store="redis://..."``) that shares one budget between processes
+with atomic scripts. Holds expire (``hold_ttl``), so a process that dies mid-run cannot pin the
+budget forever.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from ._exceptions import BudgetExceededError, KnoudsError
+from ._public import publish
+
+if TYPE_CHECKING:
+    from ._types import Clock
+
+__all__ = ["Budget", "BudgetStore", "BudgetStoreError", "Hold", "MemoryBudgetStore", "Totals"]
+
+_EPSILON = 1e-9  # credits are decimal amounts summed in floating point
+logger = logging.getLogger("knouds")
+
+
+class BudgetStoreError(KnoudsError):
+    """A shared budget's store could not be reached. Runs are refused meanwhile (with
+    `BudgetExceededError`); reading `Budget.spent` or `Budget.remaining` raises this."""
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What a budget key has counted: credits charged, and credits held by runs in flight."""
+
+    spent: float
+    held: float
+
+
+class BudgetStore(Protocol):
+    """Where a budget counts credits. Every method is atomic for one key.
+
+    ``blocking`` tells the async client to call the store from a worker thread (network I/O).
+    """
+
+    blocking: bool
+
+    def hold(
+        self,
+        key: str,
+        hold_id: str,
+        amount: float,
+        limit: float,
+        now: float,
+        ttl: float,
+        keep: float,
+    ) -> tuple[bool, Totals]:
+        """Hold ``amount`` for a run, for at most ``ttl`` seconds, if the budget allows it.
+
+        Returns ``(granted, totals before)``. ``keep`` is how long the store keeps the key
+        (``0``: forever).
+        """
+
+    def settle(self, key: str, hold_id: str, charge: float, keep: float) -> None:
+        """Drop a hold and add ``charge`` to the credits spent."""
+
+    def totals(self, key: str, now: float) -> Totals:
+        """The credits spent and held under ``key`` (expired holds ignored)."""
+
+    def clear(self, key: str) -> None:
+        """Forget everything counted under ``key``."""
+
+
+class MemoryBudgetStore:
+    """A budget store in this process's memory, shared by its threads and tasks."""
+
+    blocking = False
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spent: dict[str, float] = {}
+        self._holds: dict[str, dict[str, tuple[float, float]]] = {}
+
+    def _live(self, key: str, now: float) -> dict[str, tuple[float, float]]:
+        holds = self._holds.setdefault(key, {})
+        for hold_id in [h for h, (_, expires) in holds.items() if expires <= now]:
+            del holds[hold_id]
+        return holds
+
+    def hold(
+        self,
+        key: str,
+        hold_id: str,
+        amount: float,
+        limit: float,
+        now: float,
+        ttl: float,
+        keep: float,
+    ) -> tuple[bool, Totals]:
+        """Hold ``amount`` if the budget allows it. See `BudgetStore.hold`."""
+        with self._lock:
+            holds = self._live(key, now)
+            totals = Totals(self._spent.get(key, 0.0), sum(a for a, _ in holds.values()))
+            if not _allows(totals, amount, limit):
+                return False, totals
+            holds[hold_id] = (amount, now + ttl)
+            return True, totals
+
+    def settle(self, key: str, hold_id: str, charge: float, keep: float) -> None:
+        """Drop a hold and count ``charge``. See `BudgetStore.settle`."""
+        with self._lock:
+            self._holds.get(key, {}).pop(hold_id, None)
+            if charge:
+                self._spent[key] = self._spent.get(key, 0.0) + charge
+
+    def totals(self, key: str, now: float) -> Totals:
+        """Credits spent and held. See `BudgetStore.totals`."""
+        with self._lock:
+            holds = self._live(key, now)
+            return Totals(self._spent.get(key, 0.0), sum(a for a, _ in holds.values()))
+
+    def clear(self, key: str) -> None:
+        """Forget ``key``. See `BudgetStore.clear`."""
+        with self._lock:
+            self._spent.pop(key, None)
+            self._holds.pop(key, None)
+
+
+def _allows(totals: Totals, amount: float, limit: float) -> bool:
+    """A run may start while the budget is not spent and its expected cost still fits."""
+    committed = totals.spent + totals.held
+    return committed < limit - _EPSILON and committed + amount <= limit + _EPSILON
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Credits held for one run in flight under one budget."""
+
+    budget: Budget
+    key: str
+    hold_id: str
+    amount: float
+
+
+def _seconds(period: float | timedelta | None) -> float | None:
+    if period is None:
+        return None
+    seconds = period.total_seconds() if isinstance(period, timedelta) else float(period)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"period must be a positive duration, got {period!r}")
+    return seconds
+
+
+class Budget:
+    """A credit budget: runs past it are refused before anything is sent.
+
+    Pass it (or just a number of credits) as ``knouds.Client(budget=...)``. The SDK counts the
+    ``cost`` of every result (``0`` when a trial grant paid) and refuses to start a run once the
+    budget is spent, raising `BudgetExceededError`. Runs already in flight finish and are
+    counted, so the budget can be overshot by at most the runs in flight times their cost; runs
+    whose cost is known in advance hold it while in flight and are not started when it would not
+    fit, so with known costs the budget is not overshot at all.
+
+    One `Budget` object can be given to several clients: they then share it. With a Redis
+    ``store``, every process using the same ``name`` on the same Redis shares it. While that
+    Redis cannot be reached, runs are refused (a budget that cannot be checked does not turn into
+    no budget); a charge that cannot be recorded because Redis went away during the run is
+    logged as a warning.
+
+    Args:
+        credits: the most credits to spend (per ``period`` when one is given).
+        period: a `datetime.timedelta` or seconds; the budget starts afresh at every
+            multiple of the period since the Unix epoch (``timedelta(days=1)`` resets at
+            midnight UTC). ``None`` (default): one budget for as long as the object lives (or, in
+            Redis, until `reset`).
+        store: ``None`` to count in this process, or a ``redis://`` URL or a ``redis.Redis``
+            client to share the budget between processes (``pip install knouds[redis]``).
+        name: the budget's name in the store; processes sharing a budget use the same name.
+        hold_ttl: seconds after which the credits held by a run that never reported back (its
+            process died) are released.
+        clock: returns epoch seconds, used for periods (inject a fake one in tests). A client
+            given a plain number of credits builds its budget with its own clock.
+
+    Example:
+        >>> budget = knouds.Budget(500, period=timedelta(days=1))
+        >>> budget.remaining
+        500.0
+    """
+
+    credits: float
+    period: float | None
+    name: str
+    hold_ttl: float
+
+    def __init__(
+        self,
+        credits: float,
+        *,
+        period: float | timedelta | None = None,
+        store: object = None,
+        name: str = "default",
+        hold_ttl: float = 3600.0,
+        clock: Clock | None = None,
+    ) -> None:
+        if isinstance(credits, bool) or not isinstance(credits, (int, float)):
+            raise TypeError(f"credits must be a number, got {credits!r}")
+        if not math.isfinite(credits) or credits < 0:
+            raise ValueError(f"credits must be a finite number >= 0, got {credits!r}")
+        if not name or not isinstance(name, str):
+            raise ValueError("name must be a non-empty string")
+        self.credits = float(credits)
+        self.period = _seconds(period)
+        self.name = name
+        self.hold_ttl = float(hold_ttl)
+        self._clock = clock or time.time
+        # Hold ids: unique across processes sharing a store, cheap to make for every run.
+        self._hold_prefix = uuid.uuid4().hex[:16] + "-"
+        self._hold_ids = itertools.count()
+        self._store: BudgetStore
+        if store is None:
+            self._store = MemoryBudgetStore()
+        else:
+            from ._budget_redis import RedisBudgetStore
+
+            self._store = RedisBudgetStore(store)
+
+    @property
+    def blocking(self) -> bool:
+        """Whether counting does network I/O (the async client then uses a worker thread)."""
+        return self._store.blocking
+
+    def _key(self, now: float) -> str:
+        if self.period is None:
+            return self.name
+        return f"{self.name}:{int(now // self.period)}"
+
+    def _ttl(self) -> float:
+        """How long a store keeps a key: two periods, and never less than a hold lasts."""
+        return 0.0 if self.period is None else max(2 * self.period, self.hold_ttl)
+
+    @property
+    def spent(self) -> float:
+        """Credits counted in the current period (charged, or possibly charged).
+
+        Raises:
+            KnoudsError: a shared budget's store cannot be reached.
+        """
+        return self._store.totals(self._key(self._clock()), self._clock()).spent
+
+    @property
+    def held(self) -> float:
+        """Credits expected from runs in flight right now."""
+        return self._store.totals(self._key(self._clock()), self._clock()).held
+
+    @property
+    def remaining(self) -> float:
+        """Credits left in the current period (never negative)."""
+        now = self._clock()
+        totals = self._store.totals(self._key(now), now)
+        return max(self.credits - totals.spent - totals.held, 0.0)
+
+    def reset(self) -> None:
+        """Start the current period afresh: forget what it counted."""
+        self._store.clear(self._key(self._clock()))
+
+    def _hold(self, amount: float, now: float, *, scope: str, what: str) -> Hold:
+        """Hold ``amount`` credits for one run, or raise `BudgetExceededError`."""
+        key = self._key(now)
+        hold_id = self._hold_prefix + str(next(self._hold_ids))
+        try:
+            granted, totals = self._store.hold(
+                key, hold_id, amount, self.credits, now, self.hold_ttl, self._ttl()
+            )
+        except BudgetStoreError as error:
+            # Fail closed: a budget that cannot be checked must not become no budget at all.
+            raise BudgetExceededError(
+                f"Not starting {what}: the credit budget {self.name!r} cannot be checked "
+                f"({error}); runs are refused until it can. Nothing was sent.",
+                limit=self.credits,
+                spent=0.0,
+                requested=amount,
+                scope=scope,
+            ) from error
+        if not granted:
+            raise _refusal(self, totals, amount, scope=scope, what=what)
+        return Hold(self, key, hold_id, amount)
+
+    def _settle(self, hold: Hold, charge: float) -> None:
+        try:
+            self._store.settle(hold.key, hold.hold_id, charge, self._ttl())
+        except BudgetStoreError as error:
+            # The run is over and paid for: losing its result over bookkeeping would be worse.
+            # Its hold expires after hold_ttl; the charge is missing from the shared count.
+            logger.warning(
+                "Could not count %g credits in the credit budget %r: %s", charge, self.name, error
+            )
+
+    def _totals(self, now: float) -> Totals:
+        return self._store.totals(self._key(now), now)
+
+    def __repr__(self) -> str:
+        period = "" if self.period is None else f", period={self.period:g}s"
+        return f"Budget({self.credits:g}{period}, name={self.name!r})"
+
+
+def _refusal(
+    budget: Budget, totals: Totals, amount: float, *, scope: str, what: str
+) -> BudgetExceededError:
+    label = "max_credits of this batch" if scope == "batch" else "credit budget"
+    left = max(budget.credits - totals.spent - totals.held, 0.0)
+    if totals.spent + totals.held >= budget.credits - _EPSILON:
+        reason = "is spent"
+    else:
+        reason = f"has {left:g} credits left and {what} is expected to cost {amount:g}"
+    in_flight = f" ({totals.held:g} held by runs in flight)" if totals.held else ""
+    return BudgetExceededError(
+        f"Not starting {what}: the {label} of {budget.credits:g} {reason}; "
+        f"{totals.spent:g} counted so far{in_flight}. Nothing was sent.",
+        limit=budget.credits,
+        spent=totals.spent,
+        held=totals.held,
+        requested=amount,
+        scope=scope,
+    )
+
+
+publish(globals())

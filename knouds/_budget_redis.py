@@ -1,0 +1,148 @@
+"""A budget store in Redis: one credit budget shared by every process using the same name.
+
+Each budget key is three Redis keys sharing a hash tag (so they live on one cluster slot):
+``...:spent`` (a float, grown with ``INCRBYFLOAT``), ``...:holds`` (hash: hold id -> credits) and
+``...:expiry`` (sorted set: hold id -> expiry time). Checking and holding happen in one Lua
+script, so two processes can never both take the last credits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ._budget import BudgetStoreError, Totals
+from ._exceptions import ConfigurationError
+from ._redis import is_async_redis_client, is_redis_client, redis_connection
+
+__all__ = ["RedisBudgetStore", "budget_connection"]
+
+_PREFIX = "knouds:budget:"
+
+# KEYS: spent, holds, expiry. ARGV: hold id, amount, limit, now, expires at, key ttl (0: none).
+_HOLD = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
+for _, id in ipairs(expired) do redis.call('HDEL', KEYS[2], id) end
+if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[4]) end
+local spent = tonumber(redis.call('GET', KEYS[1]) or '0')
+local held = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[2])) do held = held + tonumber(v) end
+local amount, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local eps = 1e-9
+local committed = spent + held
+if committed >= limit - eps or committed + amount > limit + eps then
+  return {0, tostring(spent), tostring(held)}
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+local ttl = tonumber(ARGV[6])
+if ttl > 0 then
+  for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ttl) end
+end
+return {1, tostring(spent), tostring(held)}
+"""
+
+# KEYS: spent, holds, expiry. ARGV: hold id, charge, key ttl (0: none).
+_SETTLE = """
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if tonumber(ARGV[2]) ~= 0 then redis.call('INCRBYFLOAT', KEYS[1], ARGV[2]) end
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+return 1
+"""
+
+# KEYS: spent, holds, expiry. ARGV: now.
+_TOTALS = """
+local spent = tonumber(redis.call('GET', KEYS[1]) or '0')
+local held = 0
+local live = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[1], '+inf')
+for _, id in ipairs(live) do held = held + tonumber(redis.call('HGET', KEYS[2], id) or '0') end
+return {tostring(spent), tostring(held)}
+"""
+
+
+def budget_connection(store: object) -> Any:
+    """A synchronous redis-py client for a budget store: from a URL, or the client given.
+
+    The budget counts through a sync client even for `AsyncClient` (from a worker thread), so a
+    ``redis.asyncio`` client is refused.
+    """
+    if is_async_redis_client(store) and is_redis_client(store):
+        raise ConfigurationError(
+            "A Budget's store must be a redis:// URL or a redis.Redis client; the async client "
+            "uses it from a worker thread, so a redis.asyncio client cannot serve it."
+        )
+    return redis_connection(store, asynchronous=False)
+
+
+@contextmanager
+def _reaching(redis_error: type[Exception]) -> Iterator[None]:
+    try:
+        yield
+    except redis_error as error:
+        raise BudgetStoreError(f"Redis: {error}") from error
+
+
+class RedisBudgetStore:
+    """Counts a budget in Redis, atomically, for every process sharing it."""
+
+    blocking = True
+
+    def __init__(self, store: object) -> None:
+        self._redis = budget_connection(store)
+        self._errors = _redis_error_class()
+        self._hold = self._redis.register_script(_HOLD)
+        self._settle = self._redis.register_script(_SETTLE)
+        self._totals = self._redis.register_script(_TOTALS)
+
+    @staticmethod
+    def _keys(key: str) -> list[str]:
+        base = _PREFIX + "{" + key + "}"
+        return [base + ":spent", base + ":holds", base + ":expiry"]
+
+    def hold(
+        self,
+        key: str,
+        hold_id: str,
+        amount: float,
+        limit: float,
+        now: float,
+        ttl: float,
+        keep: float,
+    ) -> tuple[bool, Totals]:
+        """Hold ``amount`` if the budget allows it (one atomic script)."""
+        args = [hold_id, repr(amount), repr(limit), repr(now), repr(now + ttl), _seconds(keep)]
+        with _reaching(self._errors):
+            granted, spent, held = self._hold(keys=self._keys(key), args=args)
+        return int(granted) == 1, Totals(float(spent), float(held))
+
+    def settle(self, key: str, hold_id: str, charge: float, keep: float) -> None:
+        """Drop a hold and count ``charge`` (one atomic script)."""
+        with _reaching(self._errors):
+            self._settle(keys=self._keys(key), args=[hold_id, repr(charge), _seconds(keep)])
+
+    def totals(self, key: str, now: float) -> Totals:
+        """Credits spent and held by live holds."""
+        with _reaching(self._errors):
+            spent, held = self._totals(keys=self._keys(key), args=[repr(now)])
+        return Totals(float(spent), float(held))
+
+    def clear(self, key: str) -> None:
+        """Delete the budget's keys."""
+        with _reaching(self._errors):
+            self._redis.delete(*self._keys(key))
+
+
+def _redis_error_class() -> type[Exception]:
+    try:
+        from redis.exceptions import RedisError
+    except ImportError:  # pragma: no cover - a client object without redis-py installed
+        return OSError
+    return RedisError
+
+
+def _seconds(keep: float) -> int:
+    """A key lifetime for ``EXPIRE``: ``0`` (keep forever) stays ``0``, else at least 1 s."""
+    return 0 if keep <= 0 else max(int(keep), 1)

@@ -1,0 +1,307 @@
+"""Spend control around each run: budget holds before sending, usage and costs after.
+
+Every model or workflow run (and submission) goes through `charged_call` /
+`acharged_call`: before the request, the run holds its expected cost under the client's budget
+and the batch's ``max_credits`` (or is refused with `BudgetExceededError`, nothing sent); after it,
+the hold becomes what was charged and the cost is added to the usage report.
+
+What a run is expected to cost: the last cost charged for the same model or workflow, else the
+workflow's published estimate (``estimatedCreditCost``), else ``0`` (unknown: the run may start
+while the budget is not spent, which is where the documented overshoot comes from).
+
+A run that fails with an answer proving it was not charged (any 4xx, or a connection that never
+reached the server) counts nothing. A run whose outcome is unknown (read timeout, 5xx,
+interruption) counts its expected cost against the budget, and as unconfirmed in the usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._budget import Budget, BudgetStoreError, Hold
+from ._exceptions import APIConnectionError, APIStatusError, BudgetExceededError
+from ._usage import BatchResults, UsageRecorder
+from .models import Execution, RunResult, WorkflowSummary
+
+if TYPE_CHECKING:
+    from ._batch import BatchOutcome
+    from ._core import CallContext, Parse
+
+__all__ = [
+    "BatchSpend",
+    "RunRef",
+    "SpendTracker",
+    "acharged_call",
+    "charged_call",
+    "check_credits",
+    "plan_batch",
+]
+
+T = TypeVar("T")
+_MAX_PENDING = 10_000  # submissions remembered until their end is seen
+logger = logging.getLogger("knouds")
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """Which model or workflow a run belongs to."""
+
+    kind: str  # "model" or "workflow"
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"a run of {self.kind} {self.name!r}"
+
+
+def check_credits(value: object, what: str) -> float:
+    """A credit amount: a finite number ``>= 0``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number of credits, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+class BatchSpend:
+    """One batch's ``max_credits``, its usage, its estimate and its cost projection."""
+
+    def __init__(self, runs: int, max_credits: float | None, estimate_each: float | None) -> None:
+        self.runs = runs
+        self.budget = None if max_credits is None else Budget(max_credits, name="batch")
+        self.usage = UsageRecorder()
+        self.estimate = None if estimate_each is None else estimate_each * runs
+
+    def status(self, done: int) -> str:
+        """The progress bar's note: credits so far, and the projected or estimated total."""
+        usage = self.usage.snapshot()
+        parts = [f"{usage.credits:g} credits"]
+        if usage.runs:
+            average = usage.credits / usage.runs
+            parts.append(f"~{usage.credits + average * max(self.runs - done, 0):g} projected")
+        elif self.estimate is not None:
+            parts.append(f"~{self.estimate:g} estimated")
+        return ", ".join(parts)
+
+    def results(self, outcomes: list[BatchOutcome]) -> BatchResults:
+        """The batch's outcomes with its usage and estimate."""
+        return BatchResults(outcomes, usage=self.usage.snapshot(), estimate=self.estimate)
+
+
+class _Ticket:
+    """One call's holds (a plain class: it is made on every run, so it stays cheap)."""
+
+    __slots__ = ("amount", "batch", "holds", "ref")
+
+    def __init__(
+        self, ref: RunRef, holds: tuple[Hold, ...], amount: float, batch: BatchSpend | None
+    ) -> None:
+        self.ref = ref
+        self.holds = holds
+        self.amount = amount
+        self.batch = batch
+
+
+def _not_charged(error: BaseException) -> bool:
+    """Whether an error proves the run was not charged."""
+    if isinstance(error, APIStatusError):
+        return error.status_code is None or error.status_code < 500
+    if isinstance(error, APIConnectionError):
+        return not error.sent
+    return False
+
+
+class SpendTracker:
+    """The budget, usage and learned costs of one client and its ``with_options`` copies."""
+
+    def __init__(self, budget: Budget | None) -> None:
+        self.budget = budget
+        self.usage = UsageRecorder()
+        self._lock = threading.Lock()
+        self._observed: dict[RunRef, float] = {}
+        self._published: dict[RunRef, float] = {}
+        self._pending: dict[str, _Ticket] = {}
+
+    def blocking(self) -> bool:
+        """Whether counting does network I/O (a Redis budget; a batch's limit never does)."""
+        return self.budget is not None and self.budget.blocking
+
+    def expected(self, ref: RunRef) -> float:
+        """What a run of ``ref`` is expected to cost (``0`` when unknown)."""
+        with self._lock:
+            return self._observed.get(ref, self._published.get(ref, 0.0))
+
+    def publish(self, ref: RunRef, estimate: float) -> None:
+        """Remember a published estimate (a cost actually charged later takes precedence)."""
+        with self._lock:
+            self._published[ref] = estimate
+
+    def publish_listing(self, summaries: Iterable[WorkflowSummary]) -> None:
+        """Remember the estimates a workflow listing published."""
+        for summary in summaries:
+            if summary.estimated_credit_cost is not None:
+                self.publish(RunRef("workflow", summary.slug), float(summary.estimated_credit_cost))
+
+    def begin(self, ref: RunRef, batch: BatchSpend | None, now: float) -> _Ticket:
+        """Hold the run's expected cost under every budget, or raise `BudgetExceededError`."""
+        if self.budget is None and (batch is None or batch.budget is None):
+            return _Ticket(ref, (), 0.0, batch)  # nothing to hold: the common, cheap case
+        amount = self.expected(ref)
+        holds: list[Hold] = []
+        limits = [(self.budget, "client"), (batch.budget if batch else None, "batch")]
+        try:
+            for budget, scope in limits:
+                if budget is not None:
+                    holds.append(budget._hold(amount, now, scope=scope, what=ref.label))
+        except BudgetExceededError:
+            for hold in holds:
+                hold.budget._settle(hold, 0.0)
+            raise
+        return _Ticket(ref, tuple(holds), amount, batch)
+
+    def _record(self, ticket: _Ticket, cost: float | None, *, confirmed: bool = True) -> None:
+        self.usage.record(ticket.ref.kind, ticket.ref.name, cost, confirmed=confirmed)
+        if ticket.batch is not None:
+            ticket.batch.usage.record(ticket.ref.kind, ticket.ref.name, cost, confirmed=confirmed)
+
+    def finish(self, ticket: _Ticket, value: object) -> None:
+        """Replace the holds with what a successful call charged, and count it."""
+        if isinstance(value, Execution):
+            # Charged at submission, but the cost is only reported once it ends: count the
+            # expected cost now and correct it when the end is seen (`observe`).
+            for hold in ticket.holds:
+                hold.budget._settle(hold, ticket.amount)
+            with self._lock:
+                self._pending[value.id] = ticket
+                if len(self._pending) > _MAX_PENDING:  # submitted, never polled (webhooks)
+                    del self._pending[next(iter(self._pending))]
+            return
+        cost = value.cost if isinstance(value, RunResult) else None
+        charge = float(cost) if isinstance(cost, (int, float)) else 0.0
+        for hold in ticket.holds:
+            hold.budget._settle(hold, charge)
+        self._record(ticket, cost)
+        if charge > 0:  # a grant-paid run says nothing about the price
+            self._observed[ticket.ref] = charge  # one dict store: atomic
+
+    def fail(self, ticket: _Ticket, error: BaseException) -> None:
+        """Release the holds of a failed call; count its expected cost if it may have run."""
+        if _not_charged(error):
+            for hold in ticket.holds:
+                hold.budget._settle(hold, 0.0)
+            return
+        for hold in ticket.holds:
+            hold.budget._settle(hold, ticket.amount)
+        self._record(ticket, None, confirmed=False)
+
+    def observe(self, execution: Execution) -> None:
+        """Count the cost of a submitted execution once it is seen ended."""
+        if not execution.done:
+            return
+        with self._lock:
+            ticket = self._pending.pop(execution.id, None)
+        if ticket is None:
+            return
+        cost = float(execution.cost) if isinstance(execution.cost, (int, float)) else 0.0
+        if cost != ticket.amount:
+            for hold in ticket.holds:
+                hold.budget._settle(hold, cost - ticket.amount)
+        if execution.status != "failed":
+            self._record(ticket, execution.cost)
+        if cost > 0:
+            with self._lock:
+                self._observed[ticket.ref] = cost
+
+
+def plan_batch(
+    spend: SpendTracker,
+    ref: RunRef,
+    runs: int,
+    max_credits: float | None,
+    estimate_each: float | None,
+) -> BatchSpend:
+    """A batch's spend control, after refusing it when its estimate does not fit.
+
+    Raises:
+        BudgetExceededError: the published estimate of the whole batch exceeds ``max_credits``;
+            nothing is sent. (An estimate above what is left of the client's budget is only
+            logged as a warning: the budget stops the batch part way.)
+    """
+    limit = None if max_credits is None else check_credits(max_credits, "max_credits")
+    if estimate_each is not None:
+        spend.publish(ref, float(estimate_each))
+    batch = BatchSpend(runs, limit, estimate_each)
+    total = batch.estimate
+    if total is None:
+        return batch
+    what = f"{runs} runs of {ref.kind} {ref.name!r}"
+    logger.info("Estimated cost of %s: %g credits", what, total)
+    if limit is not None and total > limit + 1e-9:
+        raise BudgetExceededError(
+            f"Not starting the batch: {what} are estimated at {total:g} credits, more than "
+            f"max_credits={limit:g}. Nothing was sent.",
+            limit=limit,
+            spent=0.0,
+            requested=total,
+            scope="batch",
+        )
+    budget = spend.budget
+    if budget is not None:
+        try:
+            left = budget.remaining
+        except BudgetStoreError:  # the first run will be refused with the reason
+            return batch
+        if total > left + 1e-9:  # the budget will stop it part way: say so before it starts
+            logger.warning(
+                "%s are estimated at %g credits, more than the %g left of the credit budget: "
+                "the budget will stop the batch part way",
+                what,
+                total,
+                left,
+            )
+    return batch
+
+
+def charged_call(
+    client: Any, ctx: CallContext, parse: Parse[T], ref: RunRef, batch: BatchSpend | None
+) -> T:
+    """``client._call`` inside the budget: hold, call, then settle and count."""
+    spend: SpendTracker = client._spend
+    ticket = spend.begin(ref, batch, client._clock())
+    try:
+        value: T = client._call(ctx, parse)
+    except BaseException as error:
+        spend.fail(ticket, error)
+        raise
+    spend.finish(ticket, value)
+    return value
+
+
+async def off_loop(blocking: bool, function: Callable[..., T], *args: object) -> T:
+    """Call ``function`` from a worker thread when it does network I/O, else directly."""
+    if blocking:
+        return await asyncio.to_thread(function, *args)
+    return function(*args)
+
+
+async def acharged_call(
+    client: Any, ctx: CallContext, parse: Parse[T], ref: RunRef, batch: BatchSpend | None
+) -> T:
+    """The async twin of `charged_call`."""
+    spend: SpendTracker = client._spend
+    blocking = spend.blocking()
+    ticket = await off_loop(blocking, spend.begin, ref, batch, client._clock())
+    try:
+        value: T = await client._call(ctx, parse)
+    except BaseException as error:
+        # Also on cancellation: settle at once rather than await again in a cancelled task.
+        spend.fail(ticket, error)
+        raise
+    await off_loop(blocking, spend.finish, ticket, value)
+    return value
