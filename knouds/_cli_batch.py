@@ -134,19 +134,29 @@ def _write_lines(lines: list[dict[str, Any]], out: str | None, stdout: TextIO) -
     os.replace(temporary, target)
 
 
-def _summary(lines: list[dict[str, Any]]) -> tuple[str, int]:
+def _refused(line: dict[str, Any]) -> bool:
+    """Whether an input was not started because a credit limit had no room for it."""
+    return bool(line["status"] == "failed" and line["error"]["type"] == "BudgetExceededError")
+
+
+def _summary(lines: list[dict[str, Any]], results: knouds.BatchResults) -> tuple[str, int]:
     completed = [line for line in lines if line["status"] == "completed"]
     reused = sum(1 for line in completed if line["from_journal"])
-    failed = sum(1 for line in lines if line["status"] == "failed")
+    refused = sum(1 for line in lines if _refused(line))
+    failed = sum(1 for line in lines if line["status"] == "failed") - refused
     unknown = sum(1 for line in lines if line["status"] == "unknown")
     spent = sum(line.get("cost") or 0 for line in completed)
-    spent_now = sum(line.get("cost") or 0 for line in completed if not line["from_journal"])
+    usage = results.usage
     text = (
         f"{len(lines)} inputs: {len(completed)} completed ({reused} from the journal), "
-        f"{failed} failed, {unknown} unknown outcome; credits spent: {spent:g} "
-        f"({spent_now:g} by this run)"
+        f"{failed} failed, {unknown} unknown outcome"
+        + (f", {refused} not started (credit limit)" if refused else "")
+        + f"; credits spent: {spent:g} ({usage.credits:g} by this run"
+        + (f", {usage.grant_runs} runs paid by a trial grant" if usage.grant_runs else "")
+        + ")"
+        + ("" if results.estimate is None else f"; estimated {results.estimate:g}")
     )
-    status = 13 if unknown else (1 if failed else 0)
+    status = 13 if unknown else 14 if refused else 1 if failed else 0
     return text, status
 
 
@@ -172,10 +182,14 @@ def _cmd_batch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     }
     if args.timeout is not None:
         options["timeout"] = float(args.timeout)
+    if args.max_credits is not None:
+        options["max_credits"] = args.max_credits
     if journal is not None:
         err.write(f"knouds: journal: {journal} (run the same command again to resume)\n")
     with knouds.Client(api_key=args.api_key, base_url=args.base_url) as client:
         resource = client.workflows if args.workflow else client.models
+        if args.workflow:
+            _print_estimate(client, args.name, len(inputs), err)
         try:
             outcomes = resource.run_many(args.name, inputs, **options)
         except KeyboardInterrupt:
@@ -190,7 +204,7 @@ def _cmd_batch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for index, (item, outcome) in enumerate(zip(inputs, outcomes, strict=True))
     ]
     _write_lines(lines, args.out, out)
-    text, status = _summary(lines)
+    text, status = _summary(lines, outcomes)
     err.write(f"knouds: {text}\n")
     if status == 13:
         err.write(
@@ -198,7 +212,25 @@ def _cmd_batch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "may have run. Check, then run again with --resend-unknown to send those inputs "
             "again.\n"
         )
+    if status == 14:
+        err.write(
+            "knouds: the credit limit stopped the batch before every input started; run the same "
+            "command again with a higher --max-credits to go on (completed inputs come from the "
+            "journal).\n"
+        )
     return status
+
+
+def _print_estimate(client: knouds.Client, slug: str, runs: int, err: TextIO) -> None:
+    """Say what Knouds estimates the batch will cost, when it publishes an estimate."""
+    import knouds
+
+    try:
+        total = client.workflows.estimate(slug, runs)
+    except knouds.APIStatusError:  # no schema access: run_many reports what it can
+        return
+    if total is not None:
+        err.write(f"knouds: estimated cost: {total:g} credits for {runs} inputs\n")
 
 
 def add_batch_command(add: Callable[..., Any]) -> Any:
@@ -233,4 +265,10 @@ def add_batch_command(add: Callable[..., Any]) -> Any:
     batch.add_argument("--save", metavar="DIR", help="download media into DIR/<index>/")
     batch.add_argument("--out", metavar="FILE", help="write the results here (default: stdout)")
     batch.add_argument("--timeout", type=float, metavar="S", help="seconds per attempt")
+    batch.add_argument(
+        "--max-credits",
+        type=float,
+        metavar="N",
+        help="spend at most N credits in this run; a workflow batch estimated above it is refused",
+    )
     return batch

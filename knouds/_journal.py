@@ -33,6 +33,7 @@ from . import _exceptions as errors
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
+    BudgetExceededError,
     ConfigurationError,
     ExecutionCancelledError,
     ExecutionFailedError,
@@ -277,15 +278,15 @@ def outcome_of(error: KnoudsError) -> Outcome:
     """What a run's error says about whether it ran.
 
     ``rejected``: the error proves nothing ran (the server refused it with a 4xx, or the request
-    never left: a connection refused, no API key, the shared rate-limit store down); sending it
-    again is safe. ``failed``: it ran and ended in failure (the provider
-    failed, or the execution was cancelled). ``unknown``: it may have run (a read timeout, a 5xx
+    never left: a connection refused, no API key, the shared rate-limit store down, a credit
+    budget that refused it); sending it again is safe. ``failed``: it ran and ended in failure
+    (the provider failed, or the execution was cancelled). ``unknown``: it may have run (a read timeout, a 5xx
     after sending, an unreadable success body).
     """
     if isinstance(error, (ExecutionFailedError, ExecutionCancelledError)):
         return "failed"
-    if isinstance(error, (ConfigurationError, RateLimitStoreError)):
-        return "rejected"  # raised before the request is built or sent
+    if isinstance(error, (ConfigurationError, RateLimitStoreError, BudgetExceededError)):
+        return "rejected"  # raised before the request is built or sent (or the budget refused it)
     if isinstance(error, APIStatusError):
         status = error.status_code
         if status is None or (400 <= status < 500 and status != 408):

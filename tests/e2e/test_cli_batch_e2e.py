@@ -140,3 +140,40 @@ def test_a_resumed_batch_saves_media_that_an_interrupted_save_left_missing(
     assert line["from_journal"]
     assert line["saved"] == [str(saved)]
     assert saved.stat().st_size > 0
+
+
+def test_max_credits_stops_a_batch_and_a_higher_limit_resumes_it(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = write_inputs(tmp_path / "inputs.jsonl", [{"prompt": f"p{i}"} for i in range(5)])
+    out = tmp_path / "results.jsonl"
+    argv = ["batch", "gpt-image-2", inputs, "--out", str(out), "--concurrency", "1"]
+
+    assert main([*argv, "--max-credits", "10"]) == 14  # gpt-image-2 costs 4: two fit
+    first = [json.loads(line) for line in out.read_text().splitlines()]
+    err = capsys.readouterr().err
+    assert [line["status"] for line in first] == ["completed"] * 2 + ["failed"] * 3
+    assert {line["error"]["type"] for line in first[2:]} == {"BudgetExceededError"}
+    assert "3 not started (credit limit); credits spent: 8 (8 by this run)" in err
+    assert "higher --max-credits" in err
+    assert emu.run_count("gpt-image-2") == 2
+
+    assert main([*argv, "--max-credits", "12"]) == 0  # refused inputs were never sent: resumed
+    assert "credits spent: 20 (12 by this run)" in capsys.readouterr().err
+    assert emu.run_count("gpt-image-2") == 5
+
+
+def test_a_workflow_batch_estimated_above_max_credits_is_refused(
+    emu: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = write_inputs(tmp_path / "inputs.jsonl", [{"prompt": f"p{i}"} for i in range(4)])
+    argv = ["batch", "my-thumbnail-pipeline", inputs, "--workflow", "--no-journal"]
+
+    assert main([*argv, "--max-credits", "15"]) == 14
+    err = capsys.readouterr().err
+    assert "estimated cost: 20 credits for 4 inputs" in err
+    assert "estimated at 20 credits, more than max_credits=15" in err
+    assert emu.run_count() == 0
+
+    assert main([*argv, "--max-credits", "20"]) == 0
+    assert "credits spent: 20 (20 by this run); estimated 20" in capsys.readouterr().err
