@@ -280,8 +280,8 @@ def outcome_of(error: KnoudsError) -> Outcome:
     ``rejected``: the error proves nothing ran (the server refused it with a 4xx, or the request
     never left: a connection refused, no API key, the shared rate-limit store down, a credit
     budget that refused it); sending it again is safe. ``failed``: it ran and ended in failure
-    (the provider failed, or the execution was cancelled). ``unknown``: it may have run (a read timeout, a 5xx
-    after sending, an unreadable success body).
+    (the provider failed, or the execution was cancelled). ``unknown``: it may have run (a read
+    timeout, a 5xx after sending, an unreadable success body).
     """
     if isinstance(error, (ExecutionFailedError, ExecutionCancelledError)):
         return "failed"
