@@ -182,6 +182,8 @@ def _instances() -> list[knouds.KnoudsError]:
             kwargs["request"] = request
         if cls is knouds.MediaDownloadError:
             kwargs.update(url="https://cdn.example/a.png", status_code=403)
+        if cls is knouds.BudgetExceededError:
+            kwargs.update(limit=10.0, spent=8.0, held=1.0, requested=4.0, scope="batch")
         if cls is knouds.APIResponseValidationError:
             kwargs = {"response": response, "body": {"a": 1}}
         made.append(cls("something failed", **kwargs))
