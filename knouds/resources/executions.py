@@ -149,13 +149,15 @@ class Executions:
         while True:
             ctx = _poll_context(client, poll, extra_headers, retry)
             try:
-                result = poll.observe(client._call(ctx, parse_execution))
+                execution = client._call(ctx, parse_execution)
             except KnoudsError as error:
                 # A closed client stays closed: polling again cannot help.
                 pause = None if client.is_closed else poll.after_error(error, client._clock())
                 if pause is None:
                     raise
             else:
+                client._spend.observe(execution)  # a submission's cost, once it has ended
+                result = poll.observe(execution)
                 if result is not None:
                     return result
                 pause = poll.next_sleep(client._clock())
@@ -228,13 +230,16 @@ class AsyncExecutions:
         while True:
             ctx = _poll_context(client, poll, extra_headers, retry)
             try:
-                result = poll.observe(await client._call(ctx, parse_execution))
+                execution = await client._call(ctx, parse_execution)
             except KnoudsError as error:
                 # A closed client stays closed: polling again cannot help.
                 pause = None if client.is_closed else poll.after_error(error, client._clock())
                 if pause is None:
                     raise
             else:
+                spend = client._spend
+                await off_loop(spend.blocking(), spend.observe, execution)
+                result = poll.observe(execution)
                 if result is not None:
                     return result
                 pause = poll.next_sleep(client._clock())
