@@ -77,11 +77,11 @@ def redis_server(redis_server_session: RedisServer) -> Iterator[RedisServer]:
     """The session's Redis server, emptied before each test; restarted if a test stopped it."""
     import redis
 
-    redis_server_session.start()
-    with redis.Redis.from_url(redis_server_session.url) as conn:
+    redis_server_session.ensure_healthy()
+    with redis.Redis.from_url(redis_server_session.url, socket_timeout=10) as conn:
         conn.flushall()
     yield redis_server_session
-    redis_server_session.start()
+    redis_server_session.ensure_healthy()
 
 
 @pytest.fixture

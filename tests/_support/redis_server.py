@@ -78,18 +78,35 @@ class RedisServer:
             self.port = 0  # lost a race for the port: pick another
         raise RuntimeError("redis-server did not start")
 
+    def ensure_healthy(self, timeout: float = 3.0) -> None:
+        """Start the server if it is not running; restart it (same port) if it is running but
+        does not answer ``PING`` within ``timeout`` (stopped with SIGSTOP by a test, or wedged),
+        so one test's damage never turns into errors in every later test."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+            return
+        if self._ping(timeout):
+            return
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+        self.start()
+
+    def _ping(self, timeout: float) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
     def _wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(64).startswith(b"+PONG"):
-                        return True
-            except OSError:
-                pass
+            if self._ping(0.5):
+                return True
             time.sleep(0.02)
         return False
 

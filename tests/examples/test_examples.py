@@ -7,8 +7,10 @@ notebook is executed cell by cell in a real ipykernel kernel.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,22 +40,31 @@ def _offline_env() -> dict[str, str]:
 
 
 def run_example(name: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
-    """Run ``examples/<name>`` as a user would, without an API key; return its stdout."""
-    completed = subprocess.run(
+    """Run ``examples/<name>`` as a user would, without an API key; return its stdout.
+
+    The example runs in a session of its own, and the whole session is killed afterwards: an
+    example that starts workers (Celery) never leaves one behind, even when it times out.
+    """
+    process = subprocess.Popen(
         [sys.executable, str(EXAMPLES / name), *args],
         cwd=cwd,
         env={**_offline_env(), **(env or {})},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
-        check=False,
+        start_new_session=True,
     )
-    assert completed.returncode == 0, (
-        f"{name} exited with {completed.returncode}\n"
-        f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert process.returncode == 0, (
+        f"{name} exited with {process.returncode}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     )
-    assert completed.stdout.startswith(EMULATOR_LINE), completed.stdout
-    return completed.stdout
+    assert stdout.startswith(EMULATOR_LINE), stdout
+    return stdout
 
 
 def test_every_example_is_tested() -> None:
