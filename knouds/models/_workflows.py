@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from ._base import KnoudsModel as _Model
 
@@ -23,10 +24,50 @@ _CREATE_FIELDS = {
 }
 
 
-class WorkflowSummary(_Model):
+def _tags(value: object) -> list[str]:
+    """Tags as sent, tolerantly: ``null`` is no tags, a lone string one tag, numbers as text."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [item if isinstance(item, str) else str(item) for item in value if item is not None]
+
+
+def _objects(value: object) -> list[dict[str, Any]]:
+    """A list of JSON objects, tolerantly: ``null`` (or anything else) is an empty list, and
+    items that are not objects are left out."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [item for item in value if isinstance(item, dict)]
+
+
+_Tags = Annotated[list[str], BeforeValidator(_tags)]
+_Objects = Annotated[list[dict[str, Any]], BeforeValidator(_objects)]
+
+
+class _Tolerant(_Model):
+    """A model read tolerantly: a field with a value of an unexpected type falls back to its
+    default instead of failing the whole answer (only ``slug`` is required to be right)."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _tolerate(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as error:
+            if not isinstance(data, dict):
+                raise
+            odd = {e["loc"][0] for e in error.errors() if e["loc"]}
+            if not odd or "slug" in odd:
+                raise
+            return handler({k: v for k, v in data.items() if k not in odd})
+
+
+class WorkflowSummary(_Tolerant):
     """One entry of ``client.workflows.list()`` (``GET /api/workflows``).
 
-    Fields the API adds later are kept (``model_extra``).
+    Fields the API adds later are kept (``model_extra``). Odd values never fail a listing:
+    ``null`` tags become ``[]`` and a field of an unexpected type reads as its default.
 
     Attributes:
         slug: the workflow's permanent slug.
@@ -38,7 +79,7 @@ class WorkflowSummary(_Model):
         folder_id: its folder, ``None`` at the root.
         is_template: whether it is a template (templates of other users are listed too).
         hidden, archived: visibility flags.
-        cover: ``{"image": ..., "video": ...}`` when set.
+        cover: ``{"image": ..., "video": ...}`` when set (any other value is kept as sent).
         thumbnail: a legacy thumbnail value or an S3 URL.
         created_by: the owner's user id.
     """
@@ -46,7 +87,7 @@ class WorkflowSummary(_Model):
     slug: str
     name: str | None = None
     description: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: _Tags = Field(default_factory=list)
     # A datetime when the server sends ISO 8601, else the string as sent.
     updated_at: datetime | str | None = Field(
         default=None, alias="updatedAt", union_mode="left_to_right"
@@ -56,12 +97,13 @@ class WorkflowSummary(_Model):
     is_template: bool | None = Field(default=None, alias="isTemplate")
     hidden: bool | None = None
     archived: bool | None = None
-    cover: dict[str, Any] | None = None
+    # Usually {"image": ..., "video": ...}; kept as sent whatever its shape.
+    cover: Any = None
     thumbnail: Any = None
     created_by: str | None = Field(default=None, alias="createdBy")
 
 
-class Workflow(_Model):
+class Workflow(_Tolerant):
     """A whole workflow (``client.workflows.get``), in the shape ``create`` accepts.
 
     Nodes and edges stay plain JSON data (``dict``), exactly as the server sent them, and fields
@@ -84,9 +126,9 @@ class Workflow(_Model):
     slug: str
     name: str | None = None
     description: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    nodes: list[dict[str, Any]] = Field(default_factory=list)
-    edges: list[dict[str, Any]] = Field(default_factory=list)
+    tags: _Tags = Field(default_factory=list)
+    nodes: _Objects = Field(default_factory=list)
+    edges: _Objects = Field(default_factory=list)
     viewport: dict[str, Any] | None = None
     public_playground: bool | None = Field(default=None, alias="publicPlayground")
 

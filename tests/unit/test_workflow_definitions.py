@@ -77,6 +77,42 @@ async def test_list_accepts_a_wrapped_array(make_client: MakeClient) -> None:
     assert [w.slug for w in await resolve(client.workflows.list())] == ["my-flow"]
 
 
+async def test_list_reads_odd_rows_without_failing(make_client: MakeClient) -> None:
+    odd = [
+        {**SUMMARY, "slug": "nulls", "tags": None, "cover": None, "name": None},
+        {**SUMMARY, "slug": "string-cover", "cover": "legacy.png", "tags": "solo"},
+        {**SUMMARY, "slug": "odd-types", "tags": [1, None, "x"], "hidden": "maybe", "name": 7},
+        {**SUMMARY, "slug": "odd-cost", "estimatedCreditCost": "unknown", "folderId": []},
+    ]
+    client = make_client(Server(json_response(200, [SUMMARY, *odd])))
+
+    summaries = await resolve(client.workflows.list())
+
+    assert [s.slug for s in summaries] == [
+        "my-flow",
+        "nulls",
+        "string-cover",
+        "odd-types",
+        "odd-cost",
+    ]
+    assert summaries[1].tags == [] and summaries[1].cover is None
+    assert summaries[2].cover == "legacy.png" and summaries[2].tags == ["solo"]
+    assert summaries[3].tags == ["1", "x"]
+    assert summaries[3].hidden is None and summaries[3].name is None
+    assert summaries[3].created_by == "u_1"  # the well-formed fields of an odd row are kept
+    assert summaries[4].estimated_credit_cost is None and summaries[4].folder_id is None
+
+
+async def test_get_reads_null_lists_as_empty(make_client: MakeClient) -> None:
+    body = {**WORKFLOW, "tags": None, "nodes": None, "edges": [None, "x", {"id": "e"}]}
+    client = make_client(Server(json_response(200, body)))
+
+    workflow = await resolve(client.workflows.get("my-flow"))
+
+    assert workflow.tags == [] and workflow.nodes == [] and workflow.edges == [{"id": "e"}]
+    assert workflow.viewport == WORKFLOW["viewport"]
+
+
 async def test_get_returns_the_workflow_that_unpacks_into_create(make_client: MakeClient) -> None:
     server = Server(json_response(200, WORKFLOW), json_response(201, {"slug": "my-flow-2"}))
     client = make_client(server)
