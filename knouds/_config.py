@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import platform
 from collections.abc import Mapping
@@ -76,11 +77,31 @@ def to_timeout(value: TimeoutTypes) -> httpx.Timeout:
     """A float (seconds, connect capped at the default connect timeout), an ``httpx.Timeout``, or
     ``None`` (no timeout at all) as an ``httpx.Timeout``."""
     if isinstance(value, httpx.Timeout):
+        for part in ("connect", "read", "write", "pool"):
+            seconds = getattr(value, part)
+            if seconds is not None and (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, (int, float))
+                or not math.isfinite(seconds)
+                or seconds < 0
+            ):
+                raise ConfigurationError(
+                    f"timeout {part} must be a finite number of seconds >= 0 (None for no limit), "
+                    f"got {seconds!r}."
+                )
         return value
     if value is None:
         return httpx.Timeout(None)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigurationError(f"timeout must be a positive number of seconds, got {value!r}.")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            "timeout must be a positive, finite number of seconds (None for no timeout), "
+            f"got {value!r}."
+        )
     return httpx.Timeout(float(value), connect=min(float(value), DEFAULT_CONNECT_TIMEOUT))
 
 

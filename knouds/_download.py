@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING
 
 import httpx
 
-from ._config import USER_AGENT
+from ._config import USER_AGENT, to_timeout
 from ._exceptions import MediaDownloadError
 from ._types import NOT_GIVEN, NotGiven
 
@@ -120,11 +120,7 @@ def _status_message(status: int, where: str) -> str:
 def _timeout(value: MediaTimeout) -> httpx.Timeout:
     if isinstance(value, NotGiven):
         return DEFAULT_MEDIA_TIMEOUT
-    if value is None or isinstance(value, httpx.Timeout):
-        return httpx.Timeout(value)
-    if value <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {value!r}")
-    return httpx.Timeout(float(value), connect=min(float(value), 10.0))
+    return to_timeout(value)  # a ConfigurationError (a ValueError) for nonsense such as nan
 
 
 class Fetch:

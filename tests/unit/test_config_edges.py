@@ -110,10 +110,40 @@ async def test_base_urls_without_a_host_or_with_credentials_are_refused(
         assert given in str(info.value)
 
 
-@pytest.mark.parametrize("value", [0, -5, True, "30"])
+NONSENSE_TIMEOUTS = [
+    0,
+    -5,
+    True,
+    "30",
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    httpx.Timeout(float("nan")),
+    httpx.Timeout(10.0, read=float("inf")),
+    httpx.Timeout(10.0, pool=-1.0),
+]
+
+
+@pytest.mark.parametrize("value", NONSENSE_TIMEOUTS, ids=repr)
 async def test_timeouts_must_be_positive_numbers(make_client: Any, value: Any) -> None:
     with pytest.raises(knouds.ConfigurationError, match="timeout"):
         make_client(timeout=value)
+
+
+@pytest.mark.parametrize("value", NONSENSE_TIMEOUTS, ids=repr)
+async def test_a_nonsense_timeout_of_one_call_is_refused_before_sending(
+    make_client: Any, value: Any
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"status": "succeeded", "outputs": []})
+
+    client = make_client(handler)
+    with pytest.raises(knouds.ConfigurationError, match="timeout"):
+        await resolve(client.models.run("m", {"prompt": "p"}, timeout=value))
+    assert sent == []
 
 
 async def test_short_timeouts_also_cap_connecting(make_client: Any) -> None:

@@ -464,8 +464,9 @@ def test_bad_arguments() -> None:
     media = knouds.Media(url=f"{S3}/a.png", kind="image")
     with pytest.raises(ValueError, match="max_bytes"):
         media.read(max_bytes=-1)
-    with pytest.raises(ValueError, match="timeout"):
-        media.read(timeout=0)
+    for timeout in (0, -1.0, float("nan"), float("inf"), httpx.Timeout(5.0, read=float("nan"))):
+        with pytest.raises(knouds.ConfigurationError, match="timeout"):
+            media.read(timeout=timeout)
 
 
 # -- names -----------------------------------------------------------------------------------

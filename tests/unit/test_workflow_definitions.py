@@ -95,12 +95,16 @@ async def test_list_reads_odd_rows_without_failing(make_client: MakeClient) -> N
         "odd-types",
         "odd-cost",
     ]
-    assert summaries[1].tags == [] and summaries[1].cover is None
-    assert summaries[2].cover == "legacy.png" and summaries[2].tags == ["solo"]
+    assert summaries[1].tags == []
+    assert summaries[1].cover is None
+    assert summaries[2].cover == "legacy.png"
+    assert summaries[2].tags == ["solo"]
     assert summaries[3].tags == ["1", "x"]
-    assert summaries[3].hidden is None and summaries[3].name is None
+    assert summaries[3].hidden is None
+    assert summaries[3].name is None
     assert summaries[3].created_by == "u_1"  # the well-formed fields of an odd row are kept
-    assert summaries[4].estimated_credit_cost is None and summaries[4].folder_id is None
+    assert summaries[4].estimated_credit_cost is None
+    assert summaries[4].folder_id is None
 
 
 async def test_get_reads_null_lists_as_empty(make_client: MakeClient) -> None:
@@ -109,7 +113,9 @@ async def test_get_reads_null_lists_as_empty(make_client: MakeClient) -> None:
 
     workflow = await resolve(client.workflows.get("my-flow"))
 
-    assert workflow.tags == [] and workflow.nodes == [] and workflow.edges == [{"id": "e"}]
+    assert workflow.tags == []
+    assert workflow.nodes == []
+    assert workflow.edges == [{"id": "e"}]
     assert workflow.viewport == WORKFLOW["viewport"]
 
 
