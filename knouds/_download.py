@@ -199,7 +199,7 @@ class Fetch:
         """Translate an httpx error into a `MediaDownloadError`."""
         if isinstance(exc, httpx.TimeoutException):
             return self.error(f"Timed out fetching {_public(self.url)}. Pass a larger timeout.")
-        return self.error(f"Fetching {_public(self.url)} failed: {exc or type(exc).__name__}.")
+        return self.error(f"Fetching {_public(self.url)} failed: {str(exc) or type(exc).__name__}.")
 
 
 # File systems limit a name to 255 *bytes* (not characters): a name of 200 letters outside

@@ -213,7 +213,7 @@ def map_transport_error(error: Exception, request: httpx.Request) -> APIConnecti
     if isinstance(error, (httpx.ConnectError, httpx.UnsupportedProtocol)):
         return APIConnectionError(
             f"Could not connect to Knouds at {request.url.scheme}://{request.url.netloc.decode()} "
-            f"for {where}: {error or type(error).__name__}",
+            f"for {where}: {str(error) or type(error).__name__}",
             request=request,
             sent=False,
         )

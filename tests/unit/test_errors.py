@@ -310,3 +310,16 @@ async def test_an_unknown_execution_id_says_what_to_check(make_client: Any) -> N
 )
 def test_each_part_of_a_message_is_a_sentence(error: knouds.APIStatusError, text: str) -> None:
     assert str(error) == text
+
+
+@pytest.mark.parametrize("failure", [httpx.ConnectError(""), httpx.UnsupportedProtocol("")])
+async def test_a_connection_error_without_a_message_is_named_by_its_type(
+    make_client: Any, failure: Exception
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise failure
+
+    client = make_client(handler, max_retries=0)
+    with pytest.raises(knouds.APIConnectionError) as info:
+        await resolve(client.executions.get("exe_1"))
+    assert str(info.value).endswith(f": {type(failure).__name__}")

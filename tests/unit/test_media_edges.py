@@ -83,7 +83,11 @@ async def test_each_error_status_gets_its_hint(io: IO, status: int, words: str) 
 
 @pytest.mark.parametrize(
     ("failure", "words"),
-    [(httpx.ReadTimeout(""), "Timed out"), (httpx.ReadError("reset by peer"), "reset by peer")],
+    [
+        (httpx.ReadTimeout(""), "Timed out"),
+        (httpx.ReadError("reset by peer"), "reset by peer"),
+        (httpx.ReadError(""), "failed: ReadError."),  # no message: its type says what broke
+    ],
 )
 async def test_transport_failures_name_the_file_but_not_its_signature(
     io: IO, failure: Exception, words: str
