@@ -190,6 +190,11 @@ class SpendTracker:
         if charge > 0:  # a grant-paid run says nothing about the price
             self._observed[ticket.ref] = charge  # one dict store: atomic
 
+    def release(self, ticket: _Ticket) -> None:
+        """Drop the holds of a run that was never sent."""
+        for hold in ticket.holds:
+            hold.budget._settle(hold, 0.0)
+
     def fail(self, ticket: _Ticket, error: BaseException) -> None:
         """Release the holds of a failed call; count its expected cost if it may have run."""
         if _not_charged(error):
@@ -286,22 +291,75 @@ def charged_call(
 async def off_loop(blocking: bool, function: Callable[..., T], *args: object) -> T:
     """Call ``function`` from a worker thread when it does network I/O, else directly."""
     if blocking:
-        return await asyncio.to_thread(function, *args)
+        # Shielded: a cancelled caller must not drop a settling still queued for a thread.
+        return await asyncio.shield(
+            asyncio.get_running_loop().run_in_executor(None, function, *args)
+        )
     return function(*args)
+
+
+class _Begin:
+    """Takes a run's holds in a worker thread; holds taken for a caller that was cancelled
+    meanwhile are released, so they cannot pin the budget until they expire."""
+
+    def __init__(self, spend: SpendTracker) -> None:
+        self.spend = spend
+        self.lock = threading.Lock()
+        self.abandoned = False
+        self.ticket: _Ticket | None = None
+
+    def run(self, ref: RunRef, batch: BatchSpend | None, now: float) -> _Ticket:
+        ticket = self.spend.begin(ref, batch, now)
+        with self.lock:
+            if not self.abandoned:
+                self.ticket = ticket
+                return ticket
+        self.spend.release(ticket)  # the caller is gone: nothing will be sent
+        return ticket
+
+    def abandon(self) -> _Ticket | None:
+        """Mark the caller gone; the ticket the thread already handed over, if any."""
+        with self.lock:
+            self.abandoned = True
+            return self.ticket
+
+
+async def _abegin(
+    spend: SpendTracker, blocking: bool, ref: RunRef, batch: BatchSpend | None, now: float
+) -> _Ticket:
+    if not blocking:
+        return spend.begin(ref, batch, now)
+    begin = _Begin(spend)
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(None, begin.run, ref, batch, now)
+    try:
+        return await asyncio.shield(future)
+    except BaseException:
+        ticket = begin.abandon()
+        if ticket is not None:  # taken, but the caller was cancelled before it got it
+            loop.run_in_executor(None, spend.release, ticket)
+        raise
 
 
 async def acharged_call(
     client: Any, ctx: CallContext, parse: Parse[T], ref: RunRef, batch: BatchSpend | None
 ) -> T:
-    """The async twin of `charged_call`."""
+    """The async twin of `charged_call`. A Redis budget is only ever reached from a worker
+    thread, so a slow Redis never stalls the event loop."""
     spend: SpendTracker = client._spend
     blocking = spend.blocking()
-    ticket = await off_loop(blocking, spend.begin, ref, batch, client._clock())
+    ticket = await _abegin(spend, blocking, ref, batch, client._clock())
     try:
         value: T = await client._call(ctx, parse)
     except BaseException as error:
-        # Also on cancellation: settle at once rather than await again in a cancelled task.
-        spend.fail(ticket, error)
+        if not blocking:
+            spend.fail(ticket, error)
+            raise
+        settled = asyncio.get_running_loop().run_in_executor(None, spend.fail, ticket, error)
+        if isinstance(error, Exception):
+            # Shielded: cancelling the caller now does not drop the settling.
+            await asyncio.shield(settled)
+        # On cancellation, settle in the background rather than await in a cancelled task.
         raise
     await off_loop(blocking, spend.finish, ticket, value)
     return value

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +12,7 @@ import httpx
 import pytest
 
 import knouds
+from knouds._budget import MemoryBudgetStore
 from knouds._spend import RunRef
 from knouds._usage import UsageRecorder
 from tests.conftest import FakeTime, json_response, resolve
@@ -349,3 +352,81 @@ def test_batch_results_html_previews_media_and_caps_its_rows() -> None:
     assert "… 13 more" in html
     assert results.summary() == "62 succeeded, 1 failed; 4 credits charged; estimated 10"
     assert "<td>gpt-image-2</td><td>4</td>" in html
+
+
+class SlowStore(MemoryBudgetStore):
+    """A store that does I/O (like Redis): taking a hold waits for ``go``; records the threads
+    that settle."""
+
+    blocking = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.go = threading.Event()
+        self.held_once = threading.Event()
+        self.settled = threading.Event()
+        self.settled_on: list[int] = []
+
+    def hold(self, *args: Any) -> Any:
+        self.entered.set()
+        self.go.wait(5)
+        try:
+            return super().hold(*args)
+        finally:
+            self.held_once.set()
+
+    def settle(self, *args: Any) -> None:
+        self.settled_on.append(threading.get_ident())
+        super().settle(*args)
+        self.settled.set()
+
+
+def slow_budget(credits: float) -> tuple[knouds.Budget, SlowStore]:
+    budget = knouds.Budget(credits)
+    store = SlowStore()
+    budget._store = store
+    return budget, store
+
+
+@pytest.mark.parametrize("client_kind", ["async"])  # only the async client waits for the store
+async def test_a_run_cancelled_while_its_hold_is_taken_releases_it(
+    make_client: MakeClient,
+) -> None:
+    billing = Billing()
+    budget, store = slow_budget(100)
+    client = make_client(billing, budget=budget)
+    client._spend.publish(RunRef("model", "gpt-image-2"), 10.0)
+
+    task = asyncio.create_task(client.models.run("gpt-image-2", {"prompt": "x"}))
+    assert await asyncio.to_thread(store.entered.wait, 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    store.go.set()
+    assert await asyncio.to_thread(store.held_once.wait, 5)
+    # The hold was taken after the caller left: the worker thread releases it at once.
+    assert await asyncio.to_thread(store.settled.wait, 5)
+
+    assert budget.held == 0.0
+    assert budget.spent == 0.0
+    assert billing.runs == []
+
+
+@pytest.mark.parametrize("client_kind", ["async"])  # the sync client has no loop to block
+async def test_a_failed_run_settles_a_blocking_budget_off_the_event_loop(
+    make_client: MakeClient,
+) -> None:
+    billing = Billing(fail=(400, "INVALID_INPUT"))
+    budget, store = slow_budget(100)
+    store.go.set()
+    client = make_client(billing, budget=budget, max_retries=0)
+    client._spend.publish(RunRef("model", "gpt-image-2"), 10.0)
+
+    with pytest.raises(knouds.BadRequestError):
+        await client.models.run("gpt-image-2", {"prompt": "x"})
+
+    assert store.settled_on
+    assert threading.get_ident() not in store.settled_on
+    assert budget.held == 0.0
+    assert len(billing.runs) == 1
