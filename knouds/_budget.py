@@ -222,6 +222,12 @@ class Budget:
         self.credits = float(credits)
         self.period = _seconds(period)
         self.name = name
+        if isinstance(hold_ttl, bool) or not isinstance(hold_ttl, (int, float)):
+            raise TypeError(f"hold_ttl must be a number of seconds, got {hold_ttl!r}")
+        if not math.isfinite(hold_ttl) or hold_ttl <= 0:
+            raise ValueError(
+                f"hold_ttl must be a positive, finite number of seconds, got {hold_ttl!r}"
+            )
         self.hold_ttl = float(hold_ttl)
         self._clock = clock or time.time
         # Hold ids: unique across processes sharing a store, cheap to make for every run.

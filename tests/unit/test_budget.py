@@ -133,6 +133,10 @@ def test_budget_validation_and_repr() -> None:
         knouds.Budget(1, period=0)
     with pytest.raises(ValueError, match="name"):
         knouds.Budget(1, name="")
+    # A hold that expires at once (or never, or at nan) would undo the bound on runs in flight.
+    for ttl in (0, -1, float("nan"), float("inf"), True, "60"):
+        with pytest.raises((ValueError, TypeError), match="hold_ttl"):
+            knouds.Budget(1, hold_ttl=ttl)  # type: ignore[arg-type]
     with pytest.raises(knouds.ConfigurationError, match="redis"):
         knouds.Budget(1, store=object())
     assert repr(knouds.Budget(500, period=timedelta(hours=1))) == (
