@@ -108,6 +108,14 @@ class _Ticket:
         self.batch = batch
 
 
+def _charged(cost: object) -> float | None:
+    """A cost as reported, if it is a credit amount (JSON parsers also take NaN, Infinity and
+    negative numbers: counting those would poison or refund the budget)."""
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)):
+        return None
+    return float(cost) if math.isfinite(cost) and cost >= 0 else None
+
+
 def _not_charged(error: BaseException) -> bool:
     """Whether an error proves the run was not charged."""
     if isinstance(error, APIStatusError):
@@ -183,7 +191,13 @@ class SpendTracker:
                     del self._pending[next(iter(self._pending))]
             return
         cost = value.cost if isinstance(value, RunResult) else None
-        charge = float(cost) if isinstance(cost, (int, float)) else 0.0
+        if cost is not None and _charged(cost) is None:
+            # Not a credit amount: count what the run was expected to cost, as unconfirmed.
+            for hold in ticket.holds:
+                hold.budget._settle(hold, ticket.amount)
+            self._record(ticket, None, confirmed=False)
+            return
+        charge = 0.0 if cost is None else float(cost)
         for hold in ticket.holds:
             hold.budget._settle(hold, charge)
         self._record(ticket, cost)
@@ -213,7 +227,11 @@ class SpendTracker:
             ticket = self._pending.pop(execution.id, None)
         if ticket is None:
             return
-        cost = float(execution.cost) if isinstance(execution.cost, (int, float)) else 0.0
+        if execution.cost is not None and _charged(execution.cost) is None:
+            # Not a credit amount: the expected cost stays counted, as unconfirmed.
+            self._record(ticket, None, confirmed=False)
+            return
+        cost = 0.0 if execution.cost is None else float(execution.cost)
         if cost != ticket.amount:
             for hold in ticket.holds:
                 hold.budget._settle(hold, cost - ticket.amount)

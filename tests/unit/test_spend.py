@@ -61,7 +61,8 @@ class Billing:
         if request.url.params.get("async") == "true":
             return json_response(202, {"executionId": EXECUTION_ID, "status": "processing"})
         body = {"success": True, "result": {"text": "ok"}, "cost": self.cost(name), "ms": 5}
-        return json_response(200, body)
+        content = json.dumps(body).encode()  # NaN and Infinity too, as a careless server sends
+        return httpx.Response(200, content=content, headers={"content-type": "application/json"})
 
 
 def prompts(n: int) -> list[dict[str, str]]:
@@ -430,3 +431,22 @@ async def test_a_failed_run_settles_a_blocking_budget_off_the_event_loop(
     assert threading.get_ident() not in store.settled_on
     assert budget.held == 0.0
     assert len(billing.runs) == 1
+
+
+async def test_a_cost_that_is_not_a_finite_amount_neither_poisons_nor_refunds_the_budget(
+    make_client: MakeClient,
+) -> None:
+    # JSON parsers take NaN and Infinity; a negative charge would hand credits back.
+    billing = Billing({"gpt-image-2": [4, float("nan"), -50, float("inf"), 4]})
+    client = make_client(billing, budget=30)
+
+    for _ in range(5):
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    # The odd costs count as what such a run is expected to cost (the last cost seen: 4).
+    assert client.budget.spent == 20
+    assert client.budget.remaining == 10
+    usage = client.usage
+    assert usage.credits == 8
+    assert usage.runs == 2
+    assert usage.unconfirmed_runs == 3
