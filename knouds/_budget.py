@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -283,7 +284,8 @@ class Budget:
     def _hold(self, amount: float, now: float, *, scope: str, what: str) -> Hold:
         """Hold ``amount`` credits for one run, or raise `BudgetExceededError`."""
         key = self._key(now)
-        hold_id = self._hold_prefix + str(next(self._hold_ids))
+        # The process id too: processes forked from one Budget share its prefix and counter.
+        hold_id = f"{self._hold_prefix}{os.getpid()}-{next(self._hold_ids)}"
         try:
             granted, totals = self._store.hold(
                 key, hold_id, amount, self.credits, now, self.hold_ttl, self._ttl()

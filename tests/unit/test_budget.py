@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -205,3 +207,33 @@ def test_a_redis_asyncio_client_cannot_hold_a_budget() -> None:
     client = redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{_free_port()}/0")
     with pytest.raises(knouds.ConfigurationError, match=r"redis\.asyncio"):
         knouds.Budget(1, store=client)
+
+
+FORKED_HOLDS = """
+import os, sys
+import knouds
+from knouds._spend import RunRef
+
+kind, url = sys.argv[1], sys.argv[2]
+cls = knouds.Client if kind == "sync" else knouds.AsyncClient
+budget = knouds.Budget(100, store=url, name="forked")
+client = cls("knouds_live_fork_test", base_url="http://127.0.0.1:9", budget=budget)
+ref = RunRef("model", "gpt-image-2")
+client._spend.publish(ref, 5.0)
+
+children = []
+for _ in range(3):  # a client made before the fork, as a prefork server's workers inherit it
+    pid = os.fork()
+    if pid == 0:
+        client._spend.begin(ref, None, budget._clock())  # a run in flight in each worker
+        os._exit(0)
+    children.append(pid)
+sys.exit(max(os.waitpid(pid, 0)[1] for pid in children))
+"""
+
+
+def test_processes_forked_from_one_client_hold_apart(client_kind: str, redis_url: str) -> None:
+    subprocess.run(
+        [sys.executable, "-c", FORKED_HOLDS, client_kind, redis_url], check=True, timeout=60
+    )
+    assert knouds.Budget(100, store=redis_url, name="forked").held == 15  # three holds, not one
