@@ -235,7 +235,8 @@ class SpendTracker:
         if cost != ticket.amount:
             for hold in ticket.holds:
                 hold.budget._settle(hold, cost - ticket.amount)
-        if execution.status != "failed":
+        if execution.status == "completed" or cost > 0:
+            # A failed or cancelled run counts only when it was charged: it is no grant-paid run.
             self._record(ticket, execution.cost)
         if cost > 0:
             with self._lock:

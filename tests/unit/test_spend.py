@@ -36,6 +36,7 @@ class Billing:
         self.estimate = estimate
         self.fail = fail
         self.requests: list[httpx.Request] = []
+        self.execution: dict[str, Any] = {"status": "completed", "cost": 6, "result": {}}
 
     @property
     def runs(self) -> list[httpx.Request]:
@@ -52,8 +53,7 @@ class Billing:
             fields = [{"name": "prompt", "type": "text"}]
             return json_response(200, {"fields": fields, "estimatedCreditCost": self.estimate})
         if path.startswith("/api/executions/"):
-            body = {"executionId": EXECUTION_ID, "status": "completed", "cost": 6, "result": {}}
-            return json_response(200, body)
+            return json_response(200, {"executionId": EXECUTION_ID, **self.execution})
         if self.fail is not None:
             status, code = self.fail
             return json_response(status, {"error": "refused", "code": code})
@@ -450,3 +450,33 @@ async def test_a_cost_that_is_not_a_finite_amount_neither_poisons_nor_refunds_th
     assert usage.credits == 8
     assert usage.runs == 2
     assert usage.unconfirmed_runs == 3
+
+
+@pytest.mark.parametrize(
+    ("execution", "credits", "runs"),
+    [
+        ({"status": "cancelled"}, 0, 0),  # stopped before it ran: no charge, no run
+        ({"status": "failed", "error": {"message": "boom"}}, 0, 0),
+        (
+            {"status": "failed", "error": {"message": "boom"}, "cost": 3},
+            3,
+            1,
+        ),  # charged all the same
+    ],
+)
+async def test_a_submission_that_did_not_complete_is_no_grant_paid_run(
+    make_client: MakeClient, execution: dict[str, Any], credits: float, runs: int
+) -> None:
+    billing = Billing()
+    billing.execution = execution
+    client = make_client(billing, budget=100)
+    await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))  # learns 4
+
+    submitted = await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+    await resolve(client.executions.get(submitted))
+
+    assert client.budget.spent == 4 + credits
+    usage = client.usage
+    assert usage.credits == 4 + credits
+    assert usage.runs == 1 + runs
+    assert usage.grant_runs == 0
