@@ -42,8 +42,8 @@ from ._spend import SpendTracker, check_credits
 from ._transport import (
     SEND_DEADLINE,
     BodyReader,
-    SendProgress,
     install_deadlines,
+    reports_progress,
 )
 from ._types import NOT_GIVEN, AsyncSleep, Clock, Inputs, NotGiven, RedisClient, TimeoutTypes
 from ._types import Sleep as SleepFn
@@ -590,6 +590,8 @@ class Client(_BaseClient):
         """Send, read the body within the command's limits; the response or what was raised."""
         deadline = None if send.limit is None else time.monotonic() + send.limit
         token = SEND_DEADLINE.set(deadline)
+        send.progress.traced = reports_progress(self._http, send.request.url)
+        send.request.extensions["trace"] = send.progress.trace_sync
         try:
             response = self._http.send(send.request, stream=True, follow_redirects=False)
             try:
@@ -840,12 +842,13 @@ class AsyncClient(_BaseClient):
 
     async def _exchange(self, send: Send) -> object:
         """Send and read the body, the whole exchange inside the command's time limit."""
-        progress = SendProgress()
+        progress = send.progress
+        progress.traced = reports_progress(self._http, send.request.url)
+        send.request.extensions["trace"] = progress.trace
         try:
             if send.limit is None:
                 return await self._send_and_read(send, None)
             deadline = time.monotonic() + send.limit
-            send.request.extensions["trace"] = progress.trace
             async with _timeout(send.limit):
                 return await self._send_and_read(send, deadline)
         except asyncio.TimeoutError:

@@ -9,9 +9,10 @@ responses in `_responses`; both are re-exported here.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import httpx
@@ -34,12 +35,14 @@ from ._responses import (
     workflow_echo,
 )
 from ._retry import RetryPolicy
-from ._transport import BodyTooLarge
+from ._transport import BodyTooLarge, SendProgress
 from ._types import Clock
 
 __all__ = [
+    "DISPATCH",
     "CallContext",
     "Command",
+    "Dispatch",
     "Parse",
     "Endpoint",
     "Send",
@@ -96,9 +99,43 @@ class Send:
     request: httpx.Request
     limit: float | None = None
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    progress: SendProgress = field(default_factory=SendProgress, compare=False)
 
 
 Command = Sleep | Send | StoreCall
+
+
+@dataclass
+class Dispatch:
+    """Whether a call's request may have left the machine, for a caller that must know it when
+    the call is interrupted (a ``KeyboardInterrupt``, a cancelled task): the journal records
+    such a run as safe to send again only when this proves nothing was sent.
+
+    Attributes:
+        sent: an attempt ended in a way that leaves open whether the server saw it.
+        in_hand: the `Send` of the attempt under way, while the shell has it (``None`` before
+            the first `Send` and between attempts).
+    """
+
+    sent: bool = False
+    in_hand: Send | None = None
+
+    @property
+    def nothing_sent(self) -> bool:
+        """Whether provably nothing reached the server: no `Send` issued yet (the call was
+        pacing or retrying), or the one in hand had not started writing the request (waiting
+        for a pooled connection, or connecting) by the shell's account in its progress."""
+        if self.sent:
+            return False
+        if self.in_hand is None:
+            return True
+        return self.in_hand.progress.nothing_sent
+
+
+# The `Dispatch` the calls made in this thread or task report to (set by the journal's driver).
+DISPATCH: contextvars.ContextVar[Dispatch | None] = contextvars.ContextVar(
+    "knouds_dispatch", default=None
+)
 
 
 @dataclass
@@ -211,7 +248,18 @@ def attempt_flow(
             yield Sleep(wait)
         send = ctx.send()
         request = send.request
+        dispatch = DISPATCH.get()
+        if dispatch is not None:
+            dispatch.in_hand = send
         outcome = yield send
+        if dispatch is not None:
+            dispatch.in_hand = None
+            refused = (  # an error proving the request never reached the server
+                isinstance(outcome, Exception)
+                and not isinstance(outcome, BodyTooLarge)
+                and not map_transport_error(outcome, request).sent
+            )
+            dispatch.sent = dispatch.sent or not refused
         if isinstance(outcome, BodyTooLarge):
             raise APIResponseValidationError(
                 f"Knouds answered {outcome.response.status_code} with a body larger than "

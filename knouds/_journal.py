@@ -174,9 +174,10 @@ class JournalEntry:
         key: the run's key (the ``idempotency_key``, or one derived from the endpoint and inputs).
         state: ``started`` (sent or about to be; no end recorded yet), ``submitted`` (an async
             execution was started: ``execution_id``), ``completed`` (``result``), ``failed``
-            (the run ended with an error: ``error``), ``rejected`` (the error proves nothing ran;
-            the next run with this key sends it again) or ``unknown`` (it ended with an error
-            that leaves open whether it ran).
+            (the run ended with an error: ``error``), ``rejected`` (the error proves nothing ran,
+            or the run was interrupted before its request left; the next run with this key sends
+            it again) or ``unknown`` (it ended with an error, or was interrupted, in a way that
+            leaves open whether it ran).
         target: the endpoint, ``models/<name>`` or ``workflows/<slug>``.
         inputs_hash: a hash of the inputs (a key reused with other inputs is refused).
         owner: ``host/pid/nonce`` of the process that claimed it.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from ._core import Sleep, check_slug, encode_inputs
+from ._core import DISPATCH, Dispatch, Sleep, check_slug, encode_inputs
 from ._exceptions import (
     ExecutionCancelledError,
     ExecutionFailedError,
@@ -74,6 +74,7 @@ class ApiCall:
 
     fn: Callable[..., Any]
     args: tuple[Any, ...] = ()
+    dispatch: Dispatch | None = None  # what the call's requests report to (see `Dispatch`)
 
 
 Command = JournalCall | ApiCall | Sleep
@@ -226,6 +227,19 @@ def _wait_phase(run: JournaledRun, entry: JournalEntry) -> Generator[Command, An
     return result
 
 
+def _interrupted(interrupt: BaseException, dispatch: Dispatch) -> dict[str, Any]:
+    """How to record a run interrupted while it was being sent: ``rejected`` (sent again by the
+    next run with its key) when provably nothing left the machine, ``unknown`` otherwise."""
+    name = type(interrupt).__name__
+    if dispatch.nothing_sent:
+        state, message = "rejected", f"Interrupted ({name}) before the request was sent"
+    else:
+        state = "unknown"
+        message = f"Interrupted ({name}) after the request may have been sent"
+    error = {"type": "KnoudsError", "message": message, "status_code": None, "code": None}
+    return {"state": state, "error": error}
+
+
 def _dump(result: RunResult) -> dict[str, Any]:
     return result.model_dump(mode="json", by_alias=True)
 
@@ -286,12 +300,18 @@ def journaled_flow(run: JournaledRun, clock: Clock) -> Generator[Command, Any, A
 
     entry = claim.entry
     try:
+        dispatch = Dispatch()
         try:
-            value = yield ApiCall(run.send, (run.via_submit or run.want_execution,))
+            value = yield ApiCall(run.send, (run.via_submit or run.want_execution,), dispatch)
         except KnoudsError as error:
             outcome = outcome_of(error)
             failure = describe_error(error, run.secret)
             yield from _record(journal, entry, state=outcome, error=failure)
+            raise
+        except GeneratorExit:
+            raise
+        except BaseException as interrupt:  # KeyboardInterrupt, a cancelled task
+            yield from _record(journal, entry, **_interrupted(interrupt, dispatch))
             raise
         if isinstance(value, Execution):
             yield from _record(journal, entry, state="submitted", execution_id=value.id)
@@ -308,7 +328,7 @@ def journaled_flow(run: JournaledRun, clock: Clock) -> Generator[Command, Any, A
 def drive(flow: Generator[Command, Any, Any], sleep: Callable[[float], Any]) -> Any:
     """Run a journaled flow with blocking I/O (the sync client)."""
     value: Any = None
-    error: KnoudsError | None = None
+    error: BaseException | None = None
     try:
         while True:
             try:
@@ -322,9 +342,13 @@ def drive(flow: Generator[Command, Any, Any], sleep: Callable[[float], Any]) -> 
                 elif isinstance(command, JournalCall):
                     value = command.fn(*command.args, **command.kwargs)
                 else:
-                    value = command.fn(*command.args)
-            except KnoudsError as exc:
-                error = exc
+                    reset = DISPATCH.set(command.dispatch)
+                    try:
+                        value = command.fn(*command.args)
+                    finally:
+                        DISPATCH.reset(reset)
+            except (KnoudsError, KeyboardInterrupt) as exc:
+                error = exc  # the flow records what it must, then raises it again
     finally:
         flow.close()
 
@@ -343,7 +367,7 @@ async def drive_async(
     write lock, up to the busy timeout; a Redis call waits on the network, up to its timeout).
     """
     value: Any = None
-    error: KnoudsError | None = None
+    error: BaseException | None = None
     try:
         while True:
             try:
@@ -361,10 +385,14 @@ async def drive_async(
                     else:
                         value = command.fn(*command.args, **command.kwargs)
                 else:
-                    value = command.fn(*command.args)
-                    if inspect.isawaitable(value):
-                        value = await value
-            except KnoudsError as exc:
-                error = exc
+                    reset = DISPATCH.set(command.dispatch)
+                    try:
+                        value = command.fn(*command.args)
+                        if inspect.isawaitable(value):
+                            value = await value
+                    finally:
+                        DISPATCH.reset(reset)
+            except (KnoudsError, KeyboardInterrupt, asyncio.CancelledError) as exc:
+                error = exc  # the flow records what it must, then raises it again
     finally:
         flow.close()

@@ -35,6 +35,7 @@ __all__ = [
     "DeadlineBackend",
     "SendProgress",
     "install_deadlines",
+    "reports_progress",
     "time_is_up",
 ]
 
@@ -71,18 +72,30 @@ class SendProgress:
     connecting (TCP or TLS), "may have been processed" once the request started to leave.
 
     Transports that report no events (aiohttp, custom ones) always get the cautious answer.
+    ``traced`` is set by a shell whose transport is an httpcore pool (it reports every step, so
+    no event yet means the exchange is still waiting for a pooled connection).
     """
 
-    __slots__ = ("connecting", "handshake", "sending", "tcp")
+    __slots__ = ("connecting", "handshake", "sending", "tcp", "traced")
 
     def __init__(self) -> None:
         self.connecting = False
         self.sending = False
         self.handshake = False
+        self.traced = False
         self.tcp: typing.Any = None
+
+    @property
+    def nothing_sent(self) -> bool:
+        """Whether, by the transport's own account, no byte of the request was written yet."""
+        return self.traced and not self.sending
 
     async def trace(self, name: str, info: dict[str, typing.Any]) -> None:
         """The ``trace`` request extension httpcore calls on every step of the exchange."""
+        self.trace_sync(name, info)
+
+    def trace_sync(self, name: str, info: dict[str, typing.Any]) -> None:
+        """`trace` for a synchronous httpcore pool."""
         if name.startswith("connection."):
             self.connecting = True
             if name == "connection.connect_tcp.complete":
@@ -221,6 +234,16 @@ class DeadlineBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+
+def reports_progress(client: httpx.Client | httpx.AsyncClient, url: httpx.URL) -> bool:
+    """Whether the transport ``client`` sends ``url`` through is an httpcore pool, which reports
+    each step of an exchange to the ``trace`` extension (`SendProgress`)."""
+    try:
+        transport = client._transport_for_url(url)
+    except Exception:  # httpx keeps this private; without it, the cautious answer
+        return False
+    return isinstance(transport, (httpx.HTTPTransport, httpx.AsyncHTTPTransport))
 
 
 def install_deadlines(client: httpx.Client) -> bool:
