@@ -549,8 +549,10 @@ class UnknownOutcomeError(JournalError):
 
 
 class IdempotencyConflictError(JournalError):
-    """An idempotency key was reused for a run of another endpoint or other inputs; nothing was
-    sent. A key names one run: use a new key for new inputs.
+    """An idempotency key was reused for a run of another endpoint or other inputs, or the
+    call's deadline (``RetryPolicy(deadline=)``) ran out while the key's run was still in flight
+    in another thread or process; nothing was sent. A key names one run: use a new key for new
+    inputs; call again later for a run in flight.
 
     Attributes:
         key: the key.

@@ -38,6 +38,7 @@ from ._journal import (
     mark_in_flight,
     outcome_of,
 )
+from ._retry import RetryPolicy
 from ._types import Clock, Inputs
 from .models import Execution, RunResult
 
@@ -85,7 +86,8 @@ class JournaledRun:
     """One journaled run or submission: where it is recorded and how to send and follow it.
 
     ``send(submit)`` makes the request (``submit=True``: ``?async=true``, giving an
-    `Execution`); ``wait(id)`` waits for an execution's result; ``get(id)`` reads its state.
+    `Execution`); ``wait(id, timeout=...)`` waits for an execution's result; ``get(id)`` reads
+    its state. ``deadline`` bounds the whole call, waits for a run in flight elsewhere included.
     """
 
     journal: Journal
@@ -93,12 +95,13 @@ class JournaledRun:
     target: str
     inputs_hash: str
     send: Callable[[bool], Any]
-    wait: Callable[[str], Any]
+    wait: Callable[..., Any]
     get: Callable[[str], Any]
     want_execution: bool = False
     via_submit: bool = False
     resend_unknown: bool = False
     secret: str | None = field(default=None, repr=False)  # kept out of stored errors
+    deadline: float | None = None  # seconds for the whole call (the retry policy's deadline)
 
 
 class KeyedInputs(dict[str, Any]):
@@ -141,9 +144,10 @@ def plan_run(
     via_submit: bool = False,
     resend_unknown: bool = False,
     poll_interval: float = 1.0,
+    retry: RetryPolicy | None = None,
 ) -> JournaledRun:
     """Check the arguments (nothing is recorded for a run that would be refused before sending)
-    and describe the journaled run."""
+    and describe the journaled run (``retry``: the call's policy, else the client's)."""
     kind, _, name = target.partition("/")
     check_slug(name, "model name" if kind == "models" else "workflow slug")
     encode_inputs(inputs)
@@ -165,6 +169,7 @@ def plan_run(
         via_submit=via_submit,
         resend_unknown=resend_unknown,
         secret=client._settings.api_key,
+        deadline=(retry if retry is not None else client.retry_policy).deadline,
     )
 
 
@@ -186,6 +191,16 @@ def unknown_outcome(entry: JournalEntry) -> UnknownOutcomeError:
         f"journal.mark_failed({entry.key!r}, note).",
         key=entry.key,
         entry=entry,
+    )
+
+
+def _still_in_flight(run: JournaledRun, entry: JournalEntry) -> IdempotencyConflictError:
+    """The error for a caller whose deadline ran out while the key's run was in flight."""
+    return IdempotencyConflictError(
+        f"The key {run.key!r} is still in flight elsewhere (process {entry.owner}, started at "
+        f"{_when(entry.started_at)}) and the call's deadline ({run.deadline:g} s) ran out "
+        "waiting for it; nothing was sent. Call again later to get its result.",
+        key=run.key,
     )
 
 
@@ -212,12 +227,18 @@ def _record(journal: Journal, entry: JournalEntry, **changes: Any) -> Generator[
         )
 
 
-def _wait_phase(run: JournaledRun, entry: JournalEntry) -> Generator[Command, Any, RunResult]:
-    """Wait on a submitted execution and record how it ended. Other errors (a wait that timed
-    out, a lost connection) leave the entry ``submitted``: a later run waits on it again."""
+def _wait_phase(
+    run: JournaledRun, entry: JournalEntry, give_up_at: float | None, clock: Clock
+) -> Generator[Command, Any, RunResult]:
+    """Wait on a submitted execution (until ``give_up_at``, the call's deadline, if set) and
+    record how it ended. Other errors (a wait that timed out, a lost connection) leave the entry
+    ``submitted``: a later run waits on it again."""
     assert entry.execution_id is not None
+    wait = run.wait
+    if give_up_at is not None:
+        wait = functools.partial(run.wait, timeout=max(give_up_at - clock(), 0.001))
     try:
-        result = yield ApiCall(run.wait, (entry.execution_id,))
+        result = yield ApiCall(wait, (entry.execution_id,))
     except (ExecutionFailedError, ExecutionCancelledError) as error:
         failure = describe_error(error, run.secret)
         yield from _record(run.journal, entry, state="failed", error=failure)
@@ -249,13 +270,19 @@ def journaled_flow(run: JournaledRun, clock: Clock) -> Generator[Command, Any, A
 
     Returns a `RunResult` (or an `Execution` for a submission).
 
+    While the key's run is in flight elsewhere, waits for it to end, up to ``run.deadline``.
+
     Raises:
         UnknownOutcomeError: the key's run started earlier and its end is unknown.
-        IdempotencyConflictError: the key names a run of other inputs.
+        IdempotencyConflictError: the key names a run of other inputs, or its run was still in
+            flight elsewhere when the call's deadline ran out (nothing was sent).
+        ExecutionTimeoutError: the call's deadline ran out while waiting on the key's
+            submitted execution (it goes on; the entry stays ``submitted``).
         JournalError: the journal could not record the claim (nothing was sent).
         KnoudsError: what the run raised, or the stored error of a failed run.
     """
     journal = run.journal
+    give_up_at = None if run.deadline is None else clock() + run.deadline
     replace_token: str | None = None
     delay = _FIRST_RECHECK
     while True:
@@ -289,9 +316,15 @@ def journaled_flow(run: JournaledRun, clock: Clock) -> Generator[Command, Any, A
         if entry.state == "submitted" and entry.execution_id is not None:
             if run.want_execution:
                 return (yield ApiCall(run.get, (entry.execution_id,)))
-            return (yield from _wait_phase(run, entry))
+            return (yield from _wait_phase(run, entry, give_up_at, clock))
         if entry.state == "started" and journal.is_alive(entry, clock()):
-            yield Sleep(delay)  # in flight elsewhere: wait for it to end
+            pause = delay  # in flight elsewhere: wait for it to end, within the deadline
+            if give_up_at is not None:
+                left = give_up_at - clock()
+                if left <= 0:
+                    raise _still_in_flight(run, entry)
+                pause = min(delay, left)
+            yield Sleep(pause)
             delay = min(delay * 2, _MAX_RECHECK)
             continue
         if not run.resend_unknown:
@@ -318,7 +351,7 @@ def journaled_flow(run: JournaledRun, clock: Clock) -> Generator[Command, Any, A
             if run.want_execution:
                 return value
             entry = replace(entry, state="submitted", execution_id=value.id)
-            return (yield from _wait_phase(run, entry))
+            return (yield from _wait_phase(run, entry, give_up_at, clock))
         yield from _record(journal, entry, state="completed", result=_dump(value))
         return value
     finally:

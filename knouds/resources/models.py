@@ -85,6 +85,7 @@ class Models:
             via_submit=via_submit,
             resend_unknown=resend_unknown,
             poll_interval=poll_interval,
+            retry=options[-1],
         )
         return self._client._journaled(run)
 
@@ -242,9 +243,9 @@ class Models:
             idempotency_key: names this run in the client's journal (``Client(journal=...)``;
                 without a key, a journaled run is named by a hash of the model and inputs).
                 A key already completed returns its stored result and sends nothing; a key in
-                flight in another thread or process is waited for; a key whose run started
-                and never recorded an end raises `UnknownOutcomeError`. Keys expire with the
-                journal's ``ttl``.
+                flight in another thread or process is waited for, up to the retry policy's
+                ``deadline`` (if set); a key whose run started and never recorded an end raises
+                `UnknownOutcomeError`. Keys expire with the journal's ``ttl``.
 
         Returns:
             The typed result: ``images``, ``videos``, ``audios``, ``text``, ``cost``, ``ms``.
@@ -256,6 +257,9 @@ class Models:
             BudgetExceededError: the client's credit budget has no room for the run (nothing is
                 sent).
             UnknownOutcomeError: the key's earlier run may have happened (nothing is sent).
+            IdempotencyConflictError: the key names a run of other inputs, or the retry
+                policy's ``deadline`` ran out while the key's run was in flight elsewhere
+                (nothing is sent).
             ConfigurationError: an ``idempotency_key`` without a journal on the client.
         """
         journal = self._client._journal_for(idempotency_key)
@@ -352,6 +356,7 @@ class AsyncModels:
             via_submit=via_submit,
             resend_unknown=resend_unknown,
             poll_interval=poll_interval,
+            retry=options[-1],
         )
         return await self._client._journaled(run)
 

@@ -138,6 +138,7 @@ class Workflows(WorkflowDefinitions):
             via_submit=via_submit,
             resend_unknown=resend_unknown,
             poll_interval=poll_interval,
+            retry=options[-1],
         )
         return self._client._journaled(run)
 
@@ -481,6 +482,7 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
             via_submit=via_submit,
             resend_unknown=resend_unknown,
             poll_interval=poll_interval,
+            retry=options[-1],
         )
         return await self._client._journaled(run)
 

@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -127,4 +128,68 @@ async def test_a_run_interrupted_while_waiting_for_a_pooled_connection_is_reject
         pool.close()
     else:
         await pool.aclose()
+    journal.close()
+
+
+async def in_background(
+    client_kind: str, threads: ThreadPoolExecutor, call: Callable[[], Any]
+) -> Any:
+    """Start ``call`` in another thread (sync) or task (async); returns how to await its end."""
+    if client_kind == "sync":
+        future = threads.submit(call)
+        return lambda: future.result()
+    task = asyncio.ensure_future(call())
+    return lambda: task
+
+
+async def test_a_caller_waiting_for_a_key_in_flight_elsewhere_gives_up_at_its_deadline(
+    connect: Callable[..., Any], client_kind: str, tmp_path: Path
+) -> None:
+    journal = knouds.SQLiteJournal(tmp_path / "runs.sqlite")
+    with Emulator(run_delay=1.5) as emu, ThreadPoolExecutor(1) as threads:
+        client = connect(emu, journal=journal)
+
+        def run(**options: Any) -> Any:
+            return client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k", **options)
+
+        first = await in_background(client_kind, threads, run)
+        await asyncio.sleep(0.2)  # the first run is in flight
+        began = time.monotonic()
+        with pytest.raises(knouds.IdempotencyConflictError, match="in flight") as caught:
+            await resolve(run(retry=knouds.RetryPolicy(deadline=0.3)))
+        waited = time.monotonic() - began
+
+        assert 0.25 <= waited < 1.0  # its deadline, not the 1.3 s the other run still takes
+        assert caught.value.key == "k"
+        assert (await resolve(first())).success
+        assert emu.run_count() == 1
+    journal.close()
+
+
+async def test_a_caller_waiting_on_a_submitted_execution_gives_up_at_its_deadline(
+    connect: Callable[..., Any], client_kind: str, tmp_path: Path
+) -> None:
+    journal = knouds.SQLiteJournal(tmp_path / "runs.sqlite")
+    with Emulator(execution_delay=3.0) as emu:
+        client = connect(emu, journal=journal)
+        submitted = await resolve(
+            client.models.submit(MODEL, {"prompt": "fox"}, idempotency_key="k")
+        )
+        began = time.monotonic()
+        with pytest.raises(knouds.ExecutionTimeoutError):
+            await resolve(
+                client.models.run(
+                    MODEL,
+                    {"prompt": "fox"},
+                    idempotency_key="k",
+                    retry=knouds.RetryPolicy(deadline=0.4),
+                )
+            )
+        waited = time.monotonic() - began
+
+        assert waited < 2.0  # not the execution's 3 s
+        entry = journal.get("k")
+        assert entry is not None
+        assert (entry.state, entry.execution_id) == ("submitted", submitted.id)
+        assert emu.run_count() == 1
     journal.close()
