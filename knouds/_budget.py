@@ -20,6 +20,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -66,11 +67,13 @@ class BudgetStore(Protocol):
         now: float,
         ttl: float,
         keep: float,
+        exclusive: bool = False,
     ) -> tuple[bool, Totals]:
         """Hold ``amount`` for a run, for at most ``ttl`` seconds, if the budget allows it.
 
         Returns ``(granted, totals before)``. ``keep`` is how long the store keeps the key
-        (``0``: forever).
+        (``0``: forever). With ``exclusive``, the hold is refused while a live hold with the
+        same ``hold_id`` exists.
         """
 
     def settle(self, key: str, hold_id: str, charge: float, keep: float) -> None:
@@ -108,12 +111,13 @@ class MemoryBudgetStore:
         now: float,
         ttl: float,
         keep: float,
+        exclusive: bool = False,
     ) -> tuple[bool, Totals]:
         """Hold ``amount`` if the budget allows it. See `BudgetStore.hold`."""
         with self._lock:
             holds = self._live(key, now)
             totals = Totals(self._spent.get(key, 0.0), sum(a for a, _ in holds.values()))
-            if not _allows(totals, amount, limit):
+            if (exclusive and hold_id in holds) or not _allows(totals, amount, limit):
                 return False, totals
             holds[hold_id] = (amount, now + ttl)
             return True, totals
@@ -173,6 +177,16 @@ class Budget:
     whose cost is known in advance hold it while in flight and are not started when it would not
     fit, so with known costs the budget is not overshot at all.
 
+    What a run is expected to cost: the last cost charged for the same model or workflow, else
+    the workflow's published estimate, else its price in ``prices``; otherwise it is unknown.
+    A submission (``submit``) is charged when it starts but its cost is only reported once it
+    ends, so it counts its expected cost from the start. A submission of **unknown** cost counts
+    once its end is seen (`executions.get` or `executions.wait`); while one is pending, a further
+    submission of the same model or workflow whose cost is still unknown is refused with
+    `BudgetExceededError`: wait for the first one to end, or state the price in ``prices``. So a
+    loop that only submits (and never polls, e.g. with webhooks) stops at the budget. Runs of a
+    batch (``run_many(..., submit=True)``) wait for their ends and are not limited this way.
+
     One `Budget` object can be given to several clients: they then share it. With a Redis
     ``store``, every process using the same ``name`` on the same Redis shares it. While that
     Redis cannot be reached, runs are refused (a budget that cannot be checked does not turn into
@@ -189,7 +203,10 @@ class Budget:
             client to share the budget between processes (``pip install knouds[redis]``).
         name: the budget's name in the store; processes sharing a budget use the same name.
         hold_ttl: seconds after which the credits held by a run that never reported back (its
-            process died) are released.
+            process died) are released; a pending submission of unknown cost stops blocking
+            further submissions after this long too.
+        prices: credits per run of a model (by its name) or workflow (by its slug), used as
+            the expected cost while no cost has been charged and no estimate is published.
         clock: returns epoch seconds, used for periods (inject a fake one in tests). A client
             given a plain number of credits builds its budget with its own clock.
 
@@ -203,6 +220,7 @@ class Budget:
     period: float | None
     name: str
     hold_ttl: float
+    prices: dict[str, float]
 
     def __init__(
         self,
@@ -213,6 +231,7 @@ class Budget:
         name: str = "default",
         hold_ttl: float = 3600.0,
         clock: Clock | None = None,
+        prices: Mapping[str, float] | None = None,
     ) -> None:
         if isinstance(credits, bool) or not isinstance(credits, (int, float)):
             raise TypeError(f"credits must be a number, got {credits!r}")
@@ -230,6 +249,15 @@ class Budget:
                 f"hold_ttl must be a positive, finite number of seconds, got {hold_ttl!r}"
             )
         self.hold_ttl = float(hold_ttl)
+        self.prices = {}
+        for model, price in (prices or {}).items():
+            if not isinstance(model, str) or not model:
+                raise TypeError(f"prices must map names to credits, got the key {model!r}")
+            if isinstance(price, bool) or not isinstance(price, (int, float)):
+                raise TypeError(f"the price of {model!r} must be a number, got {price!r}")
+            if not math.isfinite(price) or price < 0:
+                raise ValueError(f"the price of {model!r} must be >= 0, got {price!r}")
+            self.prices[model] = float(price)
         self._clock = clock or time.time
         # Hold ids: unique across processes sharing a store, cheap to make for every run.
         self._hold_prefix = uuid.uuid4().hex[:16] + "-"
@@ -281,14 +309,30 @@ class Budget:
         """Start the current period afresh: forget what it counted."""
         self._store.clear(self._key(self._clock()))
 
-    def _hold(self, amount: float, now: float, *, scope: str, what: str) -> Hold:
-        """Hold ``amount`` credits for one run, or raise `BudgetExceededError`."""
+    def _hold(
+        self, amount: float, now: float, *, scope: str, what: str, pending: str | None = None
+    ) -> Hold:
+        """Hold ``amount`` credits for one run, or raise `BudgetExceededError`.
+
+        ``pending`` names a submission of unknown cost: it holds a marker shared by every
+        process, refused while another such submission of the same name is pending.
+        """
         key = self._key(now)
-        # The process id too: processes forked from one Budget share its prefix and counter.
-        hold_id = f"{self._hold_prefix}{os.getpid()}-{next(self._hold_ids)}"
+        if pending is not None:
+            hold_id = f"pending-unknown-cost:{pending}"
+        else:
+            # The process id too: processes forked from one Budget share its prefix and counter.
+            hold_id = f"{self._hold_prefix}{os.getpid()}-{next(self._hold_ids)}"
         try:
             granted, totals = self._store.hold(
-                key, hold_id, amount, self.credits, now, self.hold_ttl, self._ttl()
+                key,
+                hold_id,
+                amount,
+                self.credits,
+                now,
+                self.hold_ttl,
+                self._ttl(),
+                exclusive=pending is not None,
             )
         except BudgetStoreError as error:
             # Fail closed: a budget that cannot be checked must not become no budget at all.
@@ -300,6 +344,19 @@ class Budget:
                 requested=amount,
                 scope=scope,
             ) from error
+        if not granted and pending is not None and _allows(totals, amount, self.credits):
+            raise BudgetExceededError(
+                f"Not starting {what}: its cost is not known yet and a submission of it is "
+                f"still pending under the credit budget {self.name!r}, which counts a "
+                "submission of unknown cost only once its end is seen. Wait for that one to "
+                "end (client.executions.wait or client.executions.get), or state its price: "
+                f"Budget(..., prices={{{pending.split(':', 1)[1]!r}: credits}}). Nothing was sent.",
+                limit=self.credits,
+                spent=totals.spent,
+                held=totals.held,
+                requested=amount,
+                scope=scope,
+            )
         if not granted:
             raise _refusal(self, totals, amount, scope=scope, what=what)
         return Hold(self, key, hold_id, amount)

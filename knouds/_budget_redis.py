@@ -20,7 +20,8 @@ __all__ = ["RedisBudgetStore", "budget_connection"]
 
 _PREFIX = "knouds:budget:"
 
-# KEYS: spent, holds, expiry. ARGV: hold id, amount, limit, now, expires at, key ttl (0: none).
+# KEYS: spent, holds, expiry. ARGV: hold id, amount, limit, now, expires at, key ttl (0: none),
+# exclusive ('1': refused while a live hold has the same id).
 _HOLD = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
 for _, id in ipairs(expired) do redis.call('HDEL', KEYS[2], id) end
@@ -31,7 +32,8 @@ for _, v in ipairs(redis.call('HVALS', KEYS[2])) do held = held + tonumber(v) en
 local amount, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local eps = 1e-9
 local committed = spent + held
-if committed >= limit - eps or committed + amount > limit + eps then
+local taken = ARGV[7] == '1' and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1
+if taken or committed >= limit - eps or committed + amount > limit + eps then
   return {0, tostring(spent), tostring(held)}
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
@@ -111,9 +113,11 @@ class RedisBudgetStore:
         now: float,
         ttl: float,
         keep: float,
+        exclusive: bool = False,
     ) -> tuple[bool, Totals]:
         """Hold ``amount`` if the budget allows it (one atomic script)."""
         args = [hold_id, repr(amount), repr(limit), repr(now), repr(now + ttl), _seconds(keep)]
+        args.append("1" if exclusive else "0")
         with _reaching(self._errors):
             granted, spent, held = self._hold(keys=self._keys(key), args=args)
         return int(granted) == 1, Totals(float(spent), float(held))

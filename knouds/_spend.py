@@ -6,8 +6,11 @@ and the batch's ``max_credits`` (or is refused with `BudgetExceededError`, nothi
 the hold becomes what was charged and the cost is added to the usage report.
 
 What a run is expected to cost: the last cost charged for the same model or workflow, else the
-workflow's published estimate (``estimatedCreditCost``), else ``0`` (unknown: the run may start
-while the budget is not spent, which is where the documented overshoot comes from).
+workflow's published estimate (``estimatedCreditCost``), else the budget's ``prices``, else
+``0`` (unknown: the run may start while the budget is not spent, which is where the documented
+overshoot comes from). A submission of unknown cost made outside a batch holds a marker under
+the client's budget until its end is seen (or ``hold_ttl`` passes): while it does, a further
+one of the same model or workflow is refused, so a loop that only submits cannot run unchecked.
 
 A run that fails with an answer proving it was not charged (any 4xx, or a connection that never
 reached the server) counts nothing. A run whose outcome is unknown (read timeout, 5xx,
@@ -97,15 +100,21 @@ class BatchSpend:
 class _Ticket:
     """One call's holds (a plain class: it is made on every run, so it stays cheap)."""
 
-    __slots__ = ("amount", "batch", "holds", "ref")
+    __slots__ = ("amount", "batch", "holds", "pending", "ref")
 
     def __init__(
-        self, ref: RunRef, holds: tuple[Hold, ...], amount: float, batch: BatchSpend | None
+        self,
+        ref: RunRef,
+        holds: tuple[Hold, ...],
+        amount: float,
+        batch: BatchSpend | None,
+        pending: bool = False,
     ) -> None:
         self.ref = ref
         self.holds = holds
         self.amount = amount
         self.batch = batch
+        self.pending = pending  # a submission of unknown cost: its hold stays until its end
 
 
 def _charged(cost: object) -> float | None:
@@ -142,8 +151,16 @@ class SpendTracker:
 
     def expected(self, ref: RunRef) -> float:
         """What a run of ``ref`` is expected to cost (``0`` when unknown)."""
+        known = self.known(ref)
+        return 0.0 if known is None else known
+
+    def known(self, ref: RunRef) -> float | None:
+        """What a run of ``ref`` is expected to cost, or ``None`` when unknown."""
         with self._lock:
-            return self._observed.get(ref, self._published.get(ref, 0.0))
+            known = self._observed.get(ref, self._published.get(ref))
+        if known is None and self.budget is not None:
+            known = self.budget.prices.get(ref.name)
+        return known
 
     def publish(self, ref: RunRef, estimate: float) -> None:
         """Remember a published estimate (a cost actually charged later takes precedence)."""
@@ -156,11 +173,19 @@ class SpendTracker:
             if summary.estimated_credit_cost is not None:
                 self.publish(RunRef("workflow", summary.slug), float(summary.estimated_credit_cost))
 
-    def begin(self, ref: RunRef, batch: BatchSpend | None, now: float) -> _Ticket:
+    def begin(
+        self, ref: RunRef, batch: BatchSpend | None, now: float, submission: bool = False
+    ) -> _Ticket:
         """Hold the run's expected cost under every budget, or raise `BudgetExceededError`."""
         if self.budget is None and (batch is None or batch.budget is None):
             return _Ticket(ref, (), 0.0, batch)  # nothing to hold: the common, cheap case
-        amount = self.expected(ref)
+        known = self.known(ref)
+        amount = 0.0 if known is None else known
+        if submission and known is None and batch is None and self.budget is not None:
+            # Nobody may ever poll it (webhooks): one pending at a time until its cost is known.
+            pending = f"{ref.kind}:{ref.name}"
+            hold = self.budget._hold(0.0, now, scope="client", what=ref.label, pending=pending)
+            return _Ticket(ref, (hold,), 0.0, batch, pending=True)
         holds: list[Hold] = []
         limits = [(self.budget, "client"), (batch.budget if batch else None, "batch")]
         try:
@@ -182,9 +207,11 @@ class SpendTracker:
         """Replace the holds with what a successful call charged, and count it."""
         if isinstance(value, Execution):
             # Charged at submission, but the cost is only reported once it ends: count the
-            # expected cost now and correct it when the end is seen (`observe`).
-            for hold in ticket.holds:
-                hold.budget._settle(hold, ticket.amount)
+            # expected cost now and correct it when the end is seen (`observe`). A submission
+            # of unknown cost keeps its hold until then (or until it expires).
+            if not ticket.pending:
+                for hold in ticket.holds:
+                    hold.budget._settle(hold, ticket.amount)
             with self._lock:
                 self._pending[value.id] = ticket
                 if len(self._pending) > _MAX_PENDING:  # submitted, never polled (webhooks)
@@ -215,8 +242,11 @@ class SpendTracker:
             for hold in ticket.holds:
                 hold.budget._settle(hold, 0.0)
             return
-        for hold in ticket.holds:
-            hold.budget._settle(hold, ticket.amount)
+        if not ticket.pending:
+            # A submission of unknown cost that may have started keeps its hold until it
+            # expires: its end can never be seen, so nothing else would ever count it.
+            for hold in ticket.holds:
+                hold.budget._settle(hold, ticket.amount)
         self._record(ticket, None, confirmed=False)
 
     def observe(self, execution: Execution) -> None:
@@ -229,10 +259,13 @@ class SpendTracker:
             return
         if execution.cost is not None and _charged(execution.cost) is None:
             # Not a credit amount: the expected cost stays counted, as unconfirmed.
+            if ticket.pending:
+                for hold in ticket.holds:
+                    hold.budget._settle(hold, 0.0)
             self._record(ticket, None, confirmed=False)
             return
         cost = 0.0 if execution.cost is None else float(execution.cost)
-        if cost != ticket.amount:
+        if cost != ticket.amount or ticket.pending:
             for hold in ticket.holds:
                 hold.budget._settle(hold, cost - ticket.amount)
         if execution.status == "completed" or cost > 0:
@@ -292,12 +325,16 @@ def plan_batch(
     return batch
 
 
+def _submission(ctx: CallContext) -> bool:
+    return ctx.params is not None and ctx.params.get("async") == "true"
+
+
 def charged_call(
     client: Any, ctx: CallContext, parse: Parse[T], ref: RunRef, batch: BatchSpend | None
 ) -> T:
     """``client._call`` inside the budget: hold, call, then settle and count."""
     spend: SpendTracker = client._spend
-    ticket = spend.begin(ref, batch, client._clock())
+    ticket = spend.begin(ref, batch, client._clock(), _submission(ctx))
     try:
         value: T = client._call(ctx, parse)
     except BaseException as error:
@@ -327,8 +364,8 @@ class _Begin:
         self.abandoned = False
         self.ticket: _Ticket | None = None
 
-    def run(self, ref: RunRef, batch: BatchSpend | None, now: float) -> _Ticket:
-        ticket = self.spend.begin(ref, batch, now)
+    def run(self, ref: RunRef, batch: BatchSpend | None, now: float, submission: bool) -> _Ticket:
+        ticket = self.spend.begin(ref, batch, now, submission)
         with self.lock:
             if not self.abandoned:
                 self.ticket = ticket
@@ -344,13 +381,18 @@ class _Begin:
 
 
 async def _abegin(
-    spend: SpendTracker, blocking: bool, ref: RunRef, batch: BatchSpend | None, now: float
+    spend: SpendTracker,
+    blocking: bool,
+    ref: RunRef,
+    batch: BatchSpend | None,
+    now: float,
+    submission: bool,
 ) -> _Ticket:
     if not blocking:
-        return spend.begin(ref, batch, now)
+        return spend.begin(ref, batch, now, submission)
     begin = _Begin(spend)
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(None, begin.run, ref, batch, now)
+    future = loop.run_in_executor(None, begin.run, ref, batch, now, submission)
     try:
         return await asyncio.shield(future)
     except BaseException:
@@ -367,7 +409,7 @@ async def acharged_call(
     thread, so a slow Redis never stalls the event loop."""
     spend: SpendTracker = client._spend
     blocking = spend.blocking()
-    ticket = await _abegin(spend, blocking, ref, batch, client._clock())
+    ticket = await _abegin(spend, blocking, ref, batch, client._clock(), _submission(ctx))
     try:
         value: T = await client._call(ctx, parse)
     except BaseException as error:

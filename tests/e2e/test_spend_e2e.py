@@ -212,3 +212,61 @@ async def test_the_workflow_list_publishes_estimates_the_budget_uses(
         await resolve(client.workflows.run("my-thumbnail-pipeline", {"prompt": "a"}))
 
     assert runs_started(emu, "my-thumbnail-pipeline") == 0
+
+
+async def submit_until_refused(client: Any, name: str, tries: int = 50) -> list[Any]:
+    """A webhook user's loop: submit and never poll, until the budget refuses."""
+    started = []
+    for _ in range(tries):
+        try:
+            started.append(await resolve(client.models.submit(name, {"prompt": "a song"})))
+        except knouds.BudgetExceededError:
+            break
+    return started
+
+
+async def test_a_submit_only_loop_is_stopped_by_the_budget(emu: Emulator, connect: Connect) -> None:
+    client = connect(emu, budget=25)  # suno-v5 costs 10, not known to the client yet
+
+    first = await submit_until_refused(client, "suno-v5")
+    assert len(first) == 1 == runs_started(emu, "suno-v5")  # one of unknown cost at a time
+    with pytest.raises(knouds.BudgetExceededError, match="prices="):
+        await resolve(client.models.submit("suno-v5", {"prompt": "a song"}))
+
+    await resolve(client.executions.wait(first[0], poll_interval=0.02))  # its cost: 10
+    more = await submit_until_refused(client, "suno-v5")
+
+    assert len(more) == 1  # 10 + 10 counted when it started; a third would make 30
+    assert runs_started(emu, "suno-v5") == 2
+    assert CREDITS - emu.balance(emu.api_key) == 20 == client.budget.spent
+
+
+async def test_with_a_stated_price_a_submit_only_loop_stops_at_the_budget(
+    emu: Emulator, connect: Connect
+) -> None:
+    client = connect(emu, budget=knouds.Budget(25, prices={"suno-v5": 10}))
+
+    started = await submit_until_refused(client, "suno-v5")
+
+    assert len(started) == 2 == runs_started(emu, "suno-v5")
+    assert CREDITS - emu.balance(emu.api_key) == 20 == client.budget.spent
+
+
+async def test_a_pending_submission_of_unknown_cost_is_seen_by_every_process_through_redis(
+    emu: Emulator, connect: Connect, redis_url: str
+) -> None:
+    # Two budgets on one Redis name: what two processes sharing a budget each build.
+    one = connect(emu, budget=knouds.Budget(25, store=redis_url, name="songs"))
+    two = connect(emu, budget=knouds.Budget(25, store=redis_url, name="songs"))
+    pending = await resolve(one.models.submit("suno-v5", {"prompt": "a song"}))
+
+    with pytest.raises(knouds.BudgetExceededError, match="still pending"):
+        await resolve(two.models.submit("suno-v5", {"prompt": "a song"}))
+
+    await resolve(one.executions.wait(pending, poll_interval=0.02))
+    assert one.budget.spent == 10
+    other = await resolve(two.models.submit("suno-v5", {"prompt": "a song"}))
+    await resolve(two.executions.wait(other, poll_interval=0.02))
+    assert runs_started(emu, "suno-v5") == 2
+    assert CREDITS - emu.balance(emu.api_key) == 20 == two.budget.spent
+    assert two.budget.held == 0

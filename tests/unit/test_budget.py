@@ -90,6 +90,24 @@ def test_holds_of_a_vanished_process_expire(store: StoreFactory, fake_time: Fake
     assert budget.held == 5
 
 
+def test_a_pending_submission_of_unknown_cost_is_one_per_name_and_expires(
+    store: StoreFactory, fake_time: FakeTime
+) -> None:
+    one = budget_on(store, 5, hold_ttl=30, clock=fake_time.time, name="shared")
+    two = budget_on(store, 5, hold_ttl=30, clock=fake_time.time, name="shared")
+    now = fake_time.time()
+    pending = one._hold(0, now, scope="client", what="a run", pending="model:suno-v5")
+    with pytest.raises(knouds.BudgetExceededError, match="still pending"):
+        two._hold(0, now, scope="client", what="a run", pending="model:suno-v5")
+    two._settle(two._hold(0, now, scope="client", what="a run", pending="model:other"), 0)
+
+    one._settle(pending, 2)  # its end was seen: dropped and counted
+    assert (two.spent, two.held) == (2, 0)
+    two._hold(0, now, scope="client", what="a run", pending="model:suno-v5")  # never ends
+    fake_time.advance(31)
+    one._hold(0, fake_time.time(), scope="client", what="a run", pending="model:suno-v5")
+
+
 def test_periods_count_apart(store: StoreFactory, fake_time: FakeTime) -> None:
     fake_time.now = 86_400.0 * 20_000
     budget = budget_on(store, 3, period=timedelta(days=1), clock=fake_time.time)

@@ -369,11 +369,11 @@ class SlowStore(MemoryBudgetStore):
         self.settled = threading.Event()
         self.settled_on: list[int] = []
 
-    def hold(self, *args: Any) -> Any:
+    def hold(self, *args: Any, **kwargs: Any) -> Any:
         self.entered.set()
         self.go.wait(5)
         try:
-            return super().hold(*args)
+            return super().hold(*args, **kwargs)
         finally:
             self.held_once.set()
 
@@ -480,3 +480,103 @@ async def test_a_submission_that_did_not_complete_is_no_grant_paid_run(
     assert usage.credits == 4 + credits
     assert usage.runs == 1 + runs
     assert usage.grant_runs == 0
+
+
+def submissions(billing: Billing) -> int:
+    return sum(1 for r in billing.runs if r.url.params.get("async") == "true")
+
+
+async def test_a_submit_only_loop_of_unknown_cost_stops_until_an_end_is_seen(
+    make_client: MakeClient,
+) -> None:
+    billing = Billing()
+    billing.execution["cost"] = 3
+    client = make_client(billing, budget=12)
+    first = await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+
+    for _ in range(5):  # a webhook user never polls: the cost stays unknown
+        with pytest.raises(knouds.BudgetExceededError) as refused:
+            await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+        assert "executions.wait" in str(refused.value)
+        assert "prices={'gpt-image-2': credits}" in str(refused.value)
+    assert submissions(billing) == 1  # nothing else was sent
+    assert client.budget.spent == 0
+    await resolve(client.models.run("my-flow", {"prompt": "x"}))  # other runs still start
+
+    await resolve(client.executions.get(first))  # ended, charged 3: the cost is now known
+    assert client.budget.spent == 3 + 5
+    assert client.budget.held == 0
+    await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))  # counted at 3: 11
+    assert client.budget.spent == 11
+    with pytest.raises(knouds.BudgetExceededError, match="has 1 credits left"):
+        await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+    assert submissions(billing) == 2
+
+
+async def test_with_a_price_a_submit_only_loop_stops_at_the_budget(
+    make_client: MakeClient,
+) -> None:
+    billing = Billing()
+    client = make_client(billing, budget=knouds.Budget(10, prices={"gpt-image-2": 4}))
+
+    started = 0
+    for _ in range(50):
+        try:
+            await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+        except knouds.BudgetExceededError:
+            break
+        started += 1
+
+    assert started == submissions(billing) == 2  # 4 + 4 fit, a third would make 12
+    assert client.budget.spent == 8
+
+
+async def test_a_pending_submission_of_unknown_cost_blocks_for_hold_ttl_at_most(
+    make_client: MakeClient, fake_time: FakeTime
+) -> None:
+    billing = Billing()
+    client = make_client(billing, budget=knouds.Budget(10, hold_ttl=60, clock=fake_time.time))
+    await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+    with pytest.raises(knouds.BudgetExceededError):
+        await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+
+    fake_time.advance(61)  # its process may have died: the pending hold has expired
+    await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+    assert submissions(billing) == 2
+
+
+async def test_a_failed_submission_of_unknown_cost_does_not_block_the_next(
+    make_client: MakeClient,
+) -> None:
+    billing = Billing(fail=(429, "rate_limited"))
+    client = make_client(billing, budget=10, max_retries=0)
+    for _ in range(2):
+        with pytest.raises(knouds.APIStatusError):
+            await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+    assert submissions(billing) == 2
+    assert client.budget.held == 0
+
+
+def test_bad_prices_are_refused() -> None:
+    with pytest.raises(ValueError, match="price"):
+        knouds.Budget(10, prices={"gpt-image-2": -1})
+    with pytest.raises(TypeError, match="price"):
+        knouds.Budget(10, prices={"gpt-image-2": "4"})  # type: ignore[dict-item]
+    assert knouds.Budget(10, prices={"gpt-image-2": 4}).prices == {"gpt-image-2": 4.0}
+
+
+async def test_a_submission_of_unknown_cost_and_outcome_blocks_the_next_until_hold_ttl(
+    make_client: MakeClient, fake_time: FakeTime
+) -> None:
+    billing = Billing(fail=(503, "unavailable"))
+    budget = knouds.Budget(10, hold_ttl=60, clock=fake_time.time)
+    client = make_client(billing, budget=budget, max_retries=0)
+    with pytest.raises(knouds.APIStatusError):  # it may have started: its id is unknown
+        await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+    with pytest.raises(knouds.BudgetExceededError, match="still pending"):
+        await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+    assert client.usage.unconfirmed_runs == 1
+
+    fake_time.advance(61)
+    billing.fail = None
+    await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
