@@ -11,12 +11,14 @@ built.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, to_timeout
+from ._http import FastSendAsyncClient, use_set_cookie_only
 from ._public import publish
 from ._types import TimeoutTypes
 
@@ -52,7 +54,8 @@ def DefaultAioHttpClient(
             ``trust_env``, ...).
 
     Returns:
-        An ``httpx_aiohttp.HttpxAiohttpClient`` (an ``httpx.AsyncClient``).
+        An ``httpx_aiohttp.HttpxAiohttpClient`` (an ``httpx.AsyncClient``) whose ``send``
+        takes a shorter path for plain requests (no auth, hooks or redirects to follow).
 
     Raises:
         ImportError: ``httpx-aiohttp`` is not installed; the message says how to install it.
@@ -62,19 +65,30 @@ def DefaultAioHttpClient(
         >>> client = knouds.AsyncClient(http_client=http_client)  # doctest: +SKIP
     """
     try:
-        from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        from ._aiohttp_transport import LeanAiohttpTransport
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
-    inner = AiohttpTransport(
+    inner = LeanAiohttpTransport(
         verify=kwargs.get("verify", True),
         trust_env=kwargs.get("trust_env", True),
         limits=limits,
         proxy=httpx.Proxy(proxy) if proxy is not None else None,
     )
     kwargs.setdefault("follow_redirects", False)
-    return HttpxAiohttpClient(
+    client = _client_class(HttpxAiohttpClient)(
         transport=_SafeTransport(inner), limits=limits, timeout=to_timeout(timeout), **kwargs
     )
+    use_set_cookie_only(client)
+    return client
+
+
+@functools.cache
+def _client_class(base: type[httpx.AsyncClient]) -> type[httpx.AsyncClient]:
+    """``HttpxAiohttpClient`` with the SDK's shorter ``send`` (built once, on first use: the
+    base class comes from the optional package)."""
+    return type("AioHttpClient", (FastSendAsyncClient, base), {"__module__": __name__})
 
 
 def _never_sent(error: BaseException) -> bool:

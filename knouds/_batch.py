@@ -15,10 +15,8 @@ so abandoning them would save nothing), then the first error is raised.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from ._exceptions import KnoudsError
@@ -201,6 +199,8 @@ def run_batch(
                 raise
             batch.record(index, outcome)
 
+    from concurrent.futures import ThreadPoolExecutor  # loaded by the first batch, not at import
+
     try:
         workers = _workers(batch.size, concurrency)
         with ThreadPoolExecutor(workers, thread_name_prefix="knouds-batch") as pool:
@@ -246,6 +246,8 @@ async def run_batch_async(
             except Exception as error:
                 outcome = _as_outcome(error)
             batch.record(index, outcome)
+
+    import asyncio  # here: sync programs never load asyncio for the SDK
 
     tasks = [asyncio.ensure_future(work()) for _ in range(_workers(batch.size, concurrency))]
     try:

@@ -34,6 +34,7 @@ from ._core import (
     parse_identity,
 )
 from ._exceptions import APIConnectionError, ConfigurationError, KnoudsError
+from ._http import build_async_http_client, build_http_client
 from ._public import publish
 from ._ratelimit import Pacer, RateLimit
 from ._ratestore import Pacing, SharedPacing, build_pacing, derive_namespace
@@ -48,7 +49,7 @@ from ._transport import (
 from ._types import NOT_GIVEN, AsyncSleep, Clock, Inputs, NotGiven, RedisClient, TimeoutTypes
 from ._types import Sleep as SleepFn
 from ._usage import Usage
-from .models import Identity
+from .models import Identity, RunResult
 from .resources.executions import AsyncExecutions, Executions
 from .resources.models import AsyncModels, Models
 from .resources.workflows import AsyncWorkflows, Workflows
@@ -139,6 +140,17 @@ def _resolve_policy(retry: RetryPolicy | None, max_retries: int | NotGiven) -> R
     return policy
 
 
+def _build_run_result_validator() -> None:
+    """Build `RunResult`'s validator now, with the client, rather than inside the first run.
+
+    Models build their validators on first use (most programs need only a few of them); the
+    result of a run is the one nearly every program needs, and building it (with pydantic's
+    one-off plugin discovery) is most of what a first call would otherwise cost.
+    """
+    if not RunResult.__pydantic_complete__:
+        RunResult.model_rebuild()
+
+
 class _BaseClient:
     """Settings and rate-limit state shared by both clients; no I/O."""
 
@@ -178,6 +190,7 @@ class _BaseClient:
         self._max_response_bytes = max_response_bytes
         self._closed = False
         self._settings = resolve_settings(api_key, base_url, timeout, default_headers)
+        _build_run_result_validator()
         self._policy = _resolve_policy(retry, max_retries)
         self._pace = pace
         self._clock = clock or time.time
@@ -481,11 +494,8 @@ class Client(_BaseClient):
         )
         self._sleep = sleep or time.sleep
         if http_client is None:
-            http_client = httpx.Client(
-                limits=DEFAULT_LIMITS,
-                timeout=self._settings.timeout,
-                follow_redirects=False,
-                mounts=NO_PLAIN_HTTP_PROXY,
+            http_client = build_http_client(
+                limits=DEFAULT_LIMITS, timeout=self._settings.timeout, mounts=NO_PLAIN_HTTP_PROXY
             )
             install_deadlines(http_client)
             self._pool = _Pool(http_client, owned=True).take()
@@ -768,11 +778,8 @@ class AsyncClient(_BaseClient):
         return await self._call(ctx, parse_identity)
 
     def _new_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            limits=DEFAULT_LIMITS,
-            timeout=self._settings.timeout,
-            follow_redirects=False,
-            mounts=NO_PLAIN_HTTP_PROXY,
+        return build_async_http_client(
+            limits=DEFAULT_LIMITS, timeout=self._settings.timeout, mounts=NO_PLAIN_HTTP_PROXY
         )
 
     @property

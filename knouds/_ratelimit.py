@@ -125,6 +125,27 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     return max(0.0, when - reference)
 
 
+_RATE_HEADERS = frozenset(
+    {b"x-ratelimit-limit", b"x-ratelimit-remaining", b"x-ratelimit-reset", b"date"}
+)
+
+
+def _rate_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """The headers `RateLimit.from_headers` reads, picked in one pass when ``headers`` has raw
+    ``(name, value)`` byte pairs (as ``httpx.Headers`` does, whose every lookup is a scan)."""
+    raw = getattr(headers, "raw", None)
+    if not isinstance(raw, list):
+        return headers
+    found: dict[str, str] = {}
+    for name, value in raw:
+        key = name.lower()
+        if key in _RATE_HEADERS:
+            text, decoded = key.decode(), value.decode("latin-1")
+            # Repeated headers read as one comma-joined value, as httpx.Headers reads them.
+            found[text] = f"{found[text]}, {decoded}" if text in found else decoded
+    return found
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """The rate-limit state a response reported, from its ``X-RateLimit-*`` headers.
@@ -147,6 +168,7 @@ class RateLimit:
         cls, headers: Mapping[str, str], *, now: float | None = None
     ) -> RateLimit | None:
         """Parse the three headers; ``None`` when any is missing or malformed (never raises)."""
+        headers = _rate_headers(headers)
         limit = _number(headers.get("x-ratelimit-limit"))
         remaining = _number(headers.get("x-ratelimit-remaining"))
         reset = _number(headers.get("x-ratelimit-reset"))

@@ -6,7 +6,6 @@ Every time in them is on the Knouds server's clock, as the calling process judge
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -113,6 +112,8 @@ class ScriptRunner:
 
     async def arun(self, script: str, keys: Sequence[str], args: Sequence[object]) -> object:
         """Like `run`, awaited: a sync client runs in a worker thread."""
+        import asyncio  # here: sync programs never load asyncio for the SDK
+
         try:
             if self._in_thread:
                 return await asyncio.to_thread(self._scripts[script], keys=keys, args=args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -91,6 +92,8 @@ def redis_url(redis_server: RedisServer) -> str:
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
+# "aiohttp": async clients that talk to a real server use DefaultAioHttpClient.
+ASYNC_TRANSPORT_ENV = "KNOUDS_TEST_ASYNC_TRANSPORT"
 
 
 @pytest.fixture
@@ -122,6 +125,10 @@ async def make_client(client_kind: str, fake_time: FakeTime) -> AsyncIterator[Ca
             kwargs.setdefault("sleep", fake_time.asleep)
             if transport is not None:
                 kwargs.setdefault("http_client", httpx.AsyncClient(transport=transport))  # type: ignore[arg-type]
+            elif os.environ.get(ASYNC_TRANSPORT_ENV) == "aiohttp":
+                # Real sockets over the aiohttp transport instead of httpx's (CI runs the
+                # end-to-end and reliability tests both ways).
+                kwargs.setdefault("http_client", knouds.DefaultAioHttpClient())
             client = knouds.AsyncClient(**kwargs)
         made.append(client)
         return client

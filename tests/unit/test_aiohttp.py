@@ -6,6 +6,9 @@ The transport is async-only, so these tests run the async client alone.
 from __future__ import annotations
 
 import builtins
+import gzip
+import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,6 +19,8 @@ import knouds
 from knouds.testing import Emulator, Fault
 
 pytest.importorskip("httpx_aiohttp")
+
+from knouds._aiohttp_transport import EAGER_READ_LIMIT, LeanAiohttpTransport
 
 
 @pytest.fixture
@@ -119,3 +124,92 @@ def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r'pip install "knouds\[aiohttp\]"'):
         knouds.DefaultAioHttpClient()
+
+
+# -- the adapter's short path ----------------------------------------------------------------------
+
+
+class _BodyServer:
+    """Answers each request with the body chosen by its path: ``/gzip`` a gzip-encoded JSON
+    body, ``/large`` a body above the eager-read limit, ``/chunked`` a chunked one; it records
+    the request heads it received."""
+
+    def __init__(self) -> None:
+        self.heads: list[bytes] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(5)
+        self.base = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> _BodyServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._sock.close()
+        self._thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except OSError:
+            return
+        conn.settimeout(5)
+        with conn:
+            buffer = b""
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buffer += data
+                while b"\r\n\r\n" in buffer:
+                    head, buffer = buffer.split(b"\r\n\r\n", 1)
+                    self.heads.append(head)
+                    conn.sendall(self._answer(head.split(b" ")[1]))
+
+    @staticmethod
+    def _answer(path: bytes) -> bytes:
+        if path == b"/chunked":
+            return (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+            )
+        if path == b"/gzip":
+            body = gzip.compress(b'{"success": true, "result": "zipped"}')
+            extra = b"content-encoding: gzip\r\n"
+        else:
+            body = b"x" * (EAGER_READ_LIMIT + 1)
+            extra = b""
+        return b"HTTP/1.1 200 OK\r\n%scontent-length: %d\r\n\r\n%s" % (extra, len(body), body)
+
+
+async def test_bodies_of_every_kind_read_the_same_over_the_short_path() -> None:
+    with _BodyServer() as server:
+        async with knouds.DefaultAioHttpClient() as http:
+            zipped = await http.get(f"{server.base}/gzip", headers={"X-Custom": "Yes"})
+            assert zipped.json() == {"success": True, "result": "zipped"}
+            assert zipped.elapsed.total_seconds() >= 0
+            large = await http.get(f"{server.base}/large")
+            assert len(large.content) == EAGER_READ_LIMIT + 1
+            chunked = await http.get(f"{server.base}/chunked")
+            assert chunked.content == b"hello world"
+            async with http.stream("GET", f"{server.base}/large") as streamed:
+                total = 0
+                async for chunk in streamed.aiter_bytes():
+                    total += len(chunk)
+            assert total == EAGER_READ_LIMIT + 1
+    assert len(server.heads) == 4
+    assert b"\r\nx-custom: yes" in server.heads[0].lower()
+
+
+def test_parsed_urls_are_remembered_and_bounded() -> None:
+    transport = LeanAiohttpTransport()
+    first = transport._url(httpx.URL("http://127.0.0.1:1/api/models/a/run"))
+    assert transport._url(httpx.URL("http://127.0.0.1:1/api/models/a/run")) is first
+    for index in range(300):
+        transport._url(httpx.URL(f"http://127.0.0.1:1/api/executions/e{index}"))
+    assert len(transport._urls) <= 256
+    assert str(transport._url(httpx.URL("http://h/a%20b?q=1"))) == "http://h/a%20b?q=1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
+import httpx
 import pytest
 
 from knouds import RateLimit
@@ -70,6 +71,25 @@ def test_rate_limit_from_headers_and_seconds_until_reset() -> None:
     assert limit.seconds_until_reset(NOW) == 30.0
     assert limit.seconds_until_reset(NOW + 100) == 0.0
     assert limit.reset_at.year == 2023
+
+
+def test_httpx_headers_read_in_one_pass_like_a_mapping() -> None:
+    raw = [
+        (b"X-RateLimit-Limit", b"100"),
+        (b"Content-Type", b"application/json"),
+        (b"x-ratelimit-remaining", b"87"),
+        (b"X-RATELIMIT-RESET", b"1700000030"),
+        (b"Date", http_date(NOW + 40).encode()),
+    ]
+    as_mapping = {name.decode().lower(): value.decode() for name, value in raw}
+    parsed = RateLimit.from_headers(httpx.Headers(raw), now=NOW)
+    assert parsed == RateLimit.from_headers(as_mapping, now=NOW)
+    assert parsed is not None
+    assert parsed.clock_offset == pytest.approx(40.0)
+    # A repeated header reads as httpx reads it ("100, 50"): not a number, so no rate limit.
+    repeated = httpx.Headers([*raw, (b"x-ratelimit-limit", b"50")])
+    assert repeated.get("x-ratelimit-limit") == "100, 50"
+    assert RateLimit.from_headers(repeated, now=NOW) is None
 
 
 def test_clock_skew_is_corrected_with_the_date_header() -> None:
