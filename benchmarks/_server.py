@@ -2,7 +2,9 @@
 
 It answers every POST with a fixed Knouds run body and the ``X-RateLimit-*`` headers (a limit
 high enough that pacing never waits), and every ``/v1/chat/completions`` POST with a fixed OpenAI
-chat completion, so peer SDKs can be measured against the same server. ``--delay`` holds each
+chat completion and every ``/v1/messages`` POST with a fixed Anthropic message, so peer SDKs can
+be measured against the same server. It runs on uvloop when that is installed (as a production
+server would), so the server is not the bottleneck of a client benchmark. ``--delay`` holds each
 answer that many seconds (for the slow-run benchmark). Keep-alive, no pipelining, no TLS.
 
 Running it as a separate process keeps the server's CPU out of the client's ``process_time()``.
@@ -50,6 +52,18 @@ CHAT_BODY = json.dumps(
         "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
     }
 ).encode()
+MESSAGE_BODY = json.dumps(
+    {
+        "id": "msg_bench",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5",
+        "content": [{"type": "text", "text": "a red fox"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 5, "output_tokens": 3},
+    }
+).encode()
 LIMIT = 10_000_000
 WINDOW = 60
 
@@ -62,8 +76,10 @@ class _Headers:
         self._served = 0
         self._run = b""
         self._chat = b""
+        self._message = b""
 
-    def get(self, chat: bool) -> bytes:
+    def get(self, route: str) -> bytes:
+        """The whole answer for ``"run"``, ``"chat"`` or ``"message"``."""
         now = time.time()
         second = int(now)
         self._served += 1
@@ -81,7 +97,12 @@ class _Headers:
             self._chat = (
                 f"HTTP/1.1 200 OK\r\n{common}content-length: {len(CHAT_BODY)}\r\n\r\n"
             ).encode() + CHAT_BODY
-        return self._chat if chat else self._run
+            self._message = (
+                f"HTTP/1.1 200 OK\r\n{common}content-length: {len(MESSAGE_BODY)}\r\n\r\n"
+            ).encode() + MESSAGE_BODY
+        if route == "chat":
+            return self._chat
+        return self._message if route == "message" else self._run
 
 
 class _Protocol(asyncio.Protocol):
@@ -93,8 +114,7 @@ class _Protocol(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -111,16 +131,21 @@ class _Protocol(asyncio.Protocol):
             total = end + 4 + length
             if len(self._buffer) < total:
                 return
-            chat = b"/chat/completions" in head[: head.find(b"\r\n")]
+            line = head[: head.find(b"\r\n")]
+            route = "run"
+            if b"/chat/completions" in line:
+                route = "chat"
+            elif b"/v1/messages" in line:
+                route = "message"
             self._buffer = self._buffer[total:]
             if self._delay > 0:
-                self._loop.call_later(self._delay, self._answer, chat)
+                self._loop.call_later(self._delay, self._answer, route)
             else:
-                self._answer(chat)
+                self._answer(route)
 
-    def _answer(self, chat: bool) -> None:
+    def _answer(self, route: str) -> None:
         if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(self._heads.get(chat))
+            self._transport.write(self._heads.get(route))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -176,8 +201,14 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
+    try:
+        import uvloop
+    except ImportError:
+        runner = asyncio.run
+    else:
+        runner = uvloop.run
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.delay, args.port))
+        runner(_serve(args.delay, args.port))
 
 
 if __name__ == "__main__":

@@ -5,15 +5,22 @@ in ``time.process_time()``. Each repetition runs every contender once, in altern
 (paired, interleaved), on long-lived warm clients; reported are the medians over repetitions of
 the CPU microseconds per request and the median of the per-repetition ratios.
 
+The async section also measures bare aiohttp (``--aiohttp``) and the default async clients of
+openai and anthropic when they are installed (``pip install openai anthropic``), against the same
+server (it answers their routes with fixed bodies).
+
     python benchmarks/cpu.py [--reps 15] [--requests 400] [--concurrency 1 10 100] [--aiohttp]
+        [--no-peers] [--only sync|async]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 from _common import INPUTS, KEY, MODEL, median, raw_body, raw_headers, raw_parse, run_url, table
@@ -21,6 +28,9 @@ from _server import BenchServer
 
 import knouds
 from knouds._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
+
+RAW_ASYNC = "raw httpx.AsyncClient + json + pydantic"
+BARE_AIOHTTP = "bare aiohttp.ClientSession + json.loads"
 
 
 def measure(fn: Callable[[], None]) -> tuple[float, float]:
@@ -76,28 +86,75 @@ async def _pool(concurrency: int, total: int, call: Callable[[], Awaitable[objec
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+def _peer_calls(base_url: str) -> tuple[dict[str, Callable[[], Awaitable[object]]], list[Any]]:
+    """openai's and anthropic's default async clients, for those installed."""
+    calls: dict[str, Callable[[], Awaitable[object]]] = {}
+    closers: list[Any] = []
+    messages: Any = [{"role": "user", "content": "a red fox"}]
+    try:
+        import openai
+    except ImportError:
+        pass
+    else:
+        oai = openai.AsyncOpenAI(api_key="sk-benchmark", base_url=f"{base_url}/v1")
+        closers.append(oai)
+        calls[f"openai {openai.__version__} AsyncOpenAI (default)"] = lambda: (
+            oai.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        )
+    try:
+        import anthropic
+    except ImportError:
+        pass
+    else:
+        ant = anthropic.AsyncAnthropic(api_key="sk-ant-benchmark", base_url=base_url)
+        closers.append(ant)
+        calls[f"anthropic {anthropic.__version__} AsyncAnthropic (default)"] = lambda: (
+            ant.messages.create(model="claude-haiku-4-5", max_tokens=16, messages=messages)
+        )
+    return calls, closers
+
+
 async def async_section(
-    base_url: str, reps: int, requests: int, levels: list[int], aiohttp: bool
+    base_url: str, reps: int, requests: int, levels: list[int], aiohttp: bool, peers: bool
 ) -> str:
     """Concurrent calls on the async clients, at each concurrency level."""
     url = run_url(base_url)
     raw = httpx.AsyncClient(limits=DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT, headers=raw_headers())
     sdk = knouds.AsyncClient(KEY, base_url=base_url)
-    clients: list[knouds.AsyncClient] = [sdk]
+    closers: list[Any] = [raw, sdk]
 
     async def call_raw() -> None:
         raw_parse(await raw.post(url, content=raw_body()))
 
     contenders: dict[str, Callable[[], Awaitable[object]]] = {
-        "raw httpx.AsyncClient + json + pydantic": call_raw,
-        "knouds AsyncClient": lambda: sdk.models.run(MODEL, INPUTS),
+        RAW_ASYNC: call_raw,
+        "knouds AsyncClient (default)": lambda: sdk.models.run(MODEL, INPUTS),
     }
     if aiohttp:
-        fast = knouds.AsyncClient(KEY, base_url=base_url, http_client=knouds.DefaultAioHttpClient())
-        clients.append(fast)
+        import aiohttp as aiohttp_lib
+
+        session = aiohttp_lib.ClientSession(
+            connector=aiohttp_lib.TCPConnector(limit=DEFAULT_LIMITS.max_connections or 0),
+            headers=raw_headers(),
+        )
+        aio_http = knouds.DefaultAioHttpClient()
+        fast = knouds.AsyncClient(KEY, base_url=base_url, http_client=aio_http)
+        closers += [fast, aio_http]
+
+        async def call_aiohttp() -> None:
+            async with session.post(url, data=raw_body()) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"unexpected status {response.status}")
+                json.loads(await response.read())
+
+        contenders[BARE_AIOHTTP] = call_aiohttp
         contenders["knouds AsyncClient + DefaultAioHttpClient"] = lambda: fast.models.run(
             MODEL, INPUTS
         )
+    if peers:
+        calls, peer_closers = _peer_calls(base_url)
+        contenders.update(calls)
+        closers += peer_closers
     rows = []
     for level in levels:
         total = max(requests, level * 4)
@@ -105,35 +162,48 @@ async def async_section(
         walls: dict[str, list[float]] = {name: [] for name in contenders}
         for call in contenders.values():
             await _pool(level, total, call)
+        names = list(contenders)
         for rep in range(reps):
-            order = list(contenders.items())
-            for name, call in order if rep % 2 == 0 else order[::-1]:
+            shift = rep % len(names)
+            for name in names[shift:] + names[:shift]:  # rotate the order every repetition
                 cpu, wall = time.process_time(), time.perf_counter()
-                await _pool(level, total, call)
+                await _pool(level, total, contenders[name])
                 samples[name].append((time.process_time() - cpu) / total * 1e6)
                 walls[name].append(total / (time.perf_counter() - wall))
-        base = samples["raw httpx.AsyncClient + json + pydantic"]
+        base = samples[RAW_ASYNC]
+        bare = samples.get(BARE_AIOHTTP)
         for name, values in samples.items():
             ratios = [v / b for v, b in zip(values, base, strict=True)]
+            vs_bare = "-"
+            if bare is not None:
+                ratios_bare = [v / b for v, b in zip(values, bare, strict=True)]
+                vs_bare = f"{median(ratios_bare):.2f}x"
             rows.append(
                 (
                     level,
                     name,
                     f"{median(values):.0f}",
-                    f"{median(ratios):.3f}x",
+                    f"{median(ratios):.2f}x",
+                    vs_bare,
                     f"{median(walls[name]):.0f}",
                 )
             )
-    await raw.aclose()
-    for client in clients:
-        await client.aclose()
-        if client is not sdk:
-            await client._http.aclose()
+    for closer in closers:
+        await closer.aclose() if hasattr(closer, "aclose") else await closer.close()
+    if aiohttp:
+        await session.close()
     head = (
         f"Async: {reps} paired repetitions per level of max({requests}, 4 x concurrency) "
-        "requests.\n\n"
+        "requests, the order rotated every repetition.\n\n"
     )
-    header = ["concurrency", "client", "CPU µs per request", "vs raw (median ratio)", "req/s"]
+    header = [
+        "in flight",
+        "client (async)",
+        "CPU µs per request",
+        "vs raw httpx",
+        "vs bare aiohttp",
+        "req/s",
+    ]
     return head + table(header, rows)
 
 
@@ -142,7 +212,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 100])
-    parser.add_argument("--aiohttp", action="store_true", help="add knouds over aiohttp")
+    parser.add_argument(
+        "--aiohttp", action="store_true", help="add bare aiohttp and knouds over aiohttp"
+    )
+    parser.add_argument(
+        "--no-peers", action="store_true", help="leave out openai and anthropic even if installed"
+    )
     parser.add_argument("--only", choices=["sync", "async"], default=None)
     args = parser.parse_args()
     with BenchServer() as server:
@@ -150,7 +225,12 @@ def main() -> None:
             print(sync_section(server.base_url, args.reps, args.requests), end="\n\n")
         if args.only != "sync":
             section = async_section(
-                server.base_url, args.reps, args.requests, args.concurrency, args.aiohttp
+                server.base_url,
+                args.reps,
+                args.requests,
+                args.concurrency,
+                args.aiohttp,
+                not args.no_peers,
             )
             print(asyncio.run(section))
 

@@ -4,9 +4,11 @@ Not part of CI: run by hand on an otherwise idle machine, from the repository ro
 
     python benchmarks/run_all.py [--quick] [--peer-python /tmp/peers/bin/python]
 
-``--peer-python`` is a Python with ``openai`` and ``httpx-aiohttp`` installed in its own
-environment (``python -m venv /tmp/peers && /tmp/peers/bin/pip install openai httpx-aiohttp``);
-without it the openai rows are skipped. Each script also runs alone; see its ``--help``.
+The CPU table includes the openai and anthropic SDKs' default async clients when they are
+installed in the same environment (``pip install openai anthropic``; they are not dependencies of
+knouds). ``--peer-python`` is a Python with ``openai`` and ``httpx-aiohttp`` installed in its own
+environment, for the older throughput table; without it those rows are skipped. Each script also
+runs alone; see its ``--help``.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ def main() -> None:
     peer = ["--peer-python", args.peer_python] if args.peer_python else []
     runs = [
         ("Client CPU per request", ["cpu.py", "--aiohttp", *reps]),
+        ("Where a run over aiohttp spends its CPU", ["aiohttp_layers.py"]),
         ("Import time", ["import_time.py", *reps]),
+        ("First call", ["first_call.py", *reps]),
         ("Paced batch", ["pacing.py", "--requests", "300", "--limit", "50", "--window", "2"]),
-        ("1000 concurrent slow runs", ["slow_runs.py", "--aiohttp"]),
+        ("1000 concurrent slow runs", ["slow_runs.py", "--aiohttp", "--reps", "3"]),
         ("Async throughput", ["throughput.py", *peer]),
         ("Media download memory", ["media_memory.py"]),
         ("Run journal", ["journal.py", *reps]),
