@@ -1,8 +1,9 @@
-"""The SDK's own httpx clients: httpx with two costs removed that grow with concurrency.
+"""The SDK's own httpx clients: httpx with the costs removed that a knouds call never needs.
 
-`build_http_client` makes the ``httpx.Client`` / ``httpx.AsyncClient`` a knouds client uses when
-none is passed in. They are plain httpx clients (same transport, same errors, mockable with respx)
-with two changes, both measured on the SDK's benchmarks:
+`build_http_client` and `build_async_http_client` make the ``httpx.Client`` /
+``httpx.AsyncClient`` a knouds client uses when none is passed in. They are plain httpx clients
+(same transport, same errors, mockable with respx) with four changes, each measured on the SDK's
+benchmarks (``docs/performance.md``):
 
 - **A linear-time connection pool.** httpcore 1.x re-plans its whole pool every time a request
   starts or ends, scanning every connection for every queued request and probing every idle
