@@ -9,17 +9,15 @@ mapping (``map_aiohttp_exceptions``) and changes only the per-request path:
   every header up again in ``httpx.Headers``, a linear scan each time);
 - the URL is parsed into a ``yarl.URL`` once per distinct URL, not on every request;
 - a body whose ``Content-Length`` is at most `EAGER_READ_LIMIT` bytes (every JSON answer of the
-  Knouds API) is read at once, the connection released, and the response handed to httpx
-  already read (decoded by httpx as usual, ``elapsed`` set); larger or unsized bodies stream
-  chunk by chunk as before.
+  Knouds API) is read at once and the connection released; httpx then reads those bytes as a
+  stream in the same chunks as before (decoding and the SDK's size checks unchanged); larger or
+  unsized bodies stream from aiohttp chunk by chunk as before.
 
 Imported only when a `DefaultAioHttpClient` is built (aiohttp is optional).
 """
 
 from __future__ import annotations
 
-import datetime
-import time
 import typing
 
 import aiohttp
@@ -33,6 +31,18 @@ __all__ = ["EAGER_READ_LIMIT", "LeanAiohttpTransport"]
 EAGER_READ_LIMIT = 256 * 1024
 _URL_CACHE_SIZE = 256
 _HTTP_1_1 = b"HTTP/1.1"
+
+
+class _ReadBody(httpx.AsyncByteStream):
+    """A body already read, handed out in the chunks aiohttp's stream would have used."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    async def __aiter__(self) -> typing.AsyncIterator[bytes]:
+        body, size = self._body, AiohttpResponseStream.CHUNK_SIZE
+        for start in range(0, len(body), size):
+            yield body[start : start + size]
 
 
 class LeanAiohttpTransport(AiohttpTransport):
@@ -52,7 +62,6 @@ class LeanAiohttpTransport(AiohttpTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` through aiohttp and return the ``httpx.Response``."""
-        started = time.perf_counter()
         if not isinstance(self.client, aiohttp.ClientSession):
             self.client = self.get_client()
         timeout = request.extensions.get("timeout", {})
@@ -94,16 +103,15 @@ class LeanAiohttpTransport(AiohttpTransport):
                     body = await response.read()
                 finally:
                     response.release()
-                # Bytes content: httpx decodes it (Content-Encoding) and marks it read and closed.
-                read = httpx.Response(
+                # Still a stream for httpx: it decodes (Content-Encoding) chunk by chunk as it
+                # reads, so the SDK's checks on encodings and decompressed size apply unchanged.
+                return httpx.Response(
                     status_code=response.status,
                     headers=response.raw_headers,
-                    content=body,
+                    stream=_ReadBody(body),
                     request=request,
                     extensions=extensions,
                 )
-                read.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
-                return read
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
