@@ -57,6 +57,10 @@ __all__ = [
 # Idle connections are all probed (socket readable? keep-alive expired?) at most this often; in
 # between, each is probed when it is about to be reused.
 _SWEEP_INTERVAL = 1.0
+# The planning step replaces a private method of httpcore's pool, written against httpcore 1.0
+# (the version whose pool plans with ``_assign_requests_to_connections``). Other versions keep
+# their own pool untouched.
+_KNOWN_HTTPCORE = httpcore.__version__.split(".")[:2] == ["1", "0"]
 # What the planning step relies on in httpcore's pool and its connections and requests.
 _POOL_ATTRIBUTES = ("_requests", "_connections", "_max_connections", "_max_keepalive_connections")
 
@@ -192,6 +196,8 @@ def use_lean_pool(transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> 
     Only a stock HTTP/1.1 httpcore pool is switched (not a proxy's, not HTTP/2, not an unknown
     httpcore). Returns whether it was.
     """
+    if not _KNOWN_HTTPCORE:
+        return False  # other httpcore versions keep their own planning step
     pool = getattr(transport, "_pool", None)
     lean: type[Any]
     if type(pool) is httpcore.AsyncConnectionPool:

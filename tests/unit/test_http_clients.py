@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 import knouds
+import knouds._http
 from knouds._core import new_request
 from knouds._http import (
     FastSendAsyncClient,
@@ -141,6 +142,13 @@ def test_only_stock_http1_pools_are_switched() -> None:
     assert not use_lean_pool(httpx.HTTPTransport(proxy="http://127.0.0.1:3128"))
     assert not use_lean_pool(httpx.MockTransport(lambda request: httpx.Response(200)))
     assert use_lean_pool(httpx.AsyncHTTPTransport())
+
+
+def test_an_httpcore_other_than_1_0_keeps_its_own_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(knouds._http, "_KNOWN_HTTPCORE", False)
+    transport = httpx.AsyncHTTPTransport()
+    assert not use_lean_pool(transport)
+    assert type(transport._pool) is httpcore.AsyncConnectionPool
 
 
 def test_sync_pool_under_threads_stays_within_its_limits(server: KeepAliveServer) -> None:
