@@ -60,14 +60,18 @@ class _Batch:
 
     def __init__(
         self,
-        items: list[Inputs],
-        *,
+        inputs_list: Iterable[Inputs],
+        concurrency: int,
         return_exceptions: bool,
         progress: BatchProgress,
         description: str,
         status: Callable[[int], str] | None = None,
     ) -> None:
-        self._items = items
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+        self._items = items = list(inputs_list)
+        self.workers = max(1, min(concurrency, len(items)))
+        """How many workers to start: ``concurrency``, or fewer for a smaller batch."""
         self._status = status
         self._slots: list[BatchOutcome | None] = [None] * len(items)
         self._return_exceptions = return_exceptions
@@ -84,11 +88,6 @@ class _Batch:
                 self._bar.set_postfix_str(status(0), refresh=False)
         elif callable(progress):
             self._callback = progress
-
-    @property
-    def size(self) -> int:
-        """How many inputs the batch holds."""
-        return len(self._items)
 
     def take(self) -> tuple[int, Inputs] | None:
         """The next input to run with its index, or ``None`` when there is none or we stopped."""
@@ -144,13 +143,40 @@ def _as_outcome(error: Exception) -> KnoudsError:
     return wrapped
 
 
-def _check_concurrency(concurrency: int) -> None:
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+# unasync: sync. Generated from the async worker below by scripts/unasync.py: edit that.
+def _work(batch: _Batch, run: Callable[[Inputs], RunResult]) -> None:
+    """Run inputs until the batch has none left or stops."""
+    while (job := batch.take()) is not None:
+        index, inputs = job
+        try:
+            outcome: BatchOutcome = run(inputs)
+        except Exception as error:
+            outcome = _as_outcome(error)
+        except BaseException:
+            batch.abort()
+            raise
+        batch.record(index, outcome)
 
 
-def _workers(batch_size: int, concurrency: int) -> int:
-    return max(1, min(concurrency, batch_size))
+# unasync: end
+
+
+# unasync: async. The source of the sync worker above.
+async def _awork(batch: _Batch, run: Callable[[Inputs], Awaitable[RunResult]]) -> None:
+    """Run inputs until the batch has none left or stops."""
+    while (job := batch.take()) is not None:
+        index, inputs = job
+        try:
+            outcome: BatchOutcome = await run(inputs)
+        except Exception as error:
+            outcome = _as_outcome(error)
+        except BaseException:
+            batch.abort()
+            raise
+        batch.record(index, outcome)
+
+
+# unasync: end
 
 
 def run_batch(
@@ -178,33 +204,12 @@ def run_batch(
     Returns:
         One outcome per input, in input order.
     """
-    _check_concurrency(concurrency)
-    batch = _Batch(
-        list(inputs_list),
-        return_exceptions=return_exceptions,
-        progress=progress,
-        description=description,
-        status=status,
-    )
-
-    def work() -> None:
-        while (job := batch.take()) is not None:
-            index, inputs = job
-            try:
-                outcome: BatchOutcome = run(inputs)
-            except Exception as error:
-                outcome = _as_outcome(error)
-            except BaseException:
-                batch.abort()
-                raise
-            batch.record(index, outcome)
-
+    batch = _Batch(inputs_list, concurrency, return_exceptions, progress, description, status)
     from concurrent.futures import ThreadPoolExecutor  # loaded by the first batch, not at import
 
     try:
-        workers = _workers(batch.size, concurrency)
-        with ThreadPoolExecutor(workers, thread_name_prefix="knouds-batch") as pool:
-            futures = [pool.submit(work) for _ in range(workers)]
+        with ThreadPoolExecutor(batch.workers, thread_name_prefix="knouds-batch") as pool:
+            futures = [pool.submit(_work, batch, run) for _ in range(batch.workers)]
             try:
                 for future in futures:
                     future.result()
@@ -229,27 +234,10 @@ async def run_batch_async(
     status: Callable[[int], str] | None = None,
 ) -> list[BatchOutcome]:
     """Await ``run`` on each input from ``concurrency`` worker tasks. See `run_batch`."""
-    _check_concurrency(concurrency)
-    batch = _Batch(
-        list(inputs_list),
-        return_exceptions=return_exceptions,
-        progress=progress,
-        description=description,
-        status=status,
-    )
-
-    async def work() -> None:
-        while (job := batch.take()) is not None:
-            index, inputs = job
-            try:
-                outcome: BatchOutcome = await run(inputs)
-            except Exception as error:
-                outcome = _as_outcome(error)
-            batch.record(index, outcome)
-
+    batch = _Batch(inputs_list, concurrency, return_exceptions, progress, description, status)
     import asyncio  # here: sync programs never load asyncio for the SDK
 
-    tasks = [asyncio.ensure_future(work()) for _ in range(_workers(batch.size, concurrency))]
+    tasks = [asyncio.ensure_future(_awork(batch, run)) for _ in range(batch.workers)]
     try:
         await asyncio.gather(*tasks)
     except BaseException:

@@ -91,9 +91,9 @@ def _error_dict(error: BaseException) -> dict[str, Any]:
 def _save(result: knouds.RunResult, directory: Path) -> list[str]:
     """Save a result's media into ``directory``: skipped when an earlier run of the batch saved
     every file, done again when one is missing (that run was interrupted while saving)."""
-    from ._download import _named
+    from ._files import named
 
-    paths = [directory / name for _, name in _named(result.media)]
+    paths = [directory / name for _, name in named(result.media)]
     if all(path.is_file() for path in paths):
         return [str(path) for path in paths]
     return [str(path) for path in result.save_all(directory)]

@@ -1,13 +1,17 @@
-"""``Client`` and ``AsyncClient``: thin shells that do the I/O around the sans-I/O core."""
+"""``Client`` and ``AsyncClient``: thin shells that do the I/O around the sans-I/O core.
+
+`Client` is generated from `AsyncClient` by ``scripts/unasync.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
 
 import httpx
 
@@ -79,6 +83,10 @@ class _Pool(Generic[H]):
     """
 
     def __init__(self, http: H, *, owned: bool) -> None:
+        if isinstance(http, httpx.Client):
+            # Its standard transports get the deadline backend (see knouds._transport), the
+            # pool's own as well as one passed in: it acts only inside SDK calls.
+            install_deadlines(http)
         self.http: H = http
         self.owned = owned
         self.shares = 0
@@ -96,6 +104,29 @@ class _Pool(Generic[H]):
         with self._lock:
             self.shares -= 1
             return self.owned and (close_now or self.shares == 0)
+
+    def drop(self) -> None:
+        """Give back the share of a client collected without being closed: the last share closes
+        a sync pool; an async one can close only on its event loop, which a finalizer lacks."""
+        if self.give_back() and isinstance(self.http, httpx.Client):
+            self.http.close()
+
+    def bind_loop(self) -> None:
+        """Bind an async pool to the running event loop, or refuse before anything is sent.
+
+        Connections belong to the event loop that opened them and cannot be used, nor even
+        closed cleanly, from another one. So a client (with its copies) serves one loop: a call
+        from another raises `ConfigurationError` and sends nothing.
+        """
+        loop = asyncio.get_running_loop()
+        if self.loop is None:
+            self.loop = loop
+        elif self.loop is not loop:
+            raise ConfigurationError(
+                "This AsyncClient belongs to another event loop than the one running now; "
+                "nothing was sent. Create one AsyncClient per event loop (for example inside "
+                "the coroutine you pass to asyncio.run)."
+            )
 
 
 def _closed_error() -> APIConnectionError:
@@ -131,6 +162,43 @@ else:  # pragma: no cover - Python 3.10
             self._handle.cancel()
             if self._expired and exc_type is asyncio.CancelledError:
                 raise asyncio.TimeoutError
+
+
+@contextlib.contextmanager
+def _deadline(send: Send, http: httpx.Client) -> Iterator[float | None]:
+    """The monotonic instant by which ``send``'s exchange must end (sync): a blocking read cannot
+    be interrupted from outside, so the socket operations read it (`install_deadlines`). The
+    pool's trace tells how far the exchange got."""
+    deadline = None if send.limit is None else time.monotonic() + send.limit
+    token = SEND_DEADLINE.set(deadline)
+    send.progress.traced = reports_progress(http, send.request.url)
+    send.request.extensions["trace"] = send.progress.trace_sync
+    try:
+        yield deadline
+    finally:
+        SEND_DEADLINE.reset(token)
+
+
+@contextlib.asynccontextmanager
+async def _async_deadline(send: Send, http: httpx.AsyncClient) -> AsyncIterator[float | None]:
+    """The monotonic instant by which ``send``'s exchange must end (async): the whole exchange
+    runs inside an asyncio timeout (any transport, aiohttp too). When the time is up (or the
+    transport raises one of asyncio's timeouts), it raises the error `SendProgress` makes of how
+    far the exchange got, from the pool's trace."""
+    progress = send.progress
+    progress.traced = reports_progress(http, send.request.url)
+    send.request.extensions["trace"] = progress.trace
+    try:
+        if send.limit is None:
+            yield None
+        else:
+            deadline = time.monotonic() + send.limit
+            async with _timeout(send.limit):
+                yield deadline
+    except asyncio.TimeoutError:
+        raise await progress.timed_out(send.request) from None
+    finally:
+        send.request.extensions.pop("trace", None)
 
 
 def _resolve_policy(retry: RetryPolicy | None, max_retries: int | NotGiven) -> RetryPolicy:
@@ -410,6 +478,7 @@ class _BaseClient:
         return f"{type(self).__name__}(base_url={str(self._settings.base_url)!r})"
 
 
+# unasync: sync. Generated from AsyncClient below by scripts/unasync.py: edit that.
 class Client(_BaseClient):
     """A synchronous Knouds client. Thread-safe; share one per process.
 
@@ -425,13 +494,13 @@ class Client(_BaseClient):
         retry: a `RetryPolicy`; the default never re-sends a run that may have
             been charged.
         pace: wait for the rate-limit window to reset instead of collecting 429s (default on).
-        http_client: an ``httpx.Client`` of your own (proxies, custom transport). The SDK does not
-            close it.
+        http_client: an ``httpx.Client`` of your own (proxies, custom transport). The SDK
+            does not close it.
         default_headers: headers sent on every request.
         rate_limit_store: where pacing counts requests: in this process (the default, or
             ``"local"``), or a Redis server shared by every process and machine using the same
-            account: a ``"redis://..."`` / ``"rediss://..."`` URL or a ``redis.Redis`` client
-            (needs ``knouds[redis]``). Defaults to ``KNOUDS_RATE_LIMIT_STORE``.
+            account: a ``"redis://..."`` / ``"rediss://..."`` URL or a ``redis.Redis``
+            client (needs ``knouds[redis]``). Defaults to ``KNOUDS_RATE_LIMIT_STORE``.
         rate_limit_namespace: the name of the shared budget in the store; by default a hash of
             the API key. Give several keys of one account the same namespace to share one budget.
         rate_limit_store_fallback: when the store does not answer, ``"local"`` (default) paces in
@@ -492,17 +561,12 @@ class Client(_BaseClient):
             asynchronous=False,
             max_response_bytes=max_response_bytes,
         )
-        self._sleep = sleep or time.sleep
-        if http_client is None:
-            http_client = build_http_client(
-                limits=DEFAULT_LIMITS, timeout=self._settings.timeout, mounts=NO_PLAIN_HTTP_PROXY
-            )
-            install_deadlines(http_client)
-            self._pool = _Pool(http_client, owned=True).take()
-        else:
-            # Its standard transports get the deadline backend too; it acts only inside SDK calls.
-            install_deadlines(http_client)
-            self._pool = _Pool(http_client, owned=False).take()
+        self._sleep: SleepFn = sleep or time.sleep
+        owned = http_client is None
+        http = http_client or build_http_client(
+            limits=DEFAULT_LIMITS, timeout=self._settings.timeout, mounts=NO_PLAIN_HTTP_PROXY
+        )
+        self._pool = _Pool(http, owned=owned).take()
         self._builds_pool = True
         self._open_journal(journal)
         self.models = Models(self)
@@ -565,7 +629,7 @@ class Client(_BaseClient):
                 raise
             pending: KnoudsError | None = error
         retrying = self._retrying(ctx, self._sleep, asynchronous=False)
-        for attempt in retrying:
+        for attempt in cast("tenacity.Retrying", retrying):
             with attempt:
                 if pending is not None:
                     failed, pending = pending, None
@@ -576,7 +640,8 @@ class Client(_BaseClient):
     def _journaled(self, run: JournaledRun) -> Any:
         from ._journaled import drive, journaled_flow
 
-        return drive(journaled_flow(run, self._clock), self._sleep)
+        flow = journaled_flow(run, self._clock)
+        return drive(flow, self._sleep, offload=run.journal.offload)
 
     def _drive(self, flow: Generator[Command, object, T]) -> T:
         outcome: object = None
@@ -597,20 +662,17 @@ class Client(_BaseClient):
             flow.close()
 
     def _exchange(self, send: Send) -> object:
-        """Send, read the body within the command's limits; the response or what was raised."""
-        deadline = None if send.limit is None else time.monotonic() + send.limit
-        token = SEND_DEADLINE.set(deadline)
-        send.progress.traced = reports_progress(self._http, send.request.url)
-        send.request.extensions["trace"] = send.progress.trace_sync
+        """Send and read the body within the command's limits; the response or what was raised."""
         try:
-            response = self._http.send(send.request, stream=True, follow_redirects=False)
-            try:
-                reader = BodyReader(response, max_bytes=send.max_bytes, deadline=deadline)
-                for chunk in response.iter_bytes():
-                    reader.add(chunk)
-                return reader.finish()
-            finally:
-                response.close()
+            with _deadline(send, self._http) as deadline:
+                response = self._http.send(send.request, stream=True, follow_redirects=False)
+                try:
+                    reader = BodyReader(response, max_bytes=send.max_bytes, deadline=deadline)
+                    for chunk in response.iter_bytes():
+                        reader.add(chunk)
+                    return reader.finish()
+                finally:
+                    response.close()
         except AssertionError:
             # A test's or a mock's signal (respx: "not mocked"), never a server's doing.
             raise
@@ -618,8 +680,6 @@ class Client(_BaseClient):
             if self.is_closed:
                 return _closed_error()
             return exc
-        finally:
-            SEND_DEADLINE.reset(token)
 
     def close(self) -> None:
         """Close the client and the rate-limit store's connection (if this client opened it from
@@ -640,35 +700,44 @@ class Client(_BaseClient):
         """Whether this client is closed (or its connection pool is)."""
         return self._closed or self._http.is_closed
 
+    def __del__(self) -> None:
+        # A client collected without being closed gives its share of the pool back, so that the
+        # copies still in use close it when they are done. Never raise from a finalizer.
+        try:
+            if not self._closed:
+                self._closed = True
+                self._pool.drop()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
     def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        # Quietly release sockets of a client nobody closed; never raise from a finalizer.
-        try:
-            if not self._closed:
-                self._closed = True
-                if self._pool.give_back():
-                    self._http.close()
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
+
+# unasync: end
 
 
+# unasync: async. The source of Client above.
 class AsyncClient(_BaseClient):
     """An asyncio Knouds client: the same names as `Client`, awaited.
 
     Args:
-        api_key: the API key; defaults to the ``KNOUDS_API_KEY`` environment variable (without
-            one, only public endpoints can be called).
-        base_url: defaults to ``KNOUDS_BASE_URL``, else ``https://knouds.ai``.
-        timeout: seconds (or an ``httpx.Timeout``) for each attempt; ``None`` disables it.
+        api_key: the API key; defaults to the ``KNOUDS_API_KEY`` environment variable. A client
+            without a key can call public endpoints (``workflows.public_schema``); any other call
+            raises `ConfigurationError` naming ``KNOUDS_API_KEY`` before anything is sent.
+        base_url: defaults to ``KNOUDS_BASE_URL``, else ``https://knouds.ai``. Must be HTTPS
+            unless the host is loopback.
+        timeout: seconds (or an ``httpx.Timeout``) for each attempt; ``None`` disables it. The
+            default allows 10 s to connect and 10 minutes to read (video runs are slow).
         max_retries: shorthand to change the retry policy's ``max_retries`` (default 2).
-        retry: a `RetryPolicy`.
+        retry: a `RetryPolicy`; the default never re-sends a run that may have
+            been charged.
         pace: wait for the rate-limit window to reset instead of collecting 429s (default on).
-        http_client: an ``httpx.AsyncClient`` of your own. The SDK does not close it.
+        http_client: an ``httpx.AsyncClient`` of your own (proxies, custom transport). The SDK
+            does not close it.
         default_headers: headers sent on every request.
         rate_limit_store: where pacing counts requests: in this process (the default, or
             ``"local"``), or a Redis server shared by every process and machine using the same
@@ -683,9 +752,17 @@ class AsyncClient(_BaseClient):
             it ends, and a run whose key is already recorded is not sent again (see
             ``idempotency_key`` on ``run``).
         clock: a function returning epoch seconds (inject a fake one in tests).
-        sleep: an async function that sleeps for a number of seconds (inject one in tests).
-        max_response_bytes: the largest response body read (decompressed); see `Client`.
-        budget: a number of credits, or a `Budget`; see `Client`.
+        sleep: an async function that sleeps for a number of seconds (inject a fake one in tests).
+        max_response_bytes: the largest response body read, counted after decompression
+            (default 32 MiB); a larger one raises `APIResponseValidationError` without reading
+            the rest.
+        budget: a number of credits, or a `Budget` (with a period, or shared through
+            Redis). A run that would spend past it raises `BudgetExceededError` before
+            anything is sent; see `Budget` for the possible overshoot.
+
+    Example:
+        >>> client = knouds.AsyncClient()  # doctest: +SKIP
+        >>> result = await client.models.run("gpt-image-2", {"prompt": "a fox"})  # doctest: +SKIP
     """
 
     models: AsyncModels
@@ -726,9 +803,12 @@ class AsyncClient(_BaseClient):
             asynchronous=True,
             max_response_bytes=max_response_bytes,
         )
-        self._sleep: Callable[[float], Awaitable[None]] = sleep or asyncio.sleep
+        self._sleep: AsyncSleep = sleep or asyncio.sleep
         owned = http_client is None
-        self._pool = _Pool(http_client or self._new_http(), owned=owned).take()
+        http = http_client or build_async_http_client(
+            limits=DEFAULT_LIMITS, timeout=self._settings.timeout, mounts=NO_PLAIN_HTTP_PROXY
+        )
+        self._pool = _Pool(http, owned=owned).take()
         self._builds_pool = True
         self._open_journal(journal)
         self.models = AsyncModels(self)
@@ -777,37 +857,14 @@ class AsyncClient(_BaseClient):
         )
         return await self._call(ctx, parse_identity)
 
-    def _new_http(self) -> httpx.AsyncClient:
-        return build_async_http_client(
-            limits=DEFAULT_LIMITS, timeout=self._settings.timeout, mounts=NO_PLAIN_HTTP_PROXY
-        )
-
     @property
     def _http(self) -> httpx.AsyncClient:
         return self._pool.http
 
-    def _check_loop(self) -> None:
-        """Bind the pool to the running event loop, or refuse before anything is sent.
-
-        Connections belong to the event loop that opened them and cannot be used, nor even
-        closed cleanly, from another one. So a client (with its copies) serves one loop: a call
-        from another raises `ConfigurationError` and sends nothing.
-        """
-        loop = asyncio.get_running_loop()
-        pool = self._pool
-        if pool.loop is None:
-            pool.loop = loop
-        elif pool.loop is not loop:
-            raise ConfigurationError(
-                "This AsyncClient belongs to another event loop than the one running now; "
-                "nothing was sent. Create one AsyncClient per event loop (for example inside "
-                "the coroutine you pass to asyncio.run)."
-            )
-
     async def _call(self, ctx: CallContext, parse: Parse[T]) -> T:
         if self.is_closed:
             raise _closed_error()
-        self._check_loop()
+        self._pool.bind_loop()  # unasync: remove
         try:
             return await self._drive(attempt_flow(ctx, parse))
         except KnoudsError as error:
@@ -815,7 +872,7 @@ class AsyncClient(_BaseClient):
                 raise
             pending: KnoudsError | None = error
         retrying = self._retrying(ctx, self._sleep, asynchronous=True)
-        async for attempt in retrying:  # type: ignore[attr-defined]
+        async for attempt in cast("tenacity.AsyncRetrying", retrying):
             with attempt:
                 if pending is not None:
                     failed, pending = pending, None
@@ -848,18 +905,17 @@ class AsyncClient(_BaseClient):
             flow.close()
 
     async def _exchange(self, send: Send) -> object:
-        """Send and read the body, the whole exchange inside the command's time limit."""
-        progress = send.progress
-        progress.traced = reports_progress(self._http, send.request.url)
-        send.request.extensions["trace"] = progress.trace
+        """Send and read the body within the command's limits; the response or what was raised."""
         try:
-            if send.limit is None:
-                return await self._send_and_read(send, None)
-            deadline = time.monotonic() + send.limit
-            async with _timeout(send.limit):
-                return await self._send_and_read(send, deadline)
-        except asyncio.TimeoutError:
-            return await progress.timed_out(send.request)
+            async with _async_deadline(send, self._http) as deadline:
+                response = await self._http.send(send.request, stream=True, follow_redirects=False)
+                try:
+                    reader = BodyReader(response, max_bytes=send.max_bytes, deadline=deadline)
+                    async for chunk in response.aiter_bytes():
+                        reader.add(chunk)
+                    return reader.finish()
+                finally:
+                    await response.aclose()
         except AssertionError:
             # A test's or a mock's signal (respx: "not mocked"), never a server's doing.
             raise
@@ -867,18 +923,6 @@ class AsyncClient(_BaseClient):
             if self.is_closed:
                 return _closed_error()
             return exc
-        finally:
-            send.request.extensions.pop("trace", None)
-
-    async def _send_and_read(self, send: Send, deadline: float | None) -> httpx.Response:
-        response = await self._http.send(send.request, stream=True, follow_redirects=False)
-        try:
-            reader = BodyReader(response, max_bytes=send.max_bytes, deadline=deadline)
-            async for chunk in response.aiter_bytes():
-                reader.add(chunk)
-            return reader.finish()
-        finally:
-            await response.aclose()
 
     async def aclose(self) -> None:
         """Close the client and the rate-limit store's connection (if this client opened it from
@@ -894,7 +938,7 @@ class AsyncClient(_BaseClient):
         if self._owns_store and isinstance(self._pacing, SharedPacing):
             await self._pacing.runner.aclose()
 
-    close = aclose
+    close = aclose  # unasync: remove
 
     @property
     def is_closed(self) -> bool:
@@ -902,12 +946,12 @@ class AsyncClient(_BaseClient):
         return self._closed or self._http.is_closed
 
     def __del__(self) -> None:
-        # A collected client gives its share of the pool back, so that the copies still in use
-        # close it when they are done. Closing needs the event loop, which a finalizer lacks.
+        # A client collected without being closed gives its share of the pool back, so that the
+        # copies still in use close it when they are done. Never raise from a finalizer.
         try:
             if not self._closed:
                 self._closed = True
-                self._pool.give_back()
+                self._pool.drop()
         except Exception:  # pragma: no cover - interpreter shutdown
             pass
 
@@ -916,6 +960,9 @@ class AsyncClient(_BaseClient):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+# unasync: end
 
 
 publish(globals())

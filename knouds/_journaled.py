@@ -358,8 +358,14 @@ def journaled_flow(run: JournaledRun, clock: Clock) -> Generator[Command, Any, A
         mark_done(token)
 
 
-def drive(flow: Generator[Command, Any, Any], sleep: Callable[[float], Any]) -> Any:
-    """Run a journaled flow with blocking I/O (the sync client)."""
+def drive(
+    flow: Generator[Command, Any, Any], sleep: Callable[[float], Any], *, offload: bool = False
+) -> Any:
+    """Run a journaled flow with blocking I/O (the sync client).
+
+    ``offload`` is `drive_async`'s and changes nothing here: the calling thread is the one that
+    waits, on the disk as on the network.
+    """
     value: Any = None
     error: BaseException | None = None
     try:

@@ -43,7 +43,9 @@ __all__ = [
     "acharged_call",
     "charged_call",
     "check_credits",
+    "off_loop",
     "plan_batch",
+    "run_here",
 ]
 
 T = TypeVar("T")
@@ -351,6 +353,11 @@ async def off_loop(blocking: bool, function: Callable[..., T], *args: object) ->
         return await asyncio.shield(
             asyncio.get_running_loop().run_in_executor(None, function, *args)
         )
+    return function(*args)
+
+
+def run_here(blocking: bool, function: Callable[..., T], *args: object) -> T:
+    """The sync twin of `off_loop`: the caller of a sync client is the thread that may block."""
     return function(*args)
 
 

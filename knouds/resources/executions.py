@@ -1,6 +1,7 @@
 """``client.executions``: poll, cancel and wait for async executions.
 
-Every method takes an execution id or the `Execution` that ``submit`` returned.
+Every method takes an execution id or the `Execution` that ``submit`` returned. `Executions` is
+generated from `AsyncExecutions` by ``scripts/unasync.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from .._core import CallContext, Endpoint, parse_execution
 from .._exceptions import KnoudsError
 from .._polling import ExecutionRef, Poll, execution_id_of
 from .._retry import RetryPolicy
-from .._spend import off_loop
+from .._spend import off_loop, run_here
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ..models import Execution, RunResult
 
@@ -38,6 +39,7 @@ def _poll_context(
     )
 
 
+# unasync: sync. Generated from AsyncExecutions below by scripts/unasync.py: edit that.
 class Executions:
     """Async executions: ``/api/executions/{id}``."""
 
@@ -71,7 +73,8 @@ class Executions:
             retry=retry,
         )
         execution = self._client._call(ctx, parse_execution)
-        self._client._spend.observe(execution)  # a submission's cost, once it has ended
+        spend = self._client._spend  # a submission's cost, once it has ended
+        run_here(spend.blocking(), spend.observe, execution)
         return execution
 
     def cancel(
@@ -156,7 +159,8 @@ class Executions:
                 if pause is None:
                     raise
             else:
-                client._spend.observe(execution)  # a submission's cost, once it has ended
+                spend = client._spend  # a submission's cost, once it has ended
+                run_here(spend.blocking(), spend.observe, execution)
                 result = poll.observe(execution)
                 if result is not None:
                     return result
@@ -164,8 +168,12 @@ class Executions:
             client._sleep(pause)
 
 
+# unasync: end
+
+
+# unasync: async. The source of Executions above.
 class AsyncExecutions:
-    """Async executions, awaited."""
+    """Async executions: ``/api/executions/{id}``."""
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
@@ -178,7 +186,18 @@ class AsyncExecutions:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> Execution:
-        """The execution's current state. See `Executions.get`."""
+        """The execution's current state (safe to retry: a GET changes nothing).
+
+        Args:
+            execution_id: the execution's id, or the `Execution` itself.
+            timeout: this call's per-attempt timeout (default: the client's).
+            extra_headers: headers for this call only.
+            retry: this call's retry policy (default: the client's).
+
+        Raises:
+            ExecutionNotFoundError: no execution with this id is visible to the key, or the id is
+                malformed (then nothing is sent).
+        """
         ctx = self._client._context(
             Endpoint.execution(execution_id_of(execution_id)),
             timeout=timeout,
@@ -186,7 +205,7 @@ class AsyncExecutions:
             retry=retry,
         )
         execution = await self._client._call(ctx, parse_execution)
-        spend = self._client._spend
+        spend = self._client._spend  # a submission's cost, once it has ended
         await off_loop(spend.blocking(), spend.observe, execution)
         return execution
 
@@ -198,7 +217,12 @@ class AsyncExecutions:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> Execution:
-        """Ask Knouds to cancel an in-flight execution. See `Executions.cancel`."""
+        """Ask Knouds to cancel an in-flight execution; returns its state after the request.
+
+        The state is usually ``cancel_requested``; it becomes ``cancelled`` once the provider stops.
+        Takes the same ``timeout``, ``extra_headers`` and ``retry`` as `get`; asking twice is
+        harmless, so it is retried like a ``GET``.
+        """
         ctx = self._client._context(
             Endpoint.execution(execution_id_of(execution_id), cancel=True),
             timeout=timeout,
@@ -217,7 +241,37 @@ class AsyncExecutions:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> RunResult:
-        """Poll until the execution ends and return its result. See `Executions.wait`."""
+        """Poll until the execution ends and return its result.
+
+        Polls ``GET /api/executions/{id}`` (paced, and retried like any GET), waiting
+        ``poll_interval`` seconds first and 1.5 times longer after each poll, up to
+        ``max_poll_interval``.
+
+        Args:
+            execution_id: the execution's id, or the `Execution` itself.
+            timeout: seconds to wait in total; ``None`` waits as long as it takes.
+            poll_interval: seconds between the first polls.
+            max_poll_interval: the longest wait between two polls.
+            extra_headers: headers for each poll.
+            retry: each poll's retry policy (default: the client's).
+
+        Returns:
+            The completed execution's result, like ``run`` returns it.
+
+        Raises:
+            ExecutionFailedError: the execution failed (``code``, ``message``, ``execution``).
+            ExecutionCancelledError: the execution was cancelled.
+            ExecutionTimeoutError: ``timeout`` ran out; the execution goes on, and
+                ``wait(error.execution_id)`` resumes. The wait ends within ``timeout`` (plus a
+                fraction of a second) whatever the polls meet: a poll that hits a 429, a
+                timeout, a broken connection or a 5xx is tried again while time is left, and
+                the error it met becomes this error's ``__cause__``.
+            ExecutionNotFoundError: no such execution is visible to the key.
+
+        Example:
+            >>> job = client.models.submit("seedance-2-i2v", {"prompt": "waves"})  # doctest: +SKIP
+            >>> client.executions.wait(job).videos[0].url  # doctest: +SKIP
+        """
         client = self._client
         poll = Poll.start(
             execution_id,
@@ -237,10 +291,13 @@ class AsyncExecutions:
                 if pause is None:
                     raise
             else:
-                spend = client._spend
+                spend = client._spend  # a submission's cost, once it has ended
                 await off_loop(spend.blocking(), spend.observe, execution)
                 result = poll.observe(execution)
                 if result is not None:
                     return result
                 pause = poll.next_sleep(client._clock())
             await client._sleep(pause)
+
+
+# unasync: end

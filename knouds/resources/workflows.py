@@ -1,39 +1,30 @@
 """``client.workflows``: run deployed workflows, read their input schema, and manage their
-definitions (list, get, create, update, delete)."""
+definitions (list, get, create, update, delete).
+
+`Workflows` is generated from `AsyncWorkflows` by ``scripts/unasync.py``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from .._batch import BatchProgress, run_batch, run_batch_async
-from .._core import (
-    Endpoint,
-    check_slug,
-    encode_inputs,
-    parse_execution,
-    parse_run_result,
-    parse_schema,
-)
+from .._batch import BatchProgress
+from .._core import Endpoint, parse_schema
 from .._exceptions import APIStatusError, InvalidInputsError
 from .._retry import RetryPolicy
-from .._spend import BatchSpend, RunRef, acharged_call, charged_call, off_loop, plan_batch
+from .._spend import RunRef
 from .._types import NOT_GIVEN, Inputs, NotGiven, TimeoutTypes
 from .._usage import BatchResults
 from ..models import Execution, RunResult, WorkflowSchema
+from ._runs import AsyncRuns, RunOptions, Runs
 from .workflow_definitions import AsyncWorkflowDefinitions, WorkflowDefinitions
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
-    from .._core import Parse
-    from .._journal import Journal, JournalSpec
+    from .._journal import JournalSpec
 
 __all__ = ["AsyncWorkflows", "Workflows", "check_input_names"]
-
-T = TypeVar("T")
-_ASYNC = {"async": "true"}
-# validate, timeout, extra_headers, retry: how each request of a run is made.
-_Options = tuple[bool, TimeoutTypes | NotGiven, Mapping[str, str] | None, RetryPolicy | None]
 
 
 def check_input_names(slug: str, inputs: Inputs, schema: WorkflowSchema) -> None:
@@ -70,128 +61,37 @@ def _total(
     return float(each) * runs
 
 
-class Workflows(WorkflowDefinitions):
+# unasync: sync. Generated from AsyncWorkflows below by scripts/unasync.py: edit that.
+class Workflows(Runs, WorkflowDefinitions):
     """Workflows: run them, read their input schema (``/api/workflows/{slug}/...``), and manage
     their definitions (``list``, ``get``, ``create``, ``update``, ``delete``)."""
+
+    _kind = "workflows"
 
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def _start(
+    def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
+        """Refuse input names the workflow's schema does not list (one more request)."""
+        schema = self.schema(name, timeout=options.timeout, extra_headers=options.extra_headers)
+        check_input_names(name, inputs, schema)
+        _total(self._client, name, schema, 1)  # remember the published estimate
+
+    def _estimate_each(
         self,
-        slug: str,
-        inputs: Inputs,
-        params: dict[str, str] | None,
-        parse: Parse[T],
-        validate: bool,
-        timeout: TimeoutTypes | NotGiven,
-        extra_headers: Mapping[str, str] | None,
-        retry: RetryPolicy | None,
-        batch: BatchSpend | None = None,
-    ) -> T:
-        """One run or submission, after the optional check of input names against the schema."""
-        content = encode_inputs(inputs)
-        if validate:
-            schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers)
-            check_input_names(slug, inputs, schema)
-            _total(self._client, slug, schema, 1)  # remember the published estimate
-        ctx = self._client._context(
-            Endpoint.workflow_run(slug),
-            content=content,
-            params=params,
-            timeout=timeout,
-            extra_headers=extra_headers,
-            retry=retry,
-        )
-        return charged_call(self._client, ctx, parse, RunRef("workflow", slug), batch)
-
-    def _journaled(
-        self,
-        journal: Journal,
-        slug: str,
-        inputs: Inputs,
-        key: str | None,
-        want_execution: bool,
-        options: _Options,
-        via_submit: bool = False,
-        resend_unknown: bool = False,
-        poll_interval: float = 1.0,
-        batch: BatchSpend | None = None,
-    ) -> Any:
-        """A run or submission recorded in ``journal`` (sent only if its key is not recorded)."""
-
-        def send(submit: bool) -> RunResult | Execution:
-            if submit:
-                return self._start(slug, inputs, _ASYNC, parse_execution, *options, batch)
-            return self._start(slug, inputs, None, parse_run_result, *options, batch)
-
-        from .._journaled import plan_run
-
-        run = plan_run(
-            self._client,
-            journal,
-            f"workflows/{slug}",
-            inputs,
-            key,
-            send,
-            want_execution=want_execution,
-            via_submit=via_submit,
-            resend_unknown=resend_unknown,
-            poll_interval=poll_interval,
-            retry=options[-1],
-        )
-        return self._client._journaled(run)
-
-    def _run_one(
-        self,
-        journal: Journal | None,
-        slug: str,
-        inputs: Inputs,
-        options: _Options,
-        submit: bool,
-        resend_unknown: bool,
-        poll_interval: float,
-        batch: BatchSpend | None = None,
-    ) -> RunResult:
-        """One input of a batch."""
-        if journal is not None:
-            result: RunResult = self._journaled(
-                journal,
-                slug,
-                inputs,
-                None,
-                False,
-                options,
-                submit,
-                resend_unknown,
-                poll_interval,
-                batch,
-            )
-            return result
-        if submit:
-            execution = self._start(slug, inputs, _ASYNC, parse_execution, *options, batch)
-            return self._client.executions.wait(execution, poll_interval=poll_interval)
-        return self._start(slug, inputs, None, parse_run_result, *options, batch)
-
-    def _plan(
-        self,
-        slug: str,
-        runs: int,
+        name: str,
         max_credits: float | None,
         progress: BatchProgress,
-        timeout: TimeoutTypes | NotGiven,
-        extra_headers: Mapping[str, str] | None,
-    ) -> BatchSpend:
-        """A batch's spend control, after reading the published estimate when it is used."""
-        each = None
-        if _wants_estimate(self._client, max_credits, progress):
-            try:
-                schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers)
-            except APIStatusError:  # e.g. a key that may run the workflow but not read it
-                schema = None
-            each = None if schema is None else schema.estimated_credit_cost
-        ref = RunRef("workflow", slug)
-        return plan_batch(self._client._spend, ref, runs, max_credits, each)
+        options: RunOptions,
+    ) -> float | None:
+        """The schema's estimate of one run, read only when something uses it."""
+        if not _wants_estimate(self._client, max_credits, progress):
+            return None
+        try:
+            schema = self.schema(name, timeout=options.timeout, extra_headers=options.extra_headers)
+        except APIStatusError:  # e.g. a key that may run the workflow but not read it
+            return None
+        return schema.estimated_credit_cost
 
     def estimate(
         self,
@@ -287,27 +187,20 @@ class Workflows(WorkflowDefinitions):
             >>> inputs = [{"prompt": p} for p in ["a red fox", "a blue whale"]]
             >>> client.workflows.run_many("my-thumbnail-pipeline", inputs)  # doctest: +SKIP
         """
-        check_slug(slug, "workflow slug")
-        items = list(inputs_list)
-        batch = self._plan(slug, len(items), max_credits, progress, timeout, extra_headers)
-        book, opened = self._client._batch_journal(journal)
-        options: _Options = (False, timeout, extra_headers, retry)
-        try:
-            outcomes = run_batch(
-                lambda inputs: self._run_one(
-                    book, slug, inputs, options, submit, resend_unknown, poll_interval, batch
-                ),
-                self._client._keyed_inputs(book, f"workflows/{slug}", items),
-                concurrency=concurrency,
-                return_exceptions=return_exceptions,
-                progress=progress,
-                description=slug,
-                status=batch.status,
-            )
-        finally:
-            if opened and book is not None:
-                book.close()
-        return batch.results(outcomes)
+        options = RunOptions(False, timeout, extra_headers, retry)
+        return self._run_many(
+            slug,
+            inputs_list,
+            options,
+            concurrency,
+            return_exceptions,
+            progress,
+            journal,
+            submit,
+            resend_unknown,
+            poll_interval,
+            max_credits,
+        )
 
     def run(
         self,
@@ -337,12 +230,8 @@ class Workflows(WorkflowDefinitions):
             InvalidInputsError: ``inputs`` is not a mapping, or (with ``validate=True``) names a
                 field the workflow does not have; nothing is run.
         """
-        journal = self._client._journal_for(idempotency_key)
-        options: _Options = (validate, timeout, extra_headers, retry)
-        if journal is None:
-            return self._start(slug, inputs, None, parse_run_result, *options)
-        result: RunResult = self._journaled(journal, slug, inputs, idempotency_key, False, options)
-        return result
+        options = RunOptions(validate, timeout, extra_headers, retry)
+        return self._run(slug, inputs, options, idempotency_key)
 
     def submit(
         self,
@@ -359,14 +248,8 @@ class Workflows(WorkflowDefinitions):
 
         Takes the same arguments as `run`; follow it with ``client.executions.wait``.
         """
-        journal = self._client._journal_for(idempotency_key)
-        options: _Options = (validate, timeout, extra_headers, retry)
-        if journal is None:
-            return self._start(slug, inputs, _ASYNC, parse_execution, *options)
-        execution: Execution = self._journaled(
-            journal, slug, inputs, idempotency_key, True, options
-        )
-        return execution
+        options = RunOptions(validate, timeout, extra_headers, retry)
+        return self._submit(slug, inputs, options, idempotency_key)
 
     def schema(
         self,
@@ -415,127 +298,44 @@ class Workflows(WorkflowDefinitions):
         )
 
 
-class AsyncWorkflows(AsyncWorkflowDefinitions):
-    """Workflows, awaited: the same methods as `Workflows`."""
+# unasync: end
+
+
+# unasync: async. The source of Workflows above.
+class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
+    """Workflows: run them, read their input schema (``/api/workflows/{slug}/...``), and manage
+    their definitions (``list``, ``get``, ``create``, ``update``, ``delete``)."""
+
+    _kind = "workflows"
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def _start(
-        self,
-        slug: str,
-        inputs: Inputs,
-        params: dict[str, str] | None,
-        parse: Parse[T],
-        validate: bool,
-        timeout: TimeoutTypes | NotGiven,
-        extra_headers: Mapping[str, str] | None,
-        retry: RetryPolicy | None,
-        batch: BatchSpend | None = None,
-    ) -> T:
-        """One run or submission, after the optional check of input names against the schema."""
-        content = encode_inputs(inputs)
-        if validate:
-            schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
-            check_input_names(slug, inputs, schema)
-            _total(self._client, slug, schema, 1)  # remember the published estimate
-        ctx = self._client._context(
-            Endpoint.workflow_run(slug),
-            content=content,
-            params=params,
-            timeout=timeout,
-            extra_headers=extra_headers,
-            retry=retry,
+    async def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
+        """Refuse input names the workflow's schema does not list (one more request)."""
+        schema = await self.schema(
+            name, timeout=options.timeout, extra_headers=options.extra_headers
         )
-        return await acharged_call(self._client, ctx, parse, RunRef("workflow", slug), batch)
+        check_input_names(name, inputs, schema)
+        _total(self._client, name, schema, 1)  # remember the published estimate
 
-    async def _journaled(
+    async def _estimate_each(
         self,
-        journal: Journal,
-        slug: str,
-        inputs: Inputs,
-        key: str | None,
-        want_execution: bool,
-        options: _Options,
-        via_submit: bool = False,
-        resend_unknown: bool = False,
-        poll_interval: float = 1.0,
-        batch: BatchSpend | None = None,
-    ) -> Any:
-        """A run or submission recorded in ``journal`` (sent only if its key is not recorded)."""
-
-        async def send(submit: bool) -> RunResult | Execution:
-            if submit:
-                return await self._start(slug, inputs, _ASYNC, parse_execution, *options, batch)
-            return await self._start(slug, inputs, None, parse_run_result, *options, batch)
-
-        from .._journaled import plan_run
-
-        run = plan_run(
-            self._client,
-            journal,
-            f"workflows/{slug}",
-            inputs,
-            key,
-            send,
-            want_execution=want_execution,
-            via_submit=via_submit,
-            resend_unknown=resend_unknown,
-            poll_interval=poll_interval,
-            retry=options[-1],
-        )
-        return await self._client._journaled(run)
-
-    async def _run_one(
-        self,
-        journal: Journal | None,
-        slug: str,
-        inputs: Inputs,
-        options: _Options,
-        submit: bool,
-        resend_unknown: bool,
-        poll_interval: float,
-        batch: BatchSpend | None = None,
-    ) -> RunResult:
-        """One input of a batch."""
-        if journal is not None:
-            result: RunResult = await self._journaled(
-                journal,
-                slug,
-                inputs,
-                None,
-                False,
-                options,
-                submit,
-                resend_unknown,
-                poll_interval,
-                batch,
-            )
-            return result
-        if submit:
-            execution = await self._start(slug, inputs, _ASYNC, parse_execution, *options, batch)
-            return await self._client.executions.wait(execution, poll_interval=poll_interval)
-        return await self._start(slug, inputs, None, parse_run_result, *options, batch)
-
-    async def _plan(
-        self,
-        slug: str,
-        runs: int,
+        name: str,
         max_credits: float | None,
         progress: BatchProgress,
-        timeout: TimeoutTypes | NotGiven,
-        extra_headers: Mapping[str, str] | None,
-    ) -> BatchSpend:
-        """A batch's spend control. See `Workflows._plan`."""
-        each = None
-        if _wants_estimate(self._client, max_credits, progress):
-            try:
-                schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers)
-            except APIStatusError:  # e.g. a key that may run the workflow but not read it
-                schema = None
-            each = None if schema is None else schema.estimated_credit_cost
-        spend, ref = self._client._spend, RunRef("workflow", slug)
-        return await off_loop(spend.blocking(), plan_batch, spend, ref, runs, max_credits, each)
+        options: RunOptions,
+    ) -> float | None:
+        """The schema's estimate of one run, read only when something uses it."""
+        if not _wants_estimate(self._client, max_credits, progress):
+            return None
+        try:
+            schema = await self.schema(
+                name, timeout=options.timeout, extra_headers=options.extra_headers
+            )
+        except APIStatusError:  # e.g. a key that may run the workflow but not read it
+            return None
+        return schema.estimated_credit_cost
 
     async def estimate(
         self,
@@ -546,8 +346,24 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> float | None:
-        """The credits ``runs`` runs of a workflow are estimated to cost. See
-        `Workflows.estimate`."""
+        """The credits Knouds estimates ``runs`` runs of a workflow will cost, before running it.
+
+        Reads the schema's ``estimatedCreditCost`` (one request, nothing is charged).
+
+        Args:
+            slug: the workflow's slug.
+            runs: how many runs to estimate.
+            timeout: this call's per-attempt timeout.
+            extra_headers: headers for this call only.
+            retry: this call's retry policy (default: the client's).
+
+        Returns:
+            The estimated total, or ``None`` when Knouds publishes no estimate for it.
+
+        Example:
+            >>> await client.workflows.estimate("my-thumbnail-pipeline", runs=20)  # doctest: +SKIP
+            100.0
+        """
         schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers, retry=retry)
         return _total(self._client, slug, schema, runs)
 
@@ -568,31 +384,67 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         poll_interval: float = 1.0,
         max_credits: float | None = None,
     ) -> BatchResults:
-        """Run a workflow on many inputs, ``concurrency`` at a time. See `Workflows.run_many`.
+        """Run a workflow on many inputs, ``concurrency`` at a time; results come in input order.
 
-        Runs on ``concurrency`` worker tasks; never more are in flight at once.
+        Each input goes through `run` (same retries and rate-limit pacing, shared by every
+        worker task).
+
+        Args:
+            slug: the workflow's slug.
+            inputs_list: one inputs mapping per run.
+            concurrency: how many runs may be in flight at once (default 8).
+            return_exceptions: put each failed input's error in its slot (default). With
+                ``False``, the first error stops the batch: no further input is started, runs
+                already in flight finish, then that error is raised.
+            progress: ``True`` shows a tqdm bar when tqdm is installed (``pip install
+                knouds[tqdm]``; without it, no bar), or a ``callback(done, total, outcome)``
+                called after each input.
+            timeout: each run's per-attempt timeout (default: the client's).
+            extra_headers: headers for each run.
+            retry: each run's retry policy (default: the client's).
+            journal: record the batch in this run journal, to resume it (see
+                ``AsyncModels.run_many``).
+            submit: start each input as an async execution and wait for it (see
+                ``AsyncModels.run_many``).
+            resend_unknown: send inputs whose outcome is unknown again (they may be charged
+                twice).
+            poll_interval: with ``submit``, seconds between the first polls of each execution.
+            max_credits: the most credits this batch may spend, on top of the client's
+                ``budget``: once spent, the remaining inputs get `BudgetExceededError`
+                and are not sent. With a progress bar, the credits charged so far and the
+                projected total of the batch are shown after the first result.
+                For a workflow, its published estimate (``estimatedCreditCost``) times the
+                number of inputs is compared with it first: a batch estimated above it is
+                refused whole, before anything runs.
+
+        Returns:
+            One slot per input, in input order: its `RunResult`, or the
+            `KnoudsError` it raised; ``.usage`` tells what the batch cost and ``.estimate``
+            what it was estimated at.
+
+        Raises:
+            InvalidSlugError: ``slug`` is not valid; raised at once, nothing is sent.
+            BudgetExceededError: the batch's estimate exceeds ``max_credits``; nothing is sent.
+            KnoudsError: with ``return_exceptions=False``, the first error an input raised.
+
+        Example:
+            >>> inputs = [{"prompt": p} for p in ["a red fox", "a blue whale"]]
+            >>> await client.workflows.run_many("my-thumbnail-pipeline", inputs)  # doctest: +SKIP
         """
-        check_slug(slug, "workflow slug")
-        items = list(inputs_list)
-        batch = await self._plan(slug, len(items), max_credits, progress, timeout, extra_headers)
-        book, opened = self._client._batch_journal(journal)
-        options: _Options = (False, timeout, extra_headers, retry)
-        try:
-            outcomes = await run_batch_async(
-                lambda inputs: self._run_one(
-                    book, slug, inputs, options, submit, resend_unknown, poll_interval, batch
-                ),
-                self._client._keyed_inputs(book, f"workflows/{slug}", items),
-                concurrency=concurrency,
-                return_exceptions=return_exceptions,
-                progress=progress,
-                description=slug,
-                status=batch.status,
-            )
-        finally:
-            if opened and book is not None:
-                book.close()
-        return batch.results(outcomes)
+        options = RunOptions(False, timeout, extra_headers, retry)
+        return await self._run_many(
+            slug,
+            inputs_list,
+            options,
+            concurrency,
+            return_exceptions,
+            progress,
+            journal,
+            submit,
+            resend_unknown,
+            poll_interval,
+            max_credits,
+        )
 
     async def run(
         self,
@@ -605,15 +457,25 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         retry: RetryPolicy | None = None,
         idempotency_key: str | None = None,
     ) -> RunResult:
-        """Run a workflow and wait for its output. See `Workflows.run`."""
-        journal = self._client._journal_for(idempotency_key)
-        options: _Options = (validate, timeout, extra_headers, retry)
-        if journal is None:
-            return await self._start(slug, inputs, None, parse_run_result, *options)
-        result: RunResult = await self._journaled(
-            journal, slug, inputs, idempotency_key, False, options
-        )
-        return result
+        """Run a workflow and wait for its output.
+
+        Args:
+            slug: the workflow's slug, e.g. ``"my-thumbnail-pipeline"``.
+            inputs: values for the workflow's Request Input fields (see `schema`).
+            validate: first read the schema and refuse input names it does not list (one more
+                request; nothing runs when a name is unknown).
+            timeout: this call's per-attempt timeout (default: the client's).
+            extra_headers: headers for this call only.
+            retry: this call's retry policy (default: the client's).
+            idempotency_key: names this run in the client's journal (see ``AsyncModels.run``).
+
+        Raises:
+            WorkflowNotFoundError: no workflow of the key's account has this slug.
+            InvalidInputsError: ``inputs`` is not a mapping, or (with ``validate=True``) names a
+                field the workflow does not have; nothing is run.
+        """
+        options = RunOptions(validate, timeout, extra_headers, retry)
+        return await self._run(slug, inputs, options, idempotency_key)
 
     async def submit(
         self,
@@ -626,15 +488,12 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         retry: RetryPolicy | None = None,
         idempotency_key: str | None = None,
     ) -> Execution:
-        """Start a workflow run asynchronously. See `Workflows.submit`."""
-        journal = self._client._journal_for(idempotency_key)
-        options: _Options = (validate, timeout, extra_headers, retry)
-        if journal is None:
-            return await self._start(slug, inputs, _ASYNC, parse_execution, *options)
-        execution: Execution = await self._journaled(
-            journal, slug, inputs, idempotency_key, True, options
-        )
-        return execution
+        """Start a workflow run asynchronously (``?async=true``) and return at once.
+
+        Takes the same arguments as `run`; follow it with ``client.executions.wait``.
+        """
+        options = RunOptions(validate, timeout, extra_headers, retry)
+        return await self._submit(slug, inputs, options, idempotency_key)
 
     async def schema(
         self,
@@ -645,7 +504,16 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> WorkflowSchema:
-        """The workflow's input fields. See `Workflows.schema`."""
+        """The workflow's input fields, saved values, name and description.
+
+        Args:
+            slug: the workflow's slug.
+            public: read the public playground schema instead (sent without the API key; 404
+                unless the workflow is a public playground).
+            timeout: this call's per-attempt timeout.
+            extra_headers: headers for this call only.
+            retry: this call's retry policy (default: the client's).
+        """
         ctx = self._client._context(
             Endpoint.workflow_schema(slug, public=public),
             timeout=timeout,
@@ -662,7 +530,16 @@ class AsyncWorkflows(AsyncWorkflowDefinitions):
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> WorkflowSchema:
-        """The public playground schema. See `Workflows.public_schema`."""
+        """The public playground schema of a workflow, read without the API key.
+
+        Same as ``schema(slug, public=True)``. Works on a client built without any key.
+
+        Raises:
+            WorkflowNotFoundError: the workflow does not exist or is not a public playground.
+        """
         return await self.schema(
             slug, public=True, timeout=timeout, extra_headers=extra_headers, retry=retry
         )
+
+
+# unasync: end

@@ -17,7 +17,7 @@ import pytest
 
 import knouds
 import knouds._exceptions as exceptions_module
-from knouds._download import fit_name
+from knouds._files import fit_name
 from knouds._ratelimit import Pacer, RateLimit
 from knouds.webhooks import sign, verify
 from tests.conftest import API_KEY, BASE_URL, FakeTime, json_response, rate_headers, resolve
@@ -365,7 +365,7 @@ def test_a_signed_body_nested_too_deep_to_parse_raises_webhook_verification_erro
 
 
 def test_long_names_are_cut_to_the_file_system_limit_in_bytes(tmp_path: Path) -> None:
-    from knouds._download import destination
+    from knouds._files import destination
 
     name = "é" * 300 + ".png"
     target = destination(tmp_path, name)

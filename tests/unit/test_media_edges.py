@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import knouds
-from knouds import _download
+from knouds import _download, _fetch, _files
 from tests.conftest import resolve
 from tests.unit.test_media import IO, PNG, S3, Unsized, files_in, redirects, serve
 
@@ -59,7 +59,7 @@ def test_a_closed_shared_client_is_replaced_with_a_keyless_one(
         assert second.headers["accept"] == "*/*"
         assert second.headers["user-agent"].startswith("knouds-python/")
         assert "x-api-key" not in second.headers
-        assert second.timeout == _download.DEFAULT_MEDIA_TIMEOUT
+        assert second.timeout == _fetch.DEFAULT_MEDIA_TIMEOUT
     finally:
         second.close()
 
@@ -337,7 +337,7 @@ async def test_refusals_name_the_file_or_directory(io: IO, tmp_path: Path) -> No
 def test_file_names_are_made_safe_inside_the_directory(
     tmp_path: Path, filename: str, saved: str
 ) -> None:
-    target = _download.destination(tmp_path, filename)
+    target = _files.destination(tmp_path, filename)
     assert target == tmp_path.resolve() / saved
 
 
@@ -348,7 +348,7 @@ def test_writing_outside_the_directory_is_refused_naming_it(tmp_path: Path) -> N
     inside.mkdir()
     (inside / "link.png").symlink_to(outside)
     with pytest.raises(knouds.MediaDownloadError) as caught:
-        _download.destination(inside, "link.png")
+        _files.destination(inside, "link.png")
     assert str(inside.resolve()) in str(caught.value)
 
 
