@@ -35,9 +35,6 @@ if TYPE_CHECKING:
     from .models import Media
 
 __all__ = [
-    "Fetch",
-    "MediaTimeout",
-    "PathLike",
     "aiter_media",
     "asave_all",
     "asave_media",
@@ -48,7 +45,6 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_SIZE = 64 * 1024
-_HEADERS = MEDIA_HEADERS
 
 _shared: httpx.Client | None = None
 _shared_lock = threading.Lock()
@@ -59,7 +55,7 @@ def shared_client() -> httpx.Client:
     global _shared
     with _shared_lock:
         if _shared is None or _shared.is_closed:
-            _shared = httpx.Client(headers=_HEADERS, timeout=DEFAULT_MEDIA_TIMEOUT)
+            _shared = httpx.Client(headers=MEDIA_HEADERS, timeout=DEFAULT_MEDIA_TIMEOUT)
             atexit.register(_shared.close)
         return _shared
 
@@ -76,7 +72,7 @@ async def _async_media_client(given: httpx.AsyncClient | None) -> AsyncIterator[
     if given is not None:
         yield given
         return
-    async with httpx.AsyncClient(headers=_HEADERS, timeout=DEFAULT_MEDIA_TIMEOUT) as client:
+    async with httpx.AsyncClient(headers=MEDIA_HEADERS, timeout=DEFAULT_MEDIA_TIMEOUT) as client:
         yield client
 
 

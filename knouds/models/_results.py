@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from .._download import MediaTimeout, PathLike
+    from .._fetch import MediaTimeout
+    from .._files import PathLike
 
 __all__ = ["RunResult"]
 

@@ -98,9 +98,9 @@ async def test_a_big_blob_over_max_bytes_leaves_no_file(
     size = 3 * 1024 * 1024
     media = knouds.Media(url=f"{emu.base_url}/media/blob/{size}.bin", kind="image")
     if not declared:  # ignore Content-Length: the byte count alone must stop the download
-        from knouds import _download
+        from knouds._fetch import Fetch
 
-        monkeypatch.setattr(_download.Fetch, "is_file", _without_length(_download.Fetch.is_file))
+        monkeypatch.setattr(Fetch, "is_file", _without_length(Fetch.is_file))
 
     with pytest.raises(knouds.MediaDownloadError, match="max_bytes=1000000") as caught:
         await resolve(twin(media, "save", client_kind)(tmp_path, max_bytes=1_000_000))
@@ -148,6 +148,7 @@ async def test_no_key_reaches_the_media_routes(
     import httpx
 
     from knouds import _download
+    from knouds._fetch import MEDIA_HEADERS
 
     sent: list[httpx.Headers] = []
 
@@ -158,7 +159,7 @@ async def test_no_key_reaches_the_media_routes(
         record(request)
 
     if client_kind == "sync":
-        shared = httpx.Client(headers=_download._HEADERS, event_hooks={"request": [record]})
+        shared = httpx.Client(headers=MEDIA_HEADERS, event_hooks={"request": [record]})
         monkeypatch.setattr(_download, "_shared", shared)
     else:
         real = httpx.AsyncClient

@@ -18,7 +18,8 @@ SCRIPT = ROOT / "scripts" / "unasync.py"
 
 def _load() -> ModuleType:
     spec = importlib.util.spec_from_file_location("unasync_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -63,7 +64,8 @@ def test_a_hand_edit_to_generated_code_fails_the_check_and_regenerating_undoes_i
 
     done = _run("--check", "--root", str(root))
     assert done.returncode == 1
-    assert '-        """Run a model.\n+        """Run a model and wait for its output.' in done.stdout
+    assert '-        """Run a model.\n' in done.stdout
+    assert '+        """Run a model and wait for its output.\n' in done.stdout
     assert "the sync code of knouds/resources/models.py differs" in done.stdout
 
     assert _run("--root", str(root)).returncode == 0
