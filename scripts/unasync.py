@@ -33,6 +33,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 FILES = [
     "knouds/_batch.py",
     "knouds/_client.py",
@@ -140,8 +141,9 @@ def _regions(lines: list[str], path: str) -> list[tuple[str, int, int]]:
     return regions
 
 
-def generate(text: str, path: str, used: set[int] | None = None) -> str:
-    """``text`` with each sync region rewritten from the async region of the same rank."""
+def generate(text: str, path: str, used: set[int] | None = None, root: Path | None = None) -> str:
+    """``text`` with each sync region rewritten from the async region of the same rank, formatted
+    with the ruff settings of ``root`` (the repository, by default)."""
     lines = text.splitlines(keepends=True)
     regions = _regions(lines, path)
     sources = [lines[a:b] for kind, a, b in regions if kind == "async"]
@@ -150,16 +152,17 @@ def generate(text: str, path: str, used: set[int] | None = None) -> str:
         raise SystemExit(f"{path}: wants as many sync regions as async ones, and at least one")
     for (a, b), source in reversed(list(zip(targets, sources, strict=True))):
         lines[a:b] = unasync_lines(source, used)
-    return _format("".join(lines), path)
+    return _format("".join(lines), path, root or ROOT)
 
 
-def _format(text: str, path: str) -> str:
+def _format(text: str, path: str, root: Path) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "ruff", "format", "--stdin-filename", path, "-"],
         input=text,
         capture_output=True,
         text=True,
         check=False,
+        cwd=root,
     )
     if done.returncode != 0:
         raise SystemExit(f"{path}: ruff format failed on the generated code:\n{done.stderr}")
@@ -169,14 +172,14 @@ def _format(text: str, path: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="change nothing; fail on a difference")
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args(argv)
     used: set[int] = set()
     stale = []
     for name in FILES:
         path = args.root / name
         current = path.read_text(encoding="utf-8")
-        expected = generate(current, name, used)
+        expected = generate(current, name, used, args.root)
         if current == expected:
             continue
         stale.append(name)
