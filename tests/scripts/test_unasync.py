@@ -1,5 +1,6 @@
 """``scripts/unasync.py``: the sync shells are generated from the async ones, and CI notices a
-sync file edited by hand."""
+sync file edited by hand. (Outside ``tests/unit``: mutation testing runs the unit tests against
+rewritten copies of the shells, which the check would rightly refuse.)"""
 
 from __future__ import annotations
 
