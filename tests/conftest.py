@@ -150,3 +150,21 @@ def rate_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
         "x-ratelimit-remaining": str(remaining),
         "x-ratelimit-reset": f"{reset:g}" if reset != int(reset) else str(int(reset)),
     }
+
+
+def script(
+    *steps: httpx.Response | Exception,
+) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
+    """A handler answering each request with the next step (a response, or an exception raised),
+    and the list of requests it saw."""
+    seen: list[httpx.Request] = []
+    queue: Iterator[httpx.Response | Exception] = iter(steps)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        step = next(queue)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    return handler, seen

@@ -7,35 +7,17 @@ slot not handed back), so a slip is caught by the fast unit tests and not by a l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 import knouds
-from tests.conftest import API_KEY, FakeTime, rate_headers, resolve
+from tests.conftest import API_KEY, FakeTime, rate_headers, resolve, script
 
 OK_RUN = {"success": True, "result": {"text": "done"}, "cost": 1, "ms": 5}
 EXECUTION = {"executionId": "e1", "status": "processing"}
 CLIENT_ERRORS = [400, 401, 402, 403, 404, 405, 409, 410, 413, 415, 422, 451]
-
-
-def script(
-    *steps: httpx.Response | Exception,
-) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
-    """A handler answering each request with the next step (a response, or an exception raised)."""
-    seen: list[httpx.Request] = []
-    queue: Iterator[httpx.Response | Exception] = iter(steps)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        step = next(queue)
-        if isinstance(step, Exception):
-            raise step
-        return step
-
-    return handler, seen
 
 
 def client_error(status: int) -> httpx.Response:

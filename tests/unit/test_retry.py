@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 
 import knouds
 from knouds._retry import compute_wait
-from tests.conftest import FakeTime, rate_headers, resolve
+from tests.conftest import FakeTime, rate_headers, resolve, script
 
 NO_JITTER = knouds.RetryPolicy(jitter=False)
 OK = {"success": True, "result": {"text": "done"}, "cost": 1, "ms": 5}
@@ -23,23 +22,6 @@ def limited(retry_after: str | None = "2", body: dict[str, Any] | None = None) -
         json=body or {"error": "Rate limit exceeded", "code": "RATE_LIMIT_EXCEEDED"},
         headers=headers,
     )
-
-
-def script(
-    *steps: httpx.Response | Exception,
-) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
-    """A handler answering each request with the next step (a response, or an exception raised)."""
-    seen: list[httpx.Request] = []
-    queue: Iterator[httpx.Response | Exception] = iter(steps)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        step = next(queue)
-        if isinstance(step, Exception):
-            raise step
-        return step
-
-    return handler, seen
 
 
 async def test_429_429_200_waits_retry_after_and_succeeds(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -12,26 +11,10 @@ import pytest
 
 import knouds
 from knouds._retry import classify, compute_wait
-from tests.conftest import FakeTime, resolve
+from tests.conftest import FakeTime, resolve, script
 
 OK_RUN = {"success": True, "result": {"text": "done"}, "cost": 1, "ms": 5}
 EXECUTION = {"executionId": "e1", "status": "processing"}
-
-
-def script(
-    *steps: httpx.Response | Exception,
-) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-    queue: Iterator[httpx.Response | Exception] = iter(steps)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        step = next(queue)
-        if isinstance(step, Exception):
-            raise step
-        return step
-
-    return handler, seen
 
 
 def limited(retry_after: str) -> httpx.Response:
