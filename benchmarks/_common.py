@@ -32,7 +32,7 @@ class RawResult(BaseModel):
 
 def raw_headers() -> dict[str, str]:
     """The headers knouds sends on a run, for the raw baseline to send too."""
-    import knouds._config as config
+    import knouds._core.settings as config
 
     return {
         "user-agent": config.USER_AGENT,

@@ -27,7 +27,7 @@ from _common import INPUTS, KEY, MODEL, median, raw_body, raw_headers, raw_parse
 from _server import BenchServer
 
 import knouds
-from knouds._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
+from knouds._core.settings import DEFAULT_LIMITS, DEFAULT_TIMEOUT
 
 RAW_ASYNC = "raw httpx.AsyncClient + json + pydantic"
 BARE_AIOHTTP = "bare aiohttp.ClientSession + json.loads"

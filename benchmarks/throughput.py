@@ -31,7 +31,7 @@ from _common import table as markdown_table
 from _server import BenchServer
 
 import knouds
-from knouds._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
+from knouds._core.settings import DEFAULT_LIMITS, DEFAULT_TIMEOUT
 
 Call = Callable[[], Awaitable[object]]
 PEER_SCRIPT = str(Path(__file__).resolve().parent / "_peer_openai.py")

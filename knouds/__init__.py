@@ -19,11 +19,16 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import webhooks
-    from ._aiohttp import DefaultAioHttpClient
-    from ._budget import Budget
     from ._client import (
         AsyncClient,
         Client,
+    )
+    from ._core.ratelimit import (
+        RateLimit,
+    )
+    from ._core.retry import (
+        RetryEvent,
+        RetryPolicy,
     )
     from ._exceptions import (
         APIConnectionError,
@@ -67,24 +72,19 @@ if TYPE_CHECKING:
         WebhookVerificationError,
         WorkflowNotFoundError,
     )
-    from ._journal import (
+    from ._stores.budget import Budget
+    from ._stores.journal import (
         Journal,
         JournalEntry,
         SQLiteJournal,
     )
-    from ._journal_redis import RedisJournal
-    from ._ratelimit import (
-        RateLimit,
-    )
-    from ._retry import (
-        RetryEvent,
-        RetryPolicy,
-    )
+    from ._stores.redis_journal import RedisJournal
+    from ._stores.usage import BatchResults, Usage, UsageLine
+    from ._transports.aiohttp import DefaultAioHttpClient
     from ._types import (
         NOT_GIVEN,
         NotGiven,
     )
-    from ._usage import BatchResults, Usage, UsageLine
     from .models import (
         Execution,
         ExecutionError,

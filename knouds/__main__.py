@@ -1,11 +1,11 @@
-"""``python -m knouds``: the ``knouds`` command line (see `knouds._cli`)."""
+"""``python -m knouds``: the ``knouds`` command line (see `knouds._cli.main`)."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from knouds._cli import main as _cli_main
+from knouds._cli.main import main as _cli_main
 
 __all__ = ["main"]
 

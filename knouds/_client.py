@@ -15,18 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
 
 import httpx
 
-from ._budget import Budget
-from ._config import (
-    DEFAULT_LIMITS,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    NO_PLAIN_HTTP_PROXY,
-    Settings,
-    check_headers,
-    merge_timeout,
-    missing_key_error,
-    resolve_settings,
-)
-from ._core import (
+from ._core.attempt import (
     CallContext,
     Command,
     Endpoint,
@@ -37,22 +26,33 @@ from ._core import (
     attempt_flow,
     parse_identity,
 )
+from ._core.ratelimit import Pacer, RateLimit
+from ._core.retry import RetryPolicy, build_retrying, decide
+from ._core.settings import (
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    NO_PLAIN_HTTP_PROXY,
+    Settings,
+    check_headers,
+    merge_timeout,
+    missing_key_error,
+    resolve_settings,
+)
+from ._core.spend import SpendTracker, check_credits
 from ._exceptions import APIConnectionError, ConfigurationError, KnoudsError
-from ._http import build_async_http_client, build_http_client
 from ._public import publish
-from ._ratelimit import Pacer, RateLimit
-from ._ratestore import Pacing, SharedPacing, build_pacing, derive_namespace
-from ._retry import RetryPolicy, build_retrying, decide
-from ._spend import SpendTracker, check_credits
-from ._transport import (
+from ._stores.budget import Budget
+from ._stores.pacing import Pacing, SharedPacing, build_pacing, derive_namespace
+from ._stores.usage import Usage
+from ._transports.deadline import (
     SEND_DEADLINE,
     BodyReader,
     install_deadlines,
     reports_progress,
 )
+from ._transports.pool import build_async_http_client, build_http_client
 from ._types import NOT_GIVEN, AsyncSleep, Clock, Inputs, NotGiven, RedisClient, TimeoutTypes
 from ._types import Sleep as SleepFn
-from ._usage import Usage
 from .models import Identity, RunResult
 from .resources.executions import AsyncExecutions, Executions
 from .resources.models import AsyncModels, Models
@@ -61,8 +61,8 @@ from .resources.workflows import AsyncWorkflows, Workflows
 if TYPE_CHECKING:
     import tenacity
 
-    from ._journal import Journal, JournalSpec
-    from ._journaled import JournaledRun
+    from ._core.journaled import JournaledRun
+    from ._stores.journal import Journal, JournalSpec
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -84,8 +84,9 @@ class _Pool(Generic[H]):
 
     def __init__(self, http: H, *, owned: bool) -> None:
         if isinstance(http, httpx.Client):
-            # Its standard transports get the deadline backend (see knouds._transport), the
-            # pool's own as well as one passed in: it acts only inside SDK calls.
+            # Its standard transports get the deadline backend (see
+            # knouds._transports.deadline), the pool's own as well as one passed in: it acts only
+            # inside SDK calls.
             install_deadlines(http)
         self.http: H = http
         self.owned = owned
@@ -399,7 +400,7 @@ class _BaseClient:
 
     def _open_journal(self, journal: JournalSpec | None) -> None:
         if journal is not None:
-            from ._journal import open_journal
+            from ._stores.journal import open_journal
 
             self._journal = open_journal(journal)
             self._owns_journal = self._journal.owned
@@ -423,7 +424,7 @@ class _BaseClient:
         opened it (then the batch closes it)."""
         if spec is None:
             return self._journal, False
-        from ._journal import open_journal
+        from ._stores.journal import open_journal
 
         journal = open_journal(spec)
         return journal, journal is not spec
@@ -434,7 +435,7 @@ class _BaseClient:
         """A journaled batch's inputs, each tagged with its journal key."""
         if journal is None:
             return inputs_list
-        from ._journaled import keyed_inputs, server_of
+        from ._core.journaled import keyed_inputs, server_of
 
         return keyed_inputs(target, inputs_list, server_of(self))
 
@@ -638,7 +639,7 @@ class Client(_BaseClient):
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def _journaled(self, run: JournaledRun) -> Any:
-        from ._journaled import drive, journaled_flow
+        from ._core.journaled import drive, journaled_flow
 
         flow = journaled_flow(run, self._clock)
         return drive(flow, self._sleep, offload=run.journal.offload)
@@ -881,7 +882,7 @@ class AsyncClient(_BaseClient):
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _journaled(self, run: JournaledRun) -> Any:
-        from ._journaled import drive_async, journaled_flow
+        from ._core.journaled import drive_async, journaled_flow
 
         flow = journaled_flow(run, self._clock)
         return await drive_async(flow, self._sleep, offload=run.journal.offload)

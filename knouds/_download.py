@@ -5,8 +5,8 @@ their own that never carries the API key: a lazily built shared ``httpx.Client``
 and a fresh ``httpx.AsyncClient`` per async call (an async client is bound to one event loop).
 
 Every decision lives elsewhere: which URL, redirect, status and size is accepted in
-`knouds._fetch`, where and how the file is written in `knouds._files`. The sync functions are
-generated from the async ones by ``scripts/unasync.py``.
+`knouds._media.fetch`, where and how the file is written in `knouds._media.files`. The sync
+functions are generated from the async ones by ``scripts/unasync.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._fetch import (
+from ._media.fetch import (
     DEFAULT_MEDIA_TIMEOUT,
     MEDIA_HEADERS,
     TRANSPORT_ERRORS,
@@ -28,7 +28,7 @@ from ._fetch import (
     MediaTimeout,
     check_url,
 )
-from ._files import PartFile, PathLike, as_directory, destination, named
+from ._media.files import PartFile, PathLike, as_directory, destination, named
 from ._types import NOT_GIVEN
 
 if TYPE_CHECKING:

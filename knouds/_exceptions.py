@@ -45,7 +45,7 @@ from ._public import publish
 if TYPE_CHECKING:
     import httpx
 
-    from ._ratelimit import RateLimit
+    from ._core.ratelimit import RateLimit
     from .models import Execution
 
 __all__ = [

@@ -3,7 +3,7 @@
 Usage (from the repository root, with the dev extra installed)::
 
     python scripts/mutation.py                      # every rule module (about 20-30 min on 1 core)
-    python scripts/mutation.py _retry _ratelimit    # some modules only
+    python scripts/mutation.py _core.retry webhooks  # some modules only
     python scripts/mutation.py --survivors          # re-check last run's survivors only
     python scripts/mutation.py --report             # no run: report the last run
     python scripts/mutation.py --sample 40          # a seeded random sample (a quick smoke run)
@@ -43,14 +43,17 @@ NO_TESTS = {5, 33}
 
 def rule_modules() -> list[str]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["mutmut"]
-    return [Path(p).stem for p in config["only_mutate"]]
+    # knouds/_core/retry.py -> _core.retry
+    return [
+        ".".join(Path(p).relative_to("knouds").with_suffix("").parts) for p in config["only_mutate"]
+    ]
 
 
 def load_results() -> dict[str, dict[str, int | None]]:
-    """Exit codes of every generated mutant, by module short name (``_retry``, ``webhooks``)."""
+    """Exit codes of every generated mutant, by module name under ``knouds`` (``_core.retry``)."""
     results: dict[str, dict[str, int | None]] = {}
     for module in rule_modules():
-        meta = ROOT / "mutants" / "knouds" / f"{module}.py.meta"
+        meta = ROOT / "mutants" / "knouds" / f"{module.replace('.', '/')}.py.meta"
         if meta.exists():
             data = json.loads(meta.read_text("utf-8"))
             results[module] = dict(data.get("exit_code_by_key", {}))
@@ -68,7 +71,7 @@ def changed_lines(name: str) -> tuple[str, str]:
 
 
 def function_of(name: str) -> str:
-    """``knouds._retry.x_decide__mutmut_3`` -> ``decide``; methods as ``Class.method``."""
+    """``knouds._core.retry.x_decide__mutmut_3`` -> ``decide``; methods as ``Class.method``."""
     mangled = name.rsplit(".", 1)[-1].rsplit("__mutmut_", 1)[0]
     if mangled.startswith("xǁ"):
         cls, _, method = mangled[2:].partition("ǁ")
@@ -127,20 +130,20 @@ def report(modules: list[str], elapsed: float | None) -> int:
         score = 100.0 * counts["killed"] / real if real else 100.0
         rows.append((module, counts, score))
 
-    header = f"{'module':<12} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'kept':>5} "
+    header = f"{'module':<15} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'kept':>5} "
     header += f"{'survived':>8} {'no tests':>8} {'score':>7}"
     print(header)
     totals: Counter[str] = Counter()
     for module, counts, score in rows:
         totals.update(counts)
         print(
-            f"{module:<12} {counts['mutants']:>7} {counts['killed']:>7} {counts['equivalent']:>7} "
+            f"{module:<15} {counts['mutants']:>7} {counts['killed']:>7} {counts['equivalent']:>7} "
             f"{counts['kept']:>5} {counts['survived']:>8} {counts['no tests']:>8} {score:>6.1f}%"
             + (f"  ({counts['not checked']} not checked)" if counts["not checked"] else "")
         )
     real = totals["mutants"] - totals["equivalent"]
     print(
-        f"{'total':<12} {totals['mutants']:>7} {totals['killed']:>7} {totals['equivalent']:>7} "
+        f"{'total':<15} {totals['mutants']:>7} {totals['killed']:>7} {totals['equivalent']:>7} "
         f"{totals['kept']:>5} {totals['survived']:>8} {totals['no tests']:>8} "
         f"{(100.0 * totals['killed'] / real if real else 100.0):>6.1f}%"
     )
@@ -161,7 +164,7 @@ def report(modules: list[str], elapsed: float | None) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("modules", nargs="*", help="module short names, e.g. _retry webhooks")
+    parser.add_argument("modules", nargs="*", help="module names, e.g. _core.retry webhooks")
     parser.add_argument("--jobs", type=int, default=1, help="mutmut workers (default 1)")
     parser.add_argument("--survivors", action="store_true", help="re-check last run's survivors")
     parser.add_argument("--sample", type=int, help="check a seeded random sample of N mutants")

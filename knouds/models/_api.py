@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr
 
-from .._ratelimit import RateLimit
+from .._core.ratelimit import RateLimit
 from ._base import KnoudsModel as _Model
 from ._results import RunResult
 

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from .._fetch import MediaTimeout
-    from .._files import PathLike
+    from .._media.fetch import MediaTimeout
+    from .._media.files import PathLike
 
 __all__ = ["Media", "MediaKind", "collect_media", "collect_text"]
 
@@ -206,7 +206,7 @@ class Media(_Model):
         )
 
     def _repr_html_(self) -> str:
-        from .._display import media_html
+        from .._media.display import media_html
 
         return media_html(self)
 

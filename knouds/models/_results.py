@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import PrivateAttr
 
-from .._ratelimit import RateLimit
+from .._core.ratelimit import RateLimit
 from .._types import NOT_GIVEN
 from ._base import KnoudsModel as _Model
 from ._media import Media, MediaKind, collect_media, collect_text
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from .._fetch import MediaTimeout
-    from .._files import PathLike
+    from .._media.fetch import MediaTimeout
+    from .._media.files import PathLike
 
 __all__ = ["RunResult"]
 
@@ -135,6 +135,6 @@ class RunResult(_Model):
         )
 
     def _repr_html_(self) -> str:
-        from .._display import result_html
+        from .._media.display import result_html
 
         return result_html(self)

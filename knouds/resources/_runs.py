@@ -7,17 +7,25 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, TypeVar
 
 from .._batch import BatchProgress, run_batch, run_batch_async
-from .._core import Endpoint, check_slug, encode_inputs, parse_execution, parse_run_result
-from .._retry import RetryPolicy
-from .._spend import BatchSpend, RunRef, acharged_call, charged_call, off_loop, plan_batch, run_here
+from .._core.attempt import Endpoint, check_slug, encode_inputs, parse_execution, parse_run_result
+from .._core.retry import RetryPolicy
+from .._core.spend import (
+    BatchSpend,
+    RunRef,
+    acharged_call,
+    charged_call,
+    off_loop,
+    plan_batch,
+    run_here,
+)
+from .._stores.usage import BatchResults
 from .._types import Inputs, NotGiven, TimeoutTypes
-from .._usage import BatchResults
 from ..models import Execution, RunResult
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
-    from .._core import Parse
-    from .._journal import Journal, JournalSpec
+    from .._core.attempt import Parse
+    from .._stores.journal import Journal, JournalSpec
 
 __all__ = ["AsyncRuns", "RunOptions", "Runs"]
 
@@ -102,7 +110,7 @@ class Runs:
                 return self._start(name, inputs, _ASYNC, parse_execution, options, batch)
             return self._start(name, inputs, None, parse_run_result, options, batch)
 
-        from .._journaled import plan_run
+        from .._core.journaled import plan_run
 
         run = plan_run(
             self._client,
@@ -289,7 +297,7 @@ class AsyncRuns:
                 return await self._start(name, inputs, _ASYNC, parse_execution, options, batch)
             return await self._start(name, inputs, None, parse_run_result, options, batch)
 
-        from .._journaled import plan_run
+        from .._core.journaled import plan_run
 
         run = plan_run(
             self._client,

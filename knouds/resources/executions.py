@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .._core import CallContext, Endpoint, parse_execution
+from .._core.attempt import CallContext, Endpoint, parse_execution
+from .._core.polling import ExecutionRef, Poll, execution_id_of
+from .._core.retry import RetryPolicy
+from .._core.spend import off_loop, run_here
 from .._exceptions import KnoudsError
-from .._polling import ExecutionRef, Poll, execution_id_of
-from .._retry import RetryPolicy
-from .._spend import off_loop, run_here
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ..models import Execution, RunResult
 

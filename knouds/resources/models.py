@@ -9,15 +9,15 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from .._batch import BatchProgress
-from .._retry import RetryPolicy
+from .._core.retry import RetryPolicy
+from .._stores.usage import BatchResults
 from .._types import NOT_GIVEN, Inputs, NotGiven, TimeoutTypes
-from .._usage import BatchResults
 from ..models import Execution, RunResult
 from ._runs import AsyncRuns, RunOptions, Runs
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
-    from .._journal import JournalSpec
+    from .._stores.journal import JournalSpec
 
 __all__ = ["AsyncModels", "Models"]
 

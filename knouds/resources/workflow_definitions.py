@@ -10,22 +10,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .._core import (
+from .._core.attempt import (
     Endpoint,
     encode_workflow,
     parse_workflow,
     parse_workflow_list,
     workflow_echo,
 )
+from .._core.requests import short
+from .._core.retry import RetryEvent, RetryPolicy
 from .._exceptions import InvalidBodyError, WorkflowNotFoundError
-from .._requests import short
-from .._retry import RetryEvent, RetryPolicy
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ..models import Workflow, WorkflowSummary
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
-    from .._ratelimit import RateLimit
+    from .._core.ratelimit import RateLimit
 
 __all__ = ["AsyncWorkflowDefinitions", "WorkflowDefinitions"]
 

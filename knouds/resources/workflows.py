@@ -10,19 +10,19 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from .._batch import BatchProgress
-from .._core import Endpoint, parse_schema
+from .._core.attempt import Endpoint, parse_schema
+from .._core.retry import RetryPolicy
+from .._core.spend import RunRef
 from .._exceptions import APIStatusError, InvalidInputsError
-from .._retry import RetryPolicy
-from .._spend import RunRef
+from .._stores.usage import BatchResults
 from .._types import NOT_GIVEN, Inputs, NotGiven, TimeoutTypes
-from .._usage import BatchResults
 from ..models import Execution, RunResult, WorkflowSchema
 from ._runs import AsyncRuns, RunOptions, Runs
 from .workflow_definitions import AsyncWorkflowDefinitions, WorkflowDefinitions
 
 if TYPE_CHECKING:
     from .._client import AsyncClient, Client
-    from .._journal import JournalSpec
+    from .._stores.journal import JournalSpec
 
 __all__ = ["AsyncWorkflows", "Workflows", "check_input_names"]
 

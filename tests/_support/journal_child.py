@@ -18,7 +18,7 @@ import httpx  # noqa: F401 - imported once by the fork server, so children start
 
 import knouds
 import knouds._client
-import knouds._journaled
+import knouds._core.journaled
 
 MODEL = "gpt-image-2"
 _context: Any = None

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import knouds
-from knouds._cli import main
+from knouds._cli.main import main
 from knouds.testing import Emulator, Fault
 from tests.e2e.conftest import prompt_of
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import knouds
-from knouds._cli import EXIT_CODES, main
+from knouds._cli.main import EXIT_CODES, main
 from knouds.testing import Emulator, Fault
 
 ROOT = Path(__file__).resolve().parents[2]

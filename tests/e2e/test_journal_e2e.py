@@ -520,13 +520,13 @@ async def test_with_options_copies_share_the_journal(
 
 
 def _digest(emu: Emulator, inputs: dict[str, Any]) -> str:
-    from knouds._journal import inputs_digest
+    from knouds._stores.journal import inputs_digest
 
     return inputs_digest("models/gpt-image-2", inputs, emu.base_url.rstrip("/"))
 
 
 def _batch_key(emu: Emulator, inputs: dict[str, Any]) -> str:
-    from knouds._journal import batch_keys
+    from knouds._stores.journal import batch_keys
 
     return batch_keys("models/gpt-image-2", [inputs], emu.base_url.rstrip("/"))[0]
 

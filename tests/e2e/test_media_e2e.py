@@ -98,7 +98,7 @@ async def test_a_big_blob_over_max_bytes_leaves_no_file(
     size = 3 * 1024 * 1024
     media = knouds.Media(url=f"{emu.base_url}/media/blob/{size}.bin", kind="image")
     if not declared:  # ignore Content-Length: the byte count alone must stop the download
-        from knouds._fetch import Fetch
+        from knouds._media.fetch import Fetch
 
         monkeypatch.setattr(Fetch, "is_file", _without_length(Fetch.is_file))
 
@@ -148,7 +148,7 @@ async def test_no_key_reaches_the_media_routes(
     import httpx
 
     from knouds import _download
-    from knouds._fetch import MEDIA_HEADERS
+    from knouds._media.fetch import MEDIA_HEADERS
 
     sent: list[httpx.Headers] = []
 

@@ -142,7 +142,7 @@ async def test_a_call_that_never_got_connected_in_time_says_nothing_was_sent(
 def test_a_handshake_with_no_time_left_closes_its_connection() -> None:
     import httpcore
 
-    from knouds._transport import SEND_DEADLINE, DeadlineBackend
+    from knouds._transports.deadline import SEND_DEADLINE, DeadlineBackend
 
     class Stream(httpcore.NetworkStream):
         closed = False

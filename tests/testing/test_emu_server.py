@@ -220,7 +220,7 @@ def store_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_fixture_clients_pace_locally_whatever_the_environment_says(
     store_in_environment: None, knouds_client: Any, knouds_async_client: Any
 ) -> None:
-    from knouds._ratestore import LocalPacing
+    from knouds._stores.pacing import LocalPacing
 
     assert isinstance(knouds_client._pacing, LocalPacing)
     assert isinstance(knouds_async_client._pacing, LocalPacing)

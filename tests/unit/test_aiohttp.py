@@ -20,7 +20,7 @@ from knouds.testing import Emulator, Fault
 
 pytest.importorskip("httpx_aiohttp")
 
-from knouds._aiohttp_transport import EAGER_READ_LIMIT, LeanAiohttpTransport
+from knouds._transports.aiohttp_stream import EAGER_READ_LIMIT, LeanAiohttpTransport
 
 
 @pytest.fixture

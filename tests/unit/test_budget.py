@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import knouds
-from knouds._budget import MemoryBudgetStore
+from knouds._stores.budget import MemoryBudgetStore
 from tests._support.redis_server import RedisServer
 from tests.conftest import FakeTime, resolve
 
@@ -230,7 +230,7 @@ def test_a_redis_asyncio_client_cannot_hold_a_budget() -> None:
 FORKED_HOLDS = """
 import os, sys
 import knouds
-from knouds._spend import RunRef
+from knouds._core.spend import RunRef
 
 kind, url = sys.argv[1], sys.argv[2]
 cls = knouds.Client if kind == "sync" else knouds.AsyncClient

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import knouds
-from knouds import _cli
-from knouds._cli import EXIT_CODES, exit_code_for, main, parse_inputs, parse_value
-from knouds._cli_output import credits
+from knouds._cli import main as _cli
+from knouds._cli.main import EXIT_CODES, exit_code_for, main, parse_inputs, parse_value
+from knouds._cli.output import credits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -181,7 +181,7 @@ def _modules_after(code: str) -> set[str]:
 def test_help_imports_neither_pydantic_nor_the_emulator() -> None:
     loaded = _modules_after(
         "import contextlib, io\n"
-        "from knouds._cli import main\n"
+        "from knouds._cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['--help']) == 0"
     )

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import knouds
-from knouds._polling import Poll, execution_id_of, next_interval, settle
+from knouds._core.polling import Poll, execution_id_of, next_interval, settle
 from knouds.resources.executions import AsyncExecutions, Executions
 from knouds.testing import responses
 from tests.conftest import FakeTime, json_response, resolve

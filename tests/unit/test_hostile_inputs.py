@@ -17,8 +17,8 @@ import pytest
 
 import knouds
 import knouds._exceptions as exceptions_module
-from knouds._files import fit_name
-from knouds._ratelimit import Pacer, RateLimit
+from knouds._core.ratelimit import Pacer, RateLimit
+from knouds._media.files import fit_name
 from knouds.webhooks import sign, verify
 from tests.conftest import API_KEY, BASE_URL, FakeTime, json_response, rate_headers, resolve
 
@@ -369,7 +369,7 @@ def test_a_signed_body_nested_too_deep_to_parse_raises_webhook_verification_erro
 
 
 def test_long_names_are_cut_to_the_file_system_limit_in_bytes(tmp_path: Path) -> None:
-    from knouds._files import destination
+    from knouds._media.files import destination
 
     name = "é" * 300 + ".png"
     target = destination(tmp_path, name)
@@ -408,7 +408,7 @@ async def test_media_redirects_stay_checked_with_a_client_that_follows_them(
 def test_the_cli_redacts_the_key_from_any_error_it_reports(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from knouds import _cli
+    from knouds._cli import main as _cli
 
     def explode(args: Any, out: Any, err: Any) -> int:
         raise OSError(f"cannot write /tmp/{API_KEY}/out.json")

@@ -23,9 +23,9 @@ import httpx
 import pytest
 
 import knouds
-import knouds._http
-from knouds._core import new_request
-from knouds._http import (
+import knouds._transports.pool
+from knouds._core.attempt import new_request
+from knouds._transports.pool import (
     FastSendAsyncClient,
     LeanAsyncConnectionPool,
     LeanConnectionPool,
@@ -145,7 +145,7 @@ def test_only_stock_http1_pools_are_switched() -> None:
 
 
 def test_an_httpcore_other_than_1_0_keeps_its_own_pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(knouds._http, "_KNOWN_HTTPCORE", False)
+    monkeypatch.setattr(knouds._transports.pool, "_KNOWN_HTTPCORE", False)
     transport = httpx.AsyncHTTPTransport()
     assert not use_lean_pool(transport)
     assert type(transport._pool) is httpcore.AsyncConnectionPool

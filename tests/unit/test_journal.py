@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import knouds
-from knouds._journal import (
+from knouds._stores.journal import (
     JournalEntry,
     batch_keys,
     default_key,

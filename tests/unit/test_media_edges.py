@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 import knouds
-from knouds import _download, _fetch, _files
+from knouds import _download
+from knouds._media import fetch as _fetch
+from knouds._media import files as _files
 from tests.conftest import resolve
 from tests.unit.test_media import IO, PNG, S3, Unsized, files_in, redirects, serve
 

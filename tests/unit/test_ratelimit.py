@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from knouds import RateLimit
-from knouds._ratelimit import Pacer, clock_offset, parse_retry_after
-from knouds._requests import Endpoint
+from knouds._core.ratelimit import Pacer, clock_offset, parse_retry_after
+from knouds._core.requests import Endpoint
 
 NOW = 1_700_000_000.0
 

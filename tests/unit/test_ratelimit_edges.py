@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from knouds._ratelimit import (
+from knouds._core.ratelimit import (
     Pacer,
     RateLimit,
     Ticket,

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 import knouds
-from knouds._ratestore import SharedPacing, derive_namespace
+from knouds._stores.pacing import SharedPacing, derive_namespace
 from knouds.testing import Emulator, Fault
 from tests._support.redis_server import RedisServer
 from tests.conftest import FakeTime, resolve
@@ -447,7 +447,7 @@ async def test_a_frozen_store_holds_an_async_call_no_longer_than_the_short_timeo
 def test_a_store_url_becomes_a_client_with_a_short_timeout(asynchronous: bool) -> None:
     import redis.asyncio
 
-    from knouds._redis import DEFAULT_REDIS_TIMEOUT, redis_connection
+    from knouds._stores.redis import DEFAULT_REDIS_TIMEOUT, redis_connection
 
     conn = redis_connection("rediss://cache.internal:6380/2", asynchronous=asynchronous)
     assert isinstance(conn, redis.asyncio.Redis if asynchronous else redis.Redis)

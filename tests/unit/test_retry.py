@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 import knouds
-from knouds._retry import compute_wait
+from knouds._core.retry import compute_wait
 from tests.conftest import FakeTime, rate_headers, resolve, script
 
 NO_JITTER = knouds.RetryPolicy(jitter=False)

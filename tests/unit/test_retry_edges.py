@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import knouds
-from knouds._retry import classify, compute_wait
+from knouds._core.retry import classify, compute_wait
 from tests.conftest import FakeTime, resolve, script
 
 OK_RUN = {"success": True, "result": {"text": "done"}, "cost": 1, "ms": 5}

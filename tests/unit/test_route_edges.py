@@ -317,7 +317,7 @@ async def test_each_attempt_times_out_within_what_is_left_of_the_deadline(
 
 
 def test_values_in_messages_are_cut_to_a_readable_length() -> None:
-    from knouds._requests import short
+    from knouds._core.requests import short
 
     assert short("a" * 58) == repr("a" * 58)
     cut = short("a" * 59)

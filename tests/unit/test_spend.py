@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 import knouds
-from knouds._budget import MemoryBudgetStore
-from knouds._spend import RunRef
-from knouds._usage import UsageRecorder
+from knouds._core.spend import RunRef
+from knouds._stores.budget import MemoryBudgetStore
+from knouds._stores.usage import UsageRecorder
 from tests.conftest import FakeTime, json_response, resolve
 
 MakeClient = Callable[..., Any]

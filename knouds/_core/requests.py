@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ._exceptions import (
+from .._exceptions import (
     ExecutionNotFoundError,
     InvalidBodyError,
     InvalidInputsError,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from .models import Execution, RunResult
+    from ..models import Execution, RunResult
 
 __all__ = ["Elapsed", "credits", "print_result", "rate_limit_dict", "save_media"]
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
-from . import _exceptions as errors
-from ._exceptions import (
+from .. import _exceptions as errors
+from .._exceptions import (
     APIConnectionError,
     APIStatusError,
     BudgetExceededError,
@@ -41,12 +41,12 @@ from ._exceptions import (
     KnoudsError,
     RateLimitStoreError,
 )
-from ._public import publish
+from .._public import publish
 
 if TYPE_CHECKING:
     import redis
 
-    from .models import RunResult
+    from ..models import RunResult
 
 __all__ = [
     "DEFAULT_TTL",
@@ -219,7 +219,7 @@ class JournalEntry:
 
     def run_result(self) -> RunResult:
         """The stored result as a `RunResult` (``from_journal`` is ``True``)."""
-        from .models import RunResult
+        from ..models import RunResult
 
         run = RunResult.model_validate(self.result or {})
         run._from_journal = True
@@ -617,15 +617,15 @@ def open_journal(spec: JournalSpec) -> Journal:
     """
     if isinstance(spec, Journal):
         return spec
-    from ._redis import is_redis_url
+    from .redis import is_redis_url
 
     if not isinstance(spec, (str, os.PathLike)):  # a redis-py client
-        from ._journal_redis import RedisJournal
+        from .redis_journal import RedisJournal
 
         return RedisJournal(spec)
     text = os.fspath(spec)
     if is_redis_url(text):
-        from ._journal_redis import RedisJournal
+        from .redis_journal import RedisJournal
 
         journal: Journal = RedisJournal(text)
     else:

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from ._exceptions import BudgetExceededError, KnoudsError
-from ._public import publish
+from .._exceptions import BudgetExceededError, KnoudsError
+from .._public import publish
 
 if TYPE_CHECKING:
-    from ._types import Clock
+    from .._types import Clock
 
 __all__ = ["Budget", "BudgetStore", "BudgetStoreError", "Hold", "MemoryBudgetStore", "Totals"]
 
@@ -266,7 +266,7 @@ class Budget:
         if store is None:
             self._store = MemoryBudgetStore()
         else:
-            from ._budget_redis import RedisBudgetStore
+            from .redis_budget import RedisBudgetStore
 
             self._store = RedisBudgetStore(store)
 

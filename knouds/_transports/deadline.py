@@ -1,9 +1,9 @@
 """How the client shells enforce the limits the core sets on one exchange: wall time and body size.
 
 The core decides, per attempt, how many seconds the whole exchange may take and how many body
-bytes may be read (`knouds._core.Send`). httpx's own timeouts bound each socket operation, not
-the exchange: a server dripping a header line a second, or a body byte a second, never trips a
-read timeout. So:
+bytes may be read (`knouds._core.attempt.Send`). httpx's own timeouts bound each socket
+operation, not the exchange: a server dripping a header line a second, or a body byte a second,
+never trips a read timeout. So:
 
 - the body is always streamed and counted after decompression (`BodyReader`): a body over the
   cap, or one still arriving when the time is up, is abandoned without reading the rest;
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 import httpcore
 import httpx
 
-from ._config import ACCEPT_ENCODING
+from .._core.settings import ACCEPT_ENCODING
 
 __all__ = [
     "BOUNDED_ENCODINGS",

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ._public import publish
+from .._public import publish
 
 if TYPE_CHECKING:
-    from ._exceptions import KnoudsError
-    from .models import RunResult
+    from .._exceptions import KnoudsError
+    from ..models import RunResult
 
 __all__ = ["BatchResults", "Usage", "UsageLine", "UsageRecorder"]
 
@@ -183,7 +183,7 @@ class BatchResults(list["RunResult | KnoudsError"]):
 
     def summary(self) -> str:
         """One line: runs that succeeded and failed, credits charged, and the estimate if any."""
-        from ._exceptions import KnoudsError
+        from .._exceptions import KnoudsError
 
         failed = sum(1 for outcome in self if isinstance(outcome, KnoudsError))
         text = (
@@ -197,8 +197,8 @@ class BatchResults(list["RunResult | KnoudsError"]):
         return text
 
     def _repr_html_(self) -> str:
-        from ._display import media_html
-        from ._exceptions import KnoudsError
+        from .._exceptions import KnoudsError
+        from .._media.display import media_html
 
         cells = []
         for index, outcome in enumerate(self[:_HTML_ROWS]):

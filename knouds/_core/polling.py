@@ -12,8 +12,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
-from ._core import check_execution_id
-from ._exceptions import (
+from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
     ExecutionCancelledError,
@@ -23,10 +22,11 @@ from ._exceptions import (
     KnoudsError,
     RateLimitError,
 )
-from ._responses import redact
-from ._retry import RetryPolicy
-from ._types import NOT_GIVEN, NotGiven
-from .models import Execution, RunResult
+from .._types import NOT_GIVEN, NotGiven
+from ..models import Execution, RunResult
+from .attempt import check_execution_id
+from .responses import redact
+from .retry import RetryPolicy
 
 __all__ = ["BACKOFF", "ExecutionRef", "Poll", "execution_id_of", "next_interval", "settle"]
 

@@ -27,14 +27,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._budget import Budget, BudgetStoreError, Hold
-from ._exceptions import APIConnectionError, APIStatusError, BudgetExceededError
-from ._usage import BatchResults, UsageRecorder
-from .models import Execution, RunResult, WorkflowSummary
+from .._exceptions import APIConnectionError, APIStatusError, BudgetExceededError
+from .._stores.budget import Budget, BudgetStoreError, Hold
+from .._stores.usage import BatchResults, UsageRecorder
+from ..models import Execution, RunResult, WorkflowSummary
 
 if TYPE_CHECKING:
-    from ._batch import BatchOutcome
-    from ._core import CallContext, Parse
+    from .._batch import BatchOutcome
+    from .attempt import CallContext, Parse
 
 __all__ = [
     "BatchSpend",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from pydantic import TypeAdapter
 
-from ._exceptions import (
+from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
@@ -18,12 +18,12 @@ from ._exceptions import (
     RateLimitError,
     class_for,
 )
-from ._ratelimit import RateLimit, parse_retry_after
-from ._requests import Endpoint, short
-from .models import Execution, Identity, RunResult, Workflow, WorkflowSchema, WorkflowSummary
+from ..models import Execution, Identity, RunResult, Workflow, WorkflowSchema, WorkflowSummary
+from .ratelimit import RateLimit, parse_retry_after
+from .requests import Endpoint, short
 
 if TYPE_CHECKING:
-    from ._core import Parse
+    from .attempt import Parse
 
 T = TypeVar("T")
 

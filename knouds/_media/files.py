@@ -12,12 +12,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
-from ._exceptions import MediaDownloadError
+from .._exceptions import MediaDownloadError
 
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    from .models import Media
+    from ..models import Media
 
 PathLike: TypeAlias = "str | os.PathLike[str]"
 

@@ -24,14 +24,13 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from ._config import resolve_rate_limit_store
-from ._exceptions import ConfigurationError, RateLimitStoreError
-
 # The pacer's own constants, so both stores decide alike.
-from ._ratelimit import _RESET_MARGIN, _UNKNOWN_RESET_POLL, Pacer, RateLimit, Ticket
-from ._ratescripts import ScriptRunner, StoreCall
-from ._redis import DEFAULT_REDIS_TIMEOUT, is_redis_url, redis_connection
-from ._types import Clock
+from .._core.ratelimit import _RESET_MARGIN, _UNKNOWN_RESET_POLL, Pacer, RateLimit, Ticket
+from .._core.settings import resolve_rate_limit_store
+from .._exceptions import ConfigurationError, RateLimitStoreError
+from .._types import Clock
+from .pacing_scripts import ScriptRunner, StoreCall
+from .redis import DEFAULT_REDIS_TIMEOUT, is_redis_url, redis_connection
 
 __all__ = [
     "Fallback",

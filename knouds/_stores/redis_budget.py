@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ._budget import BudgetStoreError, Totals
-from ._exceptions import ConfigurationError
-from ._redis import is_async_redis_client, is_redis_client, redis_connection
+from .._exceptions import ConfigurationError
+from .budget import BudgetStoreError, Totals
+from .redis import is_async_redis_client, is_redis_client, redis_connection
 
 __all__ = ["RedisBudgetStore", "budget_connection"]
 

@@ -18,12 +18,13 @@ from typing import TypeVar
 import httpx
 import pydantic
 
-from ._config import DEFAULT_MAX_RESPONSE_BYTES
-from ._exceptions import APIResponseValidationError, RateLimitError
-from ._ratelimit import RateLimit
-from ._ratestore import PaceTicket, Pacing, StoreCall
-from ._requests import Endpoint, check_execution_id, check_slug, encode_inputs, encode_workflow
-from ._responses import (
+from .._exceptions import APIResponseValidationError, RateLimitError
+from .._stores.pacing import PaceTicket, Pacing, StoreCall
+from .._transports.deadline import BodyTooLarge, SendProgress
+from .._types import Clock
+from .ratelimit import RateLimit
+from .requests import Endpoint, check_execution_id, check_slug, encode_inputs, encode_workflow
+from .responses import (
     map_transport_error,
     parse_execution,
     parse_identity,
@@ -34,9 +35,8 @@ from ._responses import (
     raise_for_response,
     workflow_echo,
 )
-from ._retry import RetryPolicy
-from ._transport import BodyTooLarge, SendProgress
-from ._types import Clock
+from .retry import RetryPolicy
+from .settings import DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = [
     "DISPATCH",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._redis import is_async_redis_client
+from .redis import is_async_redis_client
 
 __all__ = ["ACQUIRE", "RELEASE", "ScriptRunner", "StoreCall"]
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from ._core import DISPATCH, Dispatch, Sleep, check_slug, encode_inputs
-from ._exceptions import (
+from .._exceptions import (
     ExecutionCancelledError,
     ExecutionFailedError,
     IdempotencyConflictError,
@@ -27,7 +26,7 @@ from ._exceptions import (
     KnoudsError,
     UnknownOutcomeError,
 )
-from ._journal import (
+from .._stores.journal import (
     Journal,
     JournalEntry,
     batch_keys,
@@ -38,9 +37,10 @@ from ._journal import (
     mark_in_flight,
     outcome_of,
 )
-from ._retry import RetryPolicy
-from ._types import Clock, Inputs
-from .models import Execution, RunResult
+from .._types import Clock, Inputs
+from ..models import Execution, RunResult
+from .attempt import DISPATCH, Dispatch, Sleep, check_slug, encode_inputs
+from .retry import RetryPolicy
 
 __all__ = [
     "ApiCall",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._exceptions import (
+from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
@@ -21,8 +21,8 @@ from ._exceptions import (
     KnoudsError,
     RateLimitError,
 )
-from ._public import publish
-from ._types import Clock
+from .._public import publish
+from .._types import Clock
 
 if TYPE_CHECKING:
     import tenacity

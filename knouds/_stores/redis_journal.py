@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._exceptions import ConfigurationError
-from ._journal import (
+from .._exceptions import ConfigurationError
+from .._public import publish
+from .journal import (
     DEFAULT_STALE_AFTER,
     DEFAULT_TTL,
     Claim,
@@ -19,7 +20,6 @@ from ._journal import (
     Journal,
     JournalEntry,
 )
-from ._public import publish
 
 if TYPE_CHECKING:
     import redis
@@ -60,7 +60,7 @@ def connect(target: str | redis.Redis) -> redis.Redis:
         ConfigurationError: redis-py is missing, the URL does not parse, or the target is not a
             sync redis-py client (the journal's writes are short blocking calls).
     """
-    from ._redis import is_async_redis_client, redis_connection
+    from .redis import is_async_redis_client, redis_connection
 
     if is_async_redis_client(target):
         raise ConfigurationError(

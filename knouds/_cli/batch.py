@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._cli_output import rate_limit_dict
+from .output import rate_limit_dict
 
 if TYPE_CHECKING:
     import knouds
@@ -91,7 +91,7 @@ def _error_dict(error: BaseException) -> dict[str, Any]:
 def _save(result: knouds.RunResult, directory: Path) -> list[str]:
     """Save a result's media into ``directory``: skipped when an earlier run of the batch saved
     every file, done again when one is missing (that run was interrupted while saving)."""
-    from ._files import named
+    from .._media.files import named
 
     paths = [directory / name for _, name in named(result.media)]
     if all(path.is_file() for path in paths):

@@ -45,9 +45,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from ._cli_batch import add_batch_command
-from ._cli_output import Elapsed, credits, print_result, rate_limit_dict, save_media
-from ._version import __version__
+from .._version import __version__
+from .batch import add_batch_command
+from .output import Elapsed, credits, print_result, rate_limit_dict, save_media
 
 if TYPE_CHECKING:
     import knouds

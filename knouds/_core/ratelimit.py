@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-from ._public import publish
-from ._types import Clock
+from .._public import publish
+from .._types import Clock
 
 __all__ = [
     "Pacer",

@@ -11,7 +11,7 @@ import importlib
 import inspect
 from typing import Any
 
-from ._exceptions import ConfigurationError
+from .._exceptions import ConfigurationError
 
 __all__ = [
     "DEFAULT_REDIS_TIMEOUT",

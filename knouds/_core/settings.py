@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from ._exceptions import ConfigurationError
-from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
-from ._version import __version__
+from .._exceptions import ConfigurationError
+from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from .._version import __version__
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -45,8 +45,9 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=DEFAULT_CONNECT_TIMEOUT)
 # Many long runs in flight at once: httpx's default of 100 connections would queue the 101st.
 DEFAULT_LIMITS = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
-# Only encodings whose decompression can be counted as it goes (see `knouds._transport`); with
-# brotli or zstandard installed httpx would otherwise ask for "br" and "zstd" too.
+# Only encodings whose decompression can be counted as it goes (see
+# `knouds._transports.deadline`); with brotli or zstandard installed httpx would otherwise ask for
+# "br" and "zstd" too.
 ACCEPT_ENCODING = "gzip, deflate"
 # The largest response body read (after decompression). Knouds answers with JSON that points at
 # media by URL: real bodies are kilobytes, so this only stops a broken or hostile server.
@@ -243,7 +244,7 @@ def resolve_rate_limit_store(value: object) -> object | None:
     if isinstance(value, str):
         if value.strip().lower() in LOCAL_STORE_NAMES:
             return None
-        from ._redis import is_redis_url
+        from .._stores.redis import is_redis_url
 
         if not is_redis_url(value):
             raise ConfigurationError(

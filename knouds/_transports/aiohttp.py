@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, to_timeout
-from ._http import FastSendAsyncClient, use_set_cookie_only
-from ._public import publish
-from ._types import TimeoutTypes
+from .._core.settings import DEFAULT_LIMITS, DEFAULT_TIMEOUT, to_timeout
+from .._public import publish
+from .._types import TimeoutTypes
+from .pool import FastSendAsyncClient, use_set_cookie_only
 
 __all__ = ["DefaultAioHttpClient"]
 
@@ -67,7 +67,7 @@ def DefaultAioHttpClient(
     try:
         from httpx_aiohttp import HttpxAiohttpClient
 
-        from ._aiohttp_transport import LeanAiohttpTransport
+        from .aiohttp_stream import LeanAiohttpTransport
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
     inner = LeanAiohttpTransport(

@@ -6,7 +6,7 @@ import html
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import Media, RunResult
+    from ..models import Media, RunResult
 
 __all__ = ["media_html", "result_html"]
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._config import USER_AGENT, to_timeout
-from ._exceptions import MediaDownloadError
-from ._types import NotGiven
+from .._core.settings import USER_AGENT, to_timeout
+from .._exceptions import MediaDownloadError
+from .._types import NotGiven
 
 if TYPE_CHECKING:
     from typing import TypeAlias

@@ -1,0 +1,1 @@
+"""Run outputs: the fetch policy for media URLs, writing files, and notebook display."""

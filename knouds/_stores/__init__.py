@@ -1,0 +1,2 @@
+"""Where state lives: the memory, SQLite and Redis backends of pacing, budgets and the run
+journal, and the usage report."""
