@@ -19,10 +19,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import webhooks
-    from ._client import (
-        AsyncClient,
-        Client,
-    )
+    from ._async.client import AsyncClient
     from ._core.ratelimit import (
         RateLimit,
     )
@@ -80,6 +77,7 @@ if TYPE_CHECKING:
     )
     from ._stores.redis_journal import RedisJournal
     from ._stores.usage import BatchResults, Usage, UsageLine
+    from ._sync.client import Client
     from ._transports.aiohttp import DefaultAioHttpClient
     from ._types import (
         NOT_GIVEN,

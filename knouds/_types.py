@@ -20,6 +20,7 @@ __all__ = [
     "NotGiven",
     "RedisClient",
     "Sleep",
+    "SleepFn",
     "TimeoutTypes",
 ]
 
@@ -57,6 +58,8 @@ JSONObject: TypeAlias = dict[str, Any]
 Clock: TypeAlias = Callable[[], float]
 Sleep: TypeAlias = Callable[[float], None]
 AsyncSleep: TypeAlias = Callable[[float], Awaitable[None]]
+# `Sleep` under the name the sync shells use (their `Sleep` is the core's command).
+SleepFn: TypeAlias = Sleep
 # A redis-py client (``redis.Redis``, ``redis.asyncio.Redis`` or a cluster client); redis-py is an
 # optional dependency, so it cannot be named here.
 RedisClient: TypeAlias = Any

@@ -3,8 +3,8 @@
 No sockets here. One call attempt is a generator (`attempt_flow`) that yields commands,
 ``Sleep(seconds)``, ``Send(request)`` or ``StoreCall`` (a round trip to a shared rate-limit
 store); the sync and async clients each drive it with a few lines of their own I/O. That keeps
-one copy of the logic for both clients. Checking arguments lives in `_requests`, reading
-responses in `_responses`; both are re-exported here.
+one copy of the logic for both clients. Checking arguments lives in `requests`, reading
+responses in `responses`; both are re-exported here.
 """
 
 from __future__ import annotations

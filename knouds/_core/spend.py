@@ -33,7 +33,7 @@ from .._stores.usage import BatchResults, UsageRecorder
 from ..models import Execution, RunResult, WorkflowSummary
 
 if TYPE_CHECKING:
-    from .._batch import BatchOutcome
+    from .._base.batch import BatchOutcome
     from .attempt import CallContext, Parse
 
 __all__ = [

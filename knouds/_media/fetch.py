@@ -1,8 +1,8 @@
 """Which media URLs may be fetched, and how: the I/O-free policy of a download.
 
 `check_url` refuses what must not be fetched before anything is sent; `Fetch` follows one
-download through its redirects, status and size limit. The shells in `knouds._download` only move
-bytes.
+download through its redirects, status and size limit. The shells in ``knouds/_async/download.py``
+and ``knouds/_sync/download.py`` only move bytes.
 """
 
 from __future__ import annotations

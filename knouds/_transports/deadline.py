@@ -15,17 +15,23 @@ never trips a read timeout. So:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import ssl
+import sys
 import time
 import typing
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import httpcore
 import httpx
 
 from .._core.settings import ACCEPT_ENCODING
+
+if TYPE_CHECKING:
+    from .._core.attempt import Send
 
 __all__ = [
     "BOUNDED_ENCODINGS",
@@ -271,3 +277,69 @@ def install_deadlines(client: httpx.Client) -> bool:
             continue
         pool._network_backend = DeadlineBackend(backend)  # type: ignore[union-attr]
     return installed
+
+
+# The two shells' ways of holding an exchange to its limit (``scripts/unasync.py`` maps one onto
+# the other).
+if sys.version_info >= (3, 11):
+    _timeout = asyncio.timeout
+else:  # pragma: no cover - Python 3.10
+
+    class _timeout:
+        """``asyncio.timeout`` for Python 3.10: cancel the task when the time is up."""
+
+        def __init__(self, seconds: float) -> None:
+            self._seconds = seconds
+            self._expired = False
+
+        async def __aenter__(self) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            loop = asyncio.get_running_loop()
+            self._handle = loop.call_later(self._seconds, self._expire, task)
+
+        def _expire(self, task: asyncio.Task[Any]) -> None:
+            self._expired = True
+            task.cancel()
+
+        async def __aexit__(self, exc_type: object, *rest: object) -> None:
+            self._handle.cancel()
+            if self._expired and exc_type is asyncio.CancelledError:
+                raise asyncio.TimeoutError
+
+
+@contextlib.contextmanager
+def _deadline(send: Send, http: httpx.Client) -> Iterator[float | None]:
+    """The monotonic instant by which ``send``'s exchange must end (sync): a blocking read cannot
+    be interrupted from outside, so the socket operations read it (`install_deadlines`). The
+    pool's trace tells how far the exchange got."""
+    deadline = None if send.limit is None else time.monotonic() + send.limit
+    token = SEND_DEADLINE.set(deadline)
+    send.progress.traced = reports_progress(http, send.request.url)
+    send.request.extensions["trace"] = send.progress.trace_sync
+    try:
+        yield deadline
+    finally:
+        SEND_DEADLINE.reset(token)
+
+
+@contextlib.asynccontextmanager
+async def _async_deadline(send: Send, http: httpx.AsyncClient) -> AsyncIterator[float | None]:
+    """The monotonic instant by which ``send``'s exchange must end (async): the whole exchange
+    runs inside an asyncio timeout (any transport, aiohttp too). When the time is up (or the
+    transport raises one of asyncio's timeouts), it raises the error `SendProgress` makes of how
+    far the exchange got, from the pool's trace."""
+    progress = send.progress
+    progress.traced = reports_progress(http, send.request.url)
+    send.request.extensions["trace"] = progress.trace
+    try:
+        if send.limit is None:
+            yield None
+        else:
+            deadline = time.monotonic() + send.limit
+            async with _timeout(send.limit):
+                yield deadline
+    except asyncio.TimeoutError:
+        raise await progress.timed_out(send.request) from None
+    finally:
+        send.request.extensions.pop("trace", None)

@@ -102,7 +102,7 @@ class Media(_Model):
 
         Other arguments and errors as for `read`.
         """
-        from .._download import iter_media
+        from .._sync.download import iter_media
 
         return iter_media(
             self.url,
@@ -141,7 +141,7 @@ class Media(_Model):
         Raises:
             MediaDownloadError: as for `read`, or if the name would leave the directory.
         """
-        from .._download import save_media
+        from .._sync.download import save_media
 
         return save_media(
             self.url,
@@ -173,7 +173,7 @@ class Media(_Model):
         http_client: httpx.AsyncClient | None = None,
     ) -> AsyncGenerator[bytes, None]:
         """Async twin of `iter_bytes`: ``async for chunk in media.aiter_bytes(): ...``."""
-        from .._download import aiter_media
+        from .._async.download import aiter_media
 
         return aiter_media(
             self.url,
@@ -193,7 +193,7 @@ class Media(_Model):
         http_client: httpx.AsyncClient | None = None,
     ) -> Path:
         """Async twin of `save` (``http_client`` is an ``httpx.AsyncClient``)."""
-        from .._download import asave_media
+        from .._async.download import asave_media
 
         return await asave_media(
             self.url,

@@ -113,7 +113,7 @@ class RunResult(_Model):
         Returns:
             The paths written, in the order of `media`.
         """
-        from .._download import save_all
+        from .._sync.download import save_all
 
         return save_all(
             self.media, directory, max_bytes=max_bytes, timeout=timeout, http_client=http_client
@@ -128,7 +128,7 @@ class RunResult(_Model):
         http_client: httpx.AsyncClient | None = None,
     ) -> list[Path]:
         """Async twin of `save_all` (``http_client`` is an ``httpx.AsyncClient``)."""
-        from .._download import asave_all
+        from .._async.download import asave_all
 
         return await asave_all(
             self.media, directory, max_bytes=max_bytes, timeout=timeout, http_client=http_client

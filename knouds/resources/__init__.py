@@ -1,1 +1,5 @@
-"""API resources: ``client.models``, ``client.workflows``, ``client.executions``."""
+"""API resources: ``client.models``, ``client.workflows``, ``client.executions``.
+
+Kept for imports written against earlier releases (``knouds.resources.models.Models``); the
+classes live in ``knouds._sync.resources`` and ``knouds._async.resources``.
+"""

@@ -17,8 +17,9 @@ from typing import Any
 import httpx  # noqa: F401 - imported once by the fork server, so children start warm
 
 import knouds
-import knouds._client
+import knouds._async.client
 import knouds._core.journaled
+import knouds._sync.client
 
 MODEL = "gpt-image-2"
 _context: Any = None

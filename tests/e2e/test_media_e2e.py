@@ -147,7 +147,7 @@ async def test_no_key_reaches_the_media_routes(
 ) -> None:
     import httpx
 
-    from knouds import _download
+    from knouds._media import clients as _clients
     from knouds._media.fetch import MEDIA_HEADERS
 
     sent: list[httpx.Headers] = []
@@ -160,7 +160,7 @@ async def test_no_key_reaches_the_media_routes(
 
     if client_kind == "sync":
         shared = httpx.Client(headers=MEDIA_HEADERS, event_hooks={"request": [record]})
-        monkeypatch.setattr(_download, "_shared", shared)
+        monkeypatch.setattr(_clients, "_shared", shared)
     else:
         real = httpx.AsyncClient
 

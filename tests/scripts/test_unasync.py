@@ -1,6 +1,7 @@
-"""``scripts/unasync.py``: the sync shells are generated from the async ones, and CI notices a
-sync file edited by hand. (Outside ``tests/unit``: mutation testing runs the unit tests against
-rewritten copies of the shells, which the check would rightly refuse.)"""
+"""``scripts/unasync.py``: the sync shells (``knouds/_sync/``) are generated from the async ones
+(``knouds/_async/``), whole files, and CI notices a sync file edited by hand. (Outside
+``tests/unit``: mutation testing runs the unit tests against rewritten copies of the shells,
+which the check would rightly refuse.)"""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "unasync.py"
@@ -36,9 +35,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _copy_of_the_shells(tmp_path: Path) -> Path:
-    for name in unasync.FILES:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("knouds/_async", "knouds/_sync"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")  # ruff's settings
     return tmp_path
 
@@ -53,21 +51,84 @@ def test_ci_runs_the_check() -> None:
     assert "python scripts/unasync.py --check" in ci
 
 
+def test_every_async_module_has_a_generated_twin_marked_on_its_first_line() -> None:
+    sources = sorted((ROOT / "knouds" / "_async").rglob("*.py"))
+    assert {p.relative_to(ROOT / "knouds" / "_async") for p in sources} == {
+        p.relative_to(ROOT / "knouds" / "_sync") for p in (ROOT / "knouds" / "_sync").rglob("*.py")
+    }
+    for source in sources:
+        name = source.relative_to(ROOT).as_posix()
+        twin = ROOT / unasync.sync_name(name)
+        first = twin.read_text(encoding="utf-8").splitlines()[0]
+        assert first == f"# Generated from {name} by scripts/unasync.py:"
+
+
+def test_a_whole_file_is_generated(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    source = tmp_path / "knouds" / "_async" / "example.py"
+    source.parent.mkdir(parents=True)
+    source.write_text(
+        '"""`AsyncClient` in one line."""\n'
+        "\n"
+        "import asyncio\n"
+        "from collections.abc import AsyncGenerator, Awaitable, Callable\n"
+        "\n"
+        "from .._async.client import AsyncClient\n"
+        "from ..models import RunResult\n"
+        "\n"
+        "\n"
+        "async def arun(client: AsyncClient, run: Callable[[], Awaitable[RunResult]]) -> None:\n"
+        "    await asyncio.sleep(1)\n"
+        "    client.bind()  # unasync: remove\n"
+        "    await run()\n"
+        "    await client.aclose()\n"
+        "\n"
+        "\n"
+        "async def chunks() -> AsyncGenerator[bytes, None]:\n"
+        '    yield b""\n',
+        encoding="utf-8",
+    )
+    generated = unasync.generate(
+        source.read_text(encoding="utf-8"), "knouds/_async/example.py", root=tmp_path
+    )
+    assert generated == (
+        "# Generated from knouds/_async/example.py by scripts/unasync.py:\n"
+        "# edit that file, not this one.\n"
+        '"""`Client` in one line."""\n'
+        "\n"
+        "import time\n"
+        "from collections.abc import Callable, Generator\n"
+        "\n"
+        "from .._sync.client import Client\n"
+        "from ..models import RunResult\n"
+        "\n"
+        "\n"
+        "def run(client: Client, run: Callable[[], RunResult]) -> None:\n"
+        "    time.sleep(1)\n"
+        "    run()\n"
+        "    client.close()\n"
+        "\n"
+        "\n"
+        "def chunks() -> Generator[bytes, None]:\n"
+        '    yield b""\n'
+    )
+
+
 def test_a_hand_edit_to_generated_code_fails_the_check_and_regenerating_undoes_it(
     tmp_path: Path,
 ) -> None:
     root = _copy_of_the_shells(tmp_path)
-    models = root / "knouds" / "resources" / "models.py"
+    models = root / "knouds" / "_sync" / "resources" / "models.py"
     original = models.read_text(encoding="utf-8")
-    sync_line = '        """Run a model and wait for its output.\n'
-    assert original.count(sync_line) == 2  # once generated, once in the async source
-    models.write_text(original.replace(sync_line, '        """Run a model.\n', 1), "utf-8")
+    line = '        """Run a model and wait for its output.\n'
+    assert original.count(line) == 1
+    models.write_text(original.replace(line, '        """Run a model.\n'), "utf-8")
 
     done = _run("--check", "--root", str(root))
     assert done.returncode == 1
     assert '-        """Run a model.\n' in done.stdout
     assert '+        """Run a model and wait for its output.\n' in done.stdout
-    assert "the sync code of knouds/resources/models.py differs" in done.stdout
+    assert "knouds/_sync/resources/models.py differs from what its async source" in done.stdout
 
     assert _run("--root", str(root)).returncode == 0
     assert models.read_text(encoding="utf-8") == original
@@ -76,16 +137,26 @@ def test_a_hand_edit_to_generated_code_fails_the_check_and_regenerating_undoes_i
 
 def test_an_async_edit_reaches_the_sync_code_only_when_regenerated(tmp_path: Path) -> None:
     root = _copy_of_the_shells(tmp_path)
-    executions = root / "knouds" / "resources" / "executions.py"
-    source = executions.read_text(encoding="utf-8")
-    before, default, after = source.rpartition("timeout: float | None = 600.0,")
-    assert before.index("class Executions:") < before.index("class AsyncExecutions:")
-    edited = before + default.replace("600.0", "900.0") + after  # the async source only
-    executions.write_text(edited, encoding="utf-8")
+    source = root / "knouds" / "_async" / "resources" / "executions.py"
+    twin = root / "knouds" / "_sync" / "resources" / "executions.py"
+    text = source.read_text(encoding="utf-8")
+    assert text.count("timeout: float | None = 600.0,") == 1
+    source.write_text(text.replace("= 600.0,", "= 900.0,"), encoding="utf-8")
 
     assert _run("--check", "--root", str(root)).returncode == 1
+    assert "= 900.0," not in twin.read_text(encoding="utf-8")
     assert _run("--root", str(root)).returncode == 0
-    assert executions.read_text(encoding="utf-8").count("= 900.0,") == 2
+    assert "= 900.0," in twin.read_text(encoding="utf-8")
+    assert _run("--check", "--root", str(root)).returncode == 0
+
+
+def test_a_sync_file_without_an_async_source_fails_the_check(tmp_path: Path) -> None:
+    root = _copy_of_the_shells(tmp_path)
+    (root / "knouds" / "_sync" / "extra.py").write_text('"""Written by hand."""\n', "utf-8")
+
+    done = _run("--check", "--root", str(root))
+    assert done.returncode == 1
+    assert "knouds/_sync/extra.py: no async source" in done.stdout
 
 
 def test_substitutions_replace_whole_words_only() -> None:
@@ -95,24 +166,12 @@ def test_substitutions_replace_whole_words_only() -> None:
         "    async for chunk in response.aiter_bytes(): ...\n",
         "    close = aclose  # unasync: remove\n",
         "    return await command.arun(), self.aclosed, _ASYNC, run_batch_async\n",
+        "from knouds._async.batch import x  # knouds._asynchronous\n",
     ]
     assert unasync.unasync_lines(lines) == [
         "def run(self, client: Client) -> Models:\n",
         "    self._client.close()  # AsyncNotSupportedError, asynchronously\n",
         "    for chunk in response.iter_bytes(): ...\n",
         "    return command.run(), self.aclosed, _ASYNC, run_batch\n",
+        "from knouds._sync.batch import x  # knouds._asynchronous\n",
     ]
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("# unasync: async\nx = 1\n", "is not closed"),
-        ("# unasync: end\n", "without a region"),
-        ("# unasync: async\n# unasync: sync\n# unasync: end\n", "inside another"),
-        ("# unasync: async\nx = 1\n# unasync: end\n", "as many sync regions"),
-    ],
-)
-def test_malformed_markers_are_refused(text: str, message: str) -> None:
-    with pytest.raises(SystemExit, match=message):
-        unasync.generate(text, "example.py")

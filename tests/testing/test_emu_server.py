@@ -195,7 +195,7 @@ def test_the_plugin_costs_nothing_until_a_fixture_is_used() -> None:
     )
     assert out.returncode == 0, out.stderr
     loaded = ast.literal_eval(out.stdout.strip())
-    heavy = ("httpx", "pydantic", "tenacity", "anyio", "knouds.testing", "knouds._client")
+    heavy = ("httpx", "pydantic", "tenacity", "anyio", "knouds.testing", "knouds._sync.client")
     assert [name for name in loaded if name.startswith(heavy)] == []
 
 

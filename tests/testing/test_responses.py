@@ -492,7 +492,8 @@ def test_importing_the_builders_leaves_the_emulator_unloaded() -> None:
     code = (
         "import sys, knouds.testing.responses as r; r.run(images=['https://cdn.test/a.png']);"
         "heavy = [m for m in ('knouds.testing._emulator', 'knouds.testing._app', "
-        "'knouds.testing._server', 'http.server', 'socketserver', 'knouds._client', 'pydantic') "
+        "'knouds.testing._server', 'http.server', 'socketserver', 'knouds._sync.client', "
+        "'pydantic') "
         "if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run(

@@ -304,7 +304,8 @@ async def test_an_unexpected_exception_stays_in_its_slot_and_keeps_the_others(
 async def test_a_non_knouds_exception_of_one_input_keeps_the_paid_results(
     client_kind: str,
 ) -> None:
-    from knouds._batch import run_batch, run_batch_async
+    from knouds._async.batch import run_batch_async
+    from knouds._sync.batch import run_batch
 
     def outcome(inputs: Any) -> knouds.RunResult:
         if inputs["i"] == 2:

@@ -247,7 +247,15 @@ print("done")
 
 
 def test_import_is_light() -> None:
-    lazy = ("httpx", "pydantic", "tenacity", "knouds.testing", "knouds._cli", "knouds._download")
+    lazy = (
+        "httpx",
+        "pydantic",
+        "tenacity",
+        "knouds.testing",
+        "knouds._cli",
+        "knouds._sync.download",
+        "knouds._async.download",
+    )
     code = f"import sys, knouds; print(sorted(m for m in {lazy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr

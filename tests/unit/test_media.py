@@ -17,7 +17,7 @@ import pytest
 import respx
 
 import knouds
-from knouds import _download
+from knouds._media import clients as _clients
 from knouds.testing import responses
 from tests.conftest import API_KEY, BASE_URL, rate_headers, resolve
 
@@ -428,8 +428,8 @@ async def test_default_clients_carry_no_key(
 
 
 def test_the_shared_sync_client_is_built_once_and_is_not_the_api_client() -> None:
-    first = _download.shared_client()
-    assert _download.shared_client() is first
+    first = _clients.shared_client()
+    assert _clients.shared_client() is first
     assert "x-api-key" not in first.headers
     assert first.follow_redirects is False
 
@@ -548,7 +548,7 @@ def test_importing_knouds_does_not_load_the_downloader() -> None:
     import subprocess
     import sys
 
-    code = "import sys, knouds; print('knouds._download' in sys.modules)"
+    code = "import sys, knouds; print('knouds._sync.download' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -13,9 +13,11 @@ import httpx
 import pytest
 
 import knouds
-from knouds import _download
+from knouds._async import download as _adownload
+from knouds._media import clients as _clients
 from knouds._media import fetch as _fetch
 from knouds._media import files as _files
+from knouds._sync import download as _download
 from tests.conftest import resolve
 from tests.unit.test_media import IO, PNG, S3, Unsized, files_in, redirects, serve
 
@@ -51,10 +53,10 @@ class Endless(httpx.SyncByteStream, httpx.AsyncByteStream):
 def test_a_closed_shared_client_is_replaced_with_a_keyless_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_download, "_shared", None)
-    first = _download.shared_client()
+    monkeypatch.setattr(_clients, "_shared", None)
+    first = _clients.shared_client()
     first.close()
-    second = _download.shared_client()
+    second = _clients.shared_client()
     try:
         assert second is not first
         assert not second.is_closed
@@ -194,7 +196,7 @@ async def test_save_all_numbers_clashing_names_before_the_last_extension(
         for name in ("mesh", "x.tar.gz")
     ]
     client = io.client(serve())
-    save_all: Any = _download.save_all if io.kind == "sync" else _download.asave_all
+    save_all: Any = _download.save_all if io.kind == "sync" else _adownload.asave_all
     saved = await resolve(save_all(media, tmp_path, http_client=client))
     assert sorted(p.name for p in saved) == sorted(
         ["mesh", "mesh-1", "mesh-2", "x.tar.gz", "x.tar-1.gz", "x.tar-2.gz"]

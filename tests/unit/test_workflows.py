@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 import knouds
-from knouds.resources.workflows import AsyncWorkflows, Workflows, check_input_names
+from knouds._base.workflows import check_input_names
+from knouds.resources.workflows import AsyncWorkflows, Workflows
 from tests.conftest import API_KEY, json_response, resolve
 
 SLUG = "my-thumbnail-pipeline"

@@ -19,13 +19,13 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
-from ._exceptions import KnoudsError
-from ._types import Inputs
+from .._exceptions import KnoudsError
+from .._types import Inputs
 
 if TYPE_CHECKING:
-    from .models import RunResult
+    from ..models import RunResult
 
-__all__ = ["BatchOutcome", "BatchProgress", "ProgressCallback", "run_batch", "run_batch_async"]
+__all__ = ["BatchOutcome", "BatchProgress", "ProgressCallback", "run_workers", "run_workers_async"]
 
 BatchOutcome: TypeAlias = "RunResult | KnoudsError"
 """One slot of a batch: the input's result, or the error it raised."""
@@ -143,73 +143,13 @@ def _as_outcome(error: Exception) -> KnoudsError:
     return wrapped
 
 
-# unasync: sync. Generated from the async worker below by scripts/unasync.py: edit that.
-def _work(batch: _Batch, run: Callable[[Inputs], RunResult]) -> None:
-    """Run inputs until the batch has none left or stops."""
-    while (job := batch.take()) is not None:
-        index, inputs = job
-        try:
-            outcome: BatchOutcome = run(inputs)
-        except Exception as error:
-            outcome = _as_outcome(error)
-        except BaseException:
-            batch.abort()
-            raise
-        batch.record(index, outcome)
-
-
-# unasync: end
-
-
-# unasync: async. The source of the sync worker above.
-async def _awork(batch: _Batch, run: Callable[[Inputs], Awaitable[RunResult]]) -> None:
-    """Run inputs until the batch has none left or stops."""
-    while (job := batch.take()) is not None:
-        index, inputs = job
-        try:
-            outcome: BatchOutcome = await run(inputs)
-        except Exception as error:
-            outcome = _as_outcome(error)
-        except BaseException:
-            batch.abort()
-            raise
-        batch.record(index, outcome)
-
-
-# unasync: end
-
-
-def run_batch(
-    run: Callable[[Inputs], RunResult],
-    inputs_list: Iterable[Inputs],
-    *,
-    concurrency: int,
-    return_exceptions: bool,
-    progress: BatchProgress,
-    description: str = "",
-    status: Callable[[int], str] | None = None,
-) -> list[BatchOutcome]:
-    """Call ``run`` on each input from a pool of ``concurrency`` threads.
-
-    Args:
-        run: runs one input (the client's ``run`` with the name and options bound).
-        inputs_list: the inputs, one mapping per run.
-        concurrency: how many runs may be in flight at once.
-        return_exceptions: put each input's `KnoudsError` in its slot instead of
-            raising the first one.
-        progress: ``True`` for a tqdm bar, or a ``callback(done, total, outcome)``.
-        description: the progress bar's label.
-        status: ``status(done)`` gives a note shown after the progress bar.
-
-    Returns:
-        One outcome per input, in input order.
-    """
-    batch = _Batch(inputs_list, concurrency, return_exceptions, progress, description, status)
+def run_workers(batch: _Batch, work: Callable[[], None]) -> None:
+    """Call ``work`` from a pool of ``batch.workers`` threads, then close the batch."""
     from concurrent.futures import ThreadPoolExecutor  # loaded by the first batch, not at import
 
     try:
         with ThreadPoolExecutor(batch.workers, thread_name_prefix="knouds-batch") as pool:
-            futures = [pool.submit(_work, batch, run) for _ in range(batch.workers)]
+            futures = [pool.submit(work) for _ in range(batch.workers)]
             try:
                 for future in futures:
                     future.result()
@@ -220,24 +160,13 @@ def run_batch(
                 raise
     finally:
         batch.close()
-    return batch.outcome()
 
 
-async def run_batch_async(
-    run: Callable[[Inputs], Awaitable[RunResult]],
-    inputs_list: Iterable[Inputs],
-    *,
-    concurrency: int,
-    return_exceptions: bool,
-    progress: BatchProgress,
-    description: str = "",
-    status: Callable[[int], str] | None = None,
-) -> list[BatchOutcome]:
-    """Await ``run`` on each input from ``concurrency`` worker tasks. See `run_batch`."""
-    batch = _Batch(inputs_list, concurrency, return_exceptions, progress, description, status)
+async def run_workers_async(batch: _Batch, work: Callable[[], Awaitable[None]]) -> None:
+    """Await ``work`` from ``batch.workers`` worker tasks, then close the batch."""
     import asyncio  # here: sync programs never load asyncio for the SDK
 
-    tasks = [asyncio.ensure_future(_awork(batch, run)) for _ in range(batch.workers)]
+    tasks = [asyncio.ensure_future(work()) for _ in range(batch.workers)]
     try:
         await asyncio.gather(*tasks)
     except BaseException:
@@ -249,4 +178,3 @@ async def run_batch_async(
         raise
     finally:
         batch.close()
-    return batch.outcome()

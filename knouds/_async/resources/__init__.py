@@ -1,0 +1,1 @@
+"""The resources of `AsyncClient`: ``models``, ``workflows`` and ``executions``."""

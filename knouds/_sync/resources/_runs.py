@@ -1,0 +1,217 @@
+# Generated from knouds/_async/resources/_runs.py by scripts/unasync.py:
+# edit that file, not this one.
+"""What ``client.models`` and ``client.workflows`` share: one run or submission, journaled or not,
+and batches of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+
+from ..._base.batch import BatchProgress
+from ..._base.runs import _ASYNC, RunOptions
+from ..._core.attempt import Endpoint, check_slug, encode_inputs, parse_execution, parse_run_result
+from ..._core.spend import (
+    BatchSpend,
+    RunRef,
+    charged_call,
+    plan_batch,
+    run_here,
+)
+from ..._stores.usage import BatchResults
+from ..._types import Inputs
+from ...models import Execution, RunResult
+from ..batch import run_batch
+
+if TYPE_CHECKING:
+    from ..._core.attempt import Parse
+    from ..._stores.journal import Journal, JournalSpec
+    from ..client import Client
+
+
+__all__ = ["Runs"]
+
+T = TypeVar("T")
+
+
+class Runs:
+    """Runs of a model or a workflow: the private half of `Models` and `Workflows`."""
+
+    _client: Client
+    _kind: ClassVar[Literal["models", "workflows"]]
+
+    def _ref(self, name: str) -> RunRef:
+        """What the credit budget and the usage report call this model or workflow."""
+        return RunRef("model" if self._kind == "models" else "workflow", name)
+
+    def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
+        """Refuse ``inputs`` before anything runs (``validate=True``); models check nothing."""
+
+    def _estimate_each(
+        self,
+        name: str,
+        max_credits: float | None,
+        progress: BatchProgress,
+        options: RunOptions,
+    ) -> float | None:
+        """The published estimate of one run, read before a batch; models publish none."""
+        return None
+
+    def _start(
+        self,
+        name: str,
+        inputs: Inputs,
+        params: dict[str, str] | None,
+        parse: Parse[T],
+        options: RunOptions,
+        batch: BatchSpend | None = None,
+    ) -> T:
+        """One run or submission (``params`` carries ``async=true`` for a submission)."""
+        content = encode_inputs(inputs)
+        if options.validate:
+            self._check_inputs(name, inputs, options)
+        models = self._kind == "models"
+        ctx = self._client._context(
+            Endpoint.model_run(name) if models else Endpoint.workflow_run(name),
+            content=content,
+            params=params,
+            timeout=options.timeout,
+            extra_headers=options.extra_headers,
+            retry=options.retry,
+        )
+        return charged_call(self._client, ctx, parse, self._ref(name), batch)
+
+    def _journaled(
+        self,
+        journal: Journal,
+        name: str,
+        inputs: Inputs,
+        key: str | None,
+        want_execution: bool,
+        options: RunOptions,
+        via_submit: bool = False,
+        resend_unknown: bool = False,
+        poll_interval: float = 1.0,
+        batch: BatchSpend | None = None,
+    ) -> Any:
+        """A run or submission recorded in ``journal`` (sent only if its key is not recorded)."""
+
+        def send(submit: bool) -> RunResult | Execution:
+            if submit:
+                return self._start(name, inputs, _ASYNC, parse_execution, options, batch)
+            return self._start(name, inputs, None, parse_run_result, options, batch)
+
+        from ..._core.journaled import plan_run
+
+        run = plan_run(
+            self._client,
+            journal,
+            f"{self._kind}/{name}",
+            inputs,
+            key,
+            send,
+            want_execution=want_execution,
+            via_submit=via_submit,
+            resend_unknown=resend_unknown,
+            poll_interval=poll_interval,
+            retry=options.retry,
+        )
+        return self._client._journaled(run)
+
+    def _run(self, name: str, inputs: Inputs, options: RunOptions, key: str | None) -> RunResult:
+        """``run``: one run, recorded in the client's journal when it has one."""
+        journal = self._client._journal_for(key)
+        if journal is None:
+            return self._start(name, inputs, None, parse_run_result, options)
+        result: RunResult = self._journaled(journal, name, inputs, key, False, options)
+        return result
+
+    def _submit(self, name: str, inputs: Inputs, options: RunOptions, key: str | None) -> Execution:
+        """``submit``: one submission, recorded in the client's journal when it has one."""
+        journal = self._client._journal_for(key)
+        if journal is None:
+            return self._start(name, inputs, _ASYNC, parse_execution, options)
+        execution: Execution = self._journaled(journal, name, inputs, key, True, options)
+        return execution
+
+    def _run_one(
+        self,
+        journal: Journal | None,
+        name: str,
+        inputs: Inputs,
+        options: RunOptions,
+        submit: bool,
+        resend_unknown: bool,
+        poll_interval: float,
+        batch: BatchSpend,
+    ) -> RunResult:
+        """One input of a batch."""
+        if journal is not None:
+            result: RunResult = self._journaled(
+                journal,
+                name,
+                inputs,
+                None,
+                False,
+                options,
+                submit,
+                resend_unknown,
+                poll_interval,
+                batch,
+            )
+            return result
+        if submit:
+            execution = self._start(name, inputs, _ASYNC, parse_execution, options, batch)
+            return self._client.executions.wait(execution, poll_interval=poll_interval)
+        return self._start(name, inputs, None, parse_run_result, options, batch)
+
+    def _plan(
+        self,
+        name: str,
+        runs: int,
+        max_credits: float | None,
+        progress: BatchProgress,
+        options: RunOptions,
+    ) -> BatchSpend:
+        """A batch's spend control, after reading the published estimate when it is used."""
+        each = self._estimate_each(name, max_credits, progress, options)
+        spend = self._client._spend
+        ref = self._ref(name)
+        return run_here(spend.blocking(), plan_batch, spend, ref, runs, max_credits, each)
+
+    def _run_many(
+        self,
+        name: str,
+        inputs_list: Iterable[Inputs],
+        options: RunOptions,
+        concurrency: int,
+        return_exceptions: bool,
+        progress: BatchProgress,
+        journal: JournalSpec | None,
+        submit: bool,
+        resend_unknown: bool,
+        poll_interval: float,
+        max_credits: float | None,
+    ) -> BatchResults:
+        """``run_many``: the batch, within its spend control, recorded in its journal (or the
+        client's) when there is one."""
+        check_slug(name, "model name" if self._kind == "models" else "workflow slug")
+        items = list(inputs_list)
+        batch = self._plan(name, len(items), max_credits, progress, options)
+        book, opened = self._client._batch_journal(journal)
+        try:
+            outcomes = run_batch(
+                lambda inputs: self._run_one(
+                    book, name, inputs, options, submit, resend_unknown, poll_interval, batch
+                ),
+                self._client._keyed_inputs(book, f"{self._kind}/{name}", items),
+                concurrency=concurrency,
+                return_exceptions=return_exceptions,
+                progress=progress,
+                description=name,
+                status=batch.status,
+            )
+        finally:
+            if opened and book is not None:
+                book.close()
+        return batch.results(outcomes)
