@@ -20,6 +20,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from . import webhooks
     from ._async.client import AsyncClient
+    from ._core.journal import JournalEntry
     from ._core.ratelimit import (
         RateLimit,
     )
@@ -70,11 +71,7 @@ if TYPE_CHECKING:
         WorkflowNotFoundError,
     )
     from ._stores.budget import Budget
-    from ._stores.journal import (
-        Journal,
-        JournalEntry,
-        SQLiteJournal,
-    )
+    from ._stores.journal import Journal, SQLiteJournal
     from ._stores.redis_journal import RedisJournal
     from ._stores.usage import BatchResults, Usage, UsageLine
     from ._sync.client import Client

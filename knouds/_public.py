@@ -49,7 +49,7 @@ PUBLIC: Final[Mapping[str, str]] = {
     "InvalidScopeError": "knouds._exceptions",
     "InvalidSlugError": "knouds._exceptions",
     "Journal": "knouds._stores.journal",
-    "JournalEntry": "knouds._stores.journal",
+    "JournalEntry": "knouds._core.journal",
     "JournalError": "knouds._exceptions",
     "KnoudsError": "knouds._exceptions",
     "LegacyKeyRetiredError": "knouds._exceptions",

@@ -45,7 +45,6 @@ SUBS = [
     # The libraries.
     ("import asyncio", "import time"),
     ("asyncio.sleep", "time.sleep"),
-    ("tenacity.AsyncRetrying", "tenacity.Retrying"),
     ("aiter_bytes", "iter_bytes"),
     ("arun", "run"),
     # The SDK's own names.
@@ -58,7 +57,8 @@ SUBS = [
     ("AsyncSleep", "SleepFn"),
     ("build_async_http_client", "build_http_client"),
     ("asynchronous=True", "asynchronous=False"),
-    ("drive_async", "drive"),
+    ("now=False", "now=True"),
+    ("aperform", "perform"),
     ("run_batch_async", "run_batch"),
     ("run_workers_async", "run_workers"),
     ("_async_media_client", "_media_client"),
@@ -68,8 +68,8 @@ SUBS = [
     ("asave_all", "save_all"),
     ("asave", "save"),
     ("Awaitable[RunResult]", "RunResult"),
+    ("Awaitable[object]", "object"),
     ("_awork", "_work"),
-    ("acharged_call", "charged_call"),
     ("off_loop", "run_here"),
     # Docstring wording.
     (

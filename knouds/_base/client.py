@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
 from .._core.attempt import CallContext, Endpoint
+from .._core.journal import JournalKeys
 from .._core.ratelimit import Pacer, RateLimit
-from .._core.retry import RetryPolicy, build_retrying, decide
+from .._core.retry import RetryPolicy
 from .._core.settings import (
     DEFAULT_MAX_RESPONSE_BYTES,
     Settings,
@@ -22,18 +23,17 @@ from .._core.settings import (
     missing_key_error,
     resolve_settings,
 )
-from .._core.spend import SpendTracker, check_credits
-from .._exceptions import APIConnectionError, ConfigurationError, KnoudsError
+from .._core.spend import check_credits
+from .._exceptions import APIConnectionError, ConfigurationError
 from .._stores.budget import Budget
 from .._stores.pacing import Pacing, SharedPacing, build_pacing, derive_namespace
+from .._stores.spend import SpendTracker
 from .._stores.usage import Usage
 from .._transports.deadline import install_deadlines
-from .._types import NOT_GIVEN, Clock, Inputs, NotGiven, TimeoutTypes
+from .._types import NOT_GIVEN, Clock, NotGiven, TimeoutTypes
 from ..models import RunResult
 
 if TYPE_CHECKING:
-    import tenacity
-
     from .._stores.journal import Journal, JournalSpec
 
 __all__ = ["StoreOptions"]
@@ -127,6 +127,33 @@ def _build_run_result_validator() -> None:
         RunResult.model_rebuild()
 
 
+class _JournalSlot:
+    """A client's journal, opened once on first use and shared with its ``with_options`` copies
+    (one slot for all of them); closed by the client that was given it, if it opened it from a
+    path or URL."""
+
+    def __init__(self, spec: JournalSpec | None) -> None:
+        self.spec = spec
+        self._journal: Journal | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Journal | None:
+        if self.spec is None:
+            return None
+        with self._lock:
+            if self._journal is None:
+                from .._stores.journal import open_journal
+
+                self._journal = open_journal(self.spec)
+            return self._journal
+
+    def close(self) -> None:
+        with self._lock:
+            journal = self._journal
+        if journal is not None and journal.owned:
+            journal.close()
+
+
 class _BaseClient:
     """Settings and rate-limit state shared by both clients; no I/O."""
 
@@ -176,8 +203,9 @@ class _BaseClient:
             budget = Budget(check_credits(budget, "budget"), clock=self._clock)
         self._spend = SpendTracker(budget)
         self._default_headers = dict(default_headers or {})
-        self._journal: Journal | None = None
-        self._owns_journal = False
+        self._journal_slot = _JournalSlot(None)
+        self._owns_journal = True
+        self._keys: JournalKeys | None = None
         # Endpoint path -> full URL: parsing a URL costs more than the rest of building a call.
         self._urls: dict[str, httpx.URL] = {}
 
@@ -305,53 +333,61 @@ class _BaseClient:
             "rate_limit_store_fallback": self._store_fallback,
         }
 
-    def _open_journal(self, journal: JournalSpec | None) -> None:
-        if journal is not None:
-            from .._stores.journal import open_journal
-
-            self._journal = open_journal(journal)
-            self._owns_journal = self._journal.owned
+    def _open_journal(self, journal: JournalSpec | None, *, now: bool) -> None:
+        """Take the client's journal: opened at once (``now``, the sync client, so a bad path
+        fails at construction), or on first use, from a worker thread (the async client: opening
+        a SQLite file can wait on another process's write lock, and the event loop must not)."""
+        self._journal_slot = _JournalSlot(journal)
+        if now:
+            self._journal_slot.get()
 
     @property
     def journal(self) -> Journal | None:
-        """The run journal (``journal=`` at construction), or ``None``."""
-        return self._journal
+        """The run journal (``journal=`` at construction), or ``None``. Opened on first use by
+        the async client (reading this property opens it)."""
+        return self._journal_slot.get()
 
     def _journal_for(self, key: str | None) -> Journal | None:
-        """The journal a run records into, or ``None`` to run unjournaled."""
-        if self._journal is None and key is not None:
-            raise ConfigurationError(
-                "idempotency_key needs a run journal to remember runs in: "
-                "knouds.Client(journal='runs.sqlite') (or a redis:// URL)"
-            )
-        return self._journal
+        """The journal a run records into, or ``None`` to run unjournaled (may block: opens
+        the journal on first use)."""
+        if self._journal_slot.spec is None:
+            if key is not None:
+                raise ConfigurationError(
+                    "idempotency_key needs a run journal to remember runs in: "
+                    "knouds.Client(journal='runs.sqlite') (or a redis:// URL); nothing was sent."
+                )
+            return None
+        return self._journal_slot.get()
+
+    def _needs_journal(self, spec: JournalSpec | None) -> bool:
+        """Whether a batch with ``journal=spec`` records into a journal (opening may block)."""
+        return spec is not None or self._journal_slot.spec is not None
 
     def _batch_journal(self, spec: JournalSpec | None) -> tuple[Journal | None, bool]:
         """The journal a batch records into (its own, else the client's) and whether the batch
-        opened it (then the batch closes it)."""
+        opened it (then the batch closes it). May block: opens a file or a connection."""
         if spec is None:
-            return self._journal, False
+            return self._journal_slot.get(), False
         from .._stores.journal import open_journal
 
         journal = open_journal(spec)
         return journal, journal is not spec
 
-    def _keyed_inputs(
-        self, journal: Journal | None, target: str, inputs_list: Iterable[Inputs]
-    ) -> Iterable[Inputs]:
-        """A journaled batch's inputs, each tagged with its journal key."""
-        if journal is None:
-            return inputs_list
-        from .._core.journaled import keyed_inputs, server_of
-
-        return keyed_inputs(target, inputs_list, server_of(self))
+    def _journal_keys(self) -> JournalKeys:
+        """How this client's account names its runs in a journal."""
+        keys = self._keys
+        if keys is None:
+            settings = self._settings
+            keys = self._keys = JournalKeys.of(settings.api_key, str(settings.base_url))
+        return keys
 
     def _close_journal(self) -> None:
-        if self._journal is not None and self._owns_journal:
-            self._journal.close()
+        if self._owns_journal:
+            self._journal_slot.close()
 
     def _adopt_state(self, original: _BaseClient) -> None:
-        self._journal = original._journal  # copies record into the same journal
+        self._journal_slot = original._journal_slot  # copies record into the same journal
+        self._owns_journal = False
         # Spending is the user's, whatever the key: copies share the budget and the usage.
         self._spend = original._spend
         # Same key and server: the copy spends the same rate-limit budget, so it shares the state.
@@ -361,26 +397,6 @@ class _BaseClient:
         ):
             self._pacer = original._pacer
             self._pacing = original._pacing
-
-    def _retrying(
-        self, ctx: CallContext, sleep: Callable[[float], Any], *, asynchronous: bool
-    ) -> tenacity.BaseRetrying:
-        """A fresh tenacity loop for the rest of one call (never shared between calls)."""
-        return build_retrying(
-            ctx.policy,
-            idempotent=ctx.endpoint.idempotent,
-            method=ctx.endpoint.method,
-            path=ctx.endpoint.path,
-            clock=self._clock,
-            started=ctx.started,
-            sleep=sleep,
-            asynchronous=asynchronous,
-        )
-
-    def _first_attempt_failed(self, error: KnoudsError, ctx: CallContext) -> bool:
-        return ctx.policy.max_retries > 0 and decide(
-            error, ctx.policy, idempotent=ctx.endpoint.idempotent
-        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={str(self._settings.base_url)!r})"

@@ -9,16 +9,21 @@ responses in `responses`; both are re-exported here.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import httpx
 import pydantic
 
-from .._exceptions import APIResponseValidationError, RateLimitError
+from .._exceptions import (
+    APIResponseValidationError,
+    ExecutionCancelledError,
+    ExecutionFailedError,
+    KnoudsError,
+    RateLimitError,
+)
 from .._stores.pacing import PaceTicket, Pacing, StoreCall
 from .._transports.deadline import BodyTooLarge, SendProgress
 from .._types import Clock
@@ -35,14 +40,15 @@ from .responses import (
     raise_for_response,
     workflow_echo,
 )
-from .retry import RetryPolicy
+from .retry import RetryPolicy, build_retrying, decide
 from .settings import DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = [
-    "DISPATCH",
     "CallContext",
     "Command",
     "Dispatch",
+    "Verdict",
+    "attempts",
     "Parse",
     "Endpoint",
     "Send",
@@ -105,37 +111,63 @@ class Send:
 Command = Sleep | Send | StoreCall
 
 
+Verdict = Literal["rejected", "failed", "unknown"]
+"""What a run that ended in an error says about whether it ran (see `Dispatch.verdict`)."""
+
+
 @dataclass
 class Dispatch:
-    """Whether a call's request may have left the machine, for a caller that must know it when
-    the call is interrupted (a ``KeyboardInterrupt``, a cancelled task): the journal records
-    such a run as safe to send again only when this proves nothing was sent.
+    """Whether a call's request may have been processed: the one truth the journal (``rejected``
+    or ``unknown``), the budget (release or charge), the usage (confirmed or not) and the retry
+    loop all read, whatever ended the call.
 
     Attributes:
-        sent: an attempt ended in a way that leaves open whether the server saw it.
+        processed: an attempt ended in a way that leaves open whether the server ran it (an
+            answer it could have charged for, or an error after the request started to leave).
+            An answer refusing the request (any 4xx but 408) proves that attempt did not run.
         in_hand: the `Send` of the attempt under way, while the shell has it (``None`` before
             the first `Send` and between attempts).
     """
 
-    sent: bool = False
+    processed: bool = False
     in_hand: Send | None = None
 
     @property
-    def nothing_sent(self) -> bool:
-        """Whether provably nothing reached the server: no `Send` issued yet (the call was
-        pacing or retrying), or the one in hand had not started writing the request (waiting
-        for a pooled connection, or connecting) by the shell's account in its progress."""
-        if self.sent:
+    def nothing_processed(self) -> bool:
+        """Whether provably nothing ran: no attempt could have been processed, and the one in
+        hand (if any) had not started writing its request by the shell's account."""
+        if self.processed:
             return False
         if self.in_hand is None:
             return True
         return self.in_hand.progress.nothing_sent
 
+    def attempted(self, outcome: object, request: httpx.Request) -> None:
+        """Account for an attempt that ended with ``outcome`` (a response, or what the
+        exchange raised)."""
+        self.in_hand = None
+        if isinstance(outcome, httpx.Response):
+            status = outcome.status_code
+            if 400 <= status < 500 and status != 408:
+                return  # refused: that attempt did not run
+            self.processed = True
+        elif isinstance(outcome, BodyTooLarge) or (
+            isinstance(outcome, Exception) and map_transport_error(outcome, request).sent
+        ):
+            self.processed = True
 
-# The `Dispatch` the calls made in this thread or task report to (set by the journal's driver).
-DISPATCH: contextvars.ContextVar[Dispatch | None] = contextvars.ContextVar(
-    "knouds_dispatch", default=None
-)
+    def verdict(self, error: BaseException) -> Verdict:
+        """The judgement of a run that ended in ``error``.
+
+        ``rejected``: provably not processed; sending it again is safe and nothing was charged.
+        ``failed``: it ran and ended in failure (the provider failed, or the execution was
+        cancelled). ``unknown``: it may have run.
+        """
+        if isinstance(error, (ExecutionFailedError, ExecutionCancelledError)):
+            return "failed"
+        if self.nothing_processed:
+            return "rejected"
+        return "unknown"
 
 
 @dataclass
@@ -156,6 +188,8 @@ class CallContext:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     started: float = 0.0
     deadline_at: float | None = None
+    # What this call's attempts report to (the pipeline's; a fresh one for a lone attempt).
+    dispatch: Dispatch = field(default_factory=Dispatch)
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -286,18 +320,10 @@ def attempt_flow(
             yield Sleep(wait)
         send = ctx.send()
         request = send.request
-        dispatch = DISPATCH.get()
-        if dispatch is not None:
-            dispatch.in_hand = send
+        dispatch = ctx.dispatch
+        dispatch.in_hand = send
         outcome = yield send
-        if dispatch is not None:
-            dispatch.in_hand = None
-            refused = (  # an error proving the request never reached the server
-                isinstance(outcome, Exception)
-                and not isinstance(outcome, BodyTooLarge)
-                and not map_transport_error(outcome, request).sent
-            )
-            dispatch.sent = dispatch.sent or not refused
+        dispatch.attempted(outcome, request)
         if isinstance(outcome, BodyTooLarge):
             raise APIResponseValidationError(
                 f"Knouds answered {outcome.response.status_code} with a body larger than "
@@ -332,3 +358,34 @@ def _first_problem(exc: pydantic.ValidationError) -> str:
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(p) for p in first.get("loc", ())) or "body"
     return f"{where}: {first.get('msg', 'invalid')}"
+
+
+def attempts(ctx: CallContext, parse: Parse[T]) -> Generator[Command, object, T]:
+    """Every attempt of one call: the first, then the retries its policy allows (tenacity,
+    a fresh loop per call, whose waits become `Sleep` commands)."""
+    try:
+        return (yield from attempt_flow(ctx, parse))
+    except KnoudsError as error:
+        policy = ctx.policy
+        if policy.max_retries <= 0 or not decide(error, policy, idempotent=ctx.endpoint.idempotent):
+            raise
+        pending: KnoudsError | None = error
+    waits: list[float] = []
+    retrying = build_retrying(
+        ctx.policy,
+        idempotent=ctx.endpoint.idempotent,
+        method=ctx.endpoint.method,
+        path=ctx.endpoint.path,
+        clock=ctx.clock,
+        started=ctx.started,
+        sleep=waits.append,
+    )
+    for attempt in retrying:
+        if waits:
+            yield Sleep(waits.pop())
+        with attempt:
+            if pending is not None:
+                failed, pending = pending, None
+                raise failed
+            return (yield from attempt_flow(ctx, parse))
+    raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

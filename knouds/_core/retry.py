@@ -171,11 +171,12 @@ def build_retrying(
     clock: Clock,
     started: float,
     sleep: Callable[[float], Any],
-    asynchronous: bool,
-) -> tenacity.BaseRetrying:
-    """A fresh ``tenacity.Retrying`` (or ``AsyncRetrying``) for one call. Never shared.
+) -> tenacity.Retrying:
+    """A fresh ``tenacity.Retrying`` for one call. Never shared.
 
     ``started`` is the clock reading when the call began, so the deadline covers every attempt.
+    The run pipeline passes a ``sleep`` that only notes each wait, and yields it as a `Sleep`
+    command: tenacity decides, the driver sleeps (the same loop serves both clients).
     """
     import tenacity
 
@@ -229,8 +230,6 @@ def build_retrying(
         "before_sleep": before_sleep,
         "reraise": True,
     }
-    if asynchronous:
-        return tenacity.AsyncRetrying(**options)
     return tenacity.Retrying(**options)
 
 

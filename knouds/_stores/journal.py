@@ -1,122 +1,50 @@
-"""The run journal: a durable record of each run, so that no run is paid for twice.
+"""The run journal's storage: `Journal` (shared by every backend), `SQLiteJournal` and
+`open_journal`. ``RedisJournal`` lives in `redis_journal`.
 
-A journaled run claims its key before the request is sent (state ``started``), records the
-execution id right after an async submission (``submitted``), and records how it ended
-(``completed`` with the result, ``failed`` with the error, ``rejected`` when the error proves
-nothing ran, ``unknown`` when the outcome cannot be known). A later run with the same key reads
-that record instead of sending: a completed run returns its stored result, a submitted one waits
-on its stored execution, and a run that started and never recorded an end (the process died in
-flight) is reported as an unknown outcome instead of being paid for a second time.
-
-`Journal` holds the decisions; `SQLiteJournal` (one machine, several threads and processes) and
-``RedisJournal`` (several machines) only store entries, atomically.
+What the journal decides (keys, entries, stored errors) is in ``knouds/_core/journal.py``; how a
+run is claimed, sent and recorded is the run pipeline's (``knouds/_core/pipeline.py``). The
+backends only store entries, atomically, and say which process holds a claim.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-import hashlib
-import json
 import os
 import socket
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from .. import _exceptions as errors
-from .._exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    BudgetExceededError,
-    ConfigurationError,
-    ExecutionCancelledError,
-    ExecutionFailedError,
-    JournalError,
-    KnoudsError,
-    RateLimitStoreError,
+from .._core.journal import (
+    DEFAULT_STALE_AFTER,
+    DEFAULT_TTL,
+    EntryState,
+    JournalClaim,
+    JournalEntry,
 )
+from .._exceptions import IdempotencyConflictError, JournalError, KnoudsError
 from .._public import publish
 
 if TYPE_CHECKING:
     import redis
 
-    from ..models import RunResult
-
 __all__ = [
-    "DEFAULT_TTL",
-    "EntryState",
     "Journal",
-    "JournalEntry",
     "JournalSpec",
     "SQLiteJournal",
-    "batch_keys",
-    "default_key",
     "open_journal",
-    "outcome_of",
 ]
 
 T = TypeVar("T")
-EntryState = Literal["started", "submitted", "completed", "failed", "rejected", "unknown"]
-DEFAULT_TTL = 7 * 24 * 3600.0
-"""Seconds a journal entry is kept after it was last written (a week)."""
-DEFAULT_STALE_AFTER = 3600.0
-"""Seconds after which a run started on another machine counts as dead."""
 
 JournalSpec: TypeAlias = "Journal | str | os.PathLike[str] | redis.Redis"
 """A `Journal`, a SQLite file path, a ``redis://`` / ``rediss://`` URL, or a redis-py client."""
-
-
-# -- keys --------------------------------------------------------------------------------------
-
-
-def _canonical(target: str, inputs: Mapping[str, Any], server: str) -> bytes:
-    payload = {"server": server, "target": target, "inputs": inputs}
-    try:
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError):
-        # Inputs that cannot be sent still get a key (a batch keys every input first); their run
-        # is refused with InvalidInputsError before anything is recorded.
-        text = repr(payload)
-    return text.encode()
-
-
-def inputs_digest(target: str, inputs: Mapping[str, Any], server: str = "") -> str:
-    """A stable hash of a run's server, endpoint and inputs (key order does not matter).
-
-    ``server`` is the API base URL the run is sent to: the same inputs sent to another server
-    (the emulator, a staging deployment) are another run, never answered from this one's record.
-    """
-    return hashlib.sha256(_canonical(target, inputs, server)).hexdigest()
-
-
-def default_key(target: str, inputs: Mapping[str, Any], server: str = "") -> str:
-    """The key of a run given no ``idempotency_key``: its endpoint and a hash of its server,
-    endpoint and inputs."""
-    return f"{target}:{inputs_digest(target, inputs, server)[:32]}"
-
-
-def batch_keys(
-    target: str, inputs_list: Iterable[Mapping[str, Any]], server: str = ""
-) -> list[str]:
-    """One key per input of a batch: the default key and how often the same inputs came before.
-
-    Repeated inputs (four variations of one prompt) are four runs, not one; re-running the same
-    list gives the same keys, which is what lets a batch resume.
-    """
-    seen: dict[str, int] = {}
-    keys = []
-    for inputs in inputs_list:
-        base = default_key(target, inputs, server)
-        count = seen.get(base, 0)
-        seen[base] = count + 1
-        keys.append(f"{base}#{count}")
-    return keys
 
 
 # -- owners: which process is running a claimed run --------------------------------------------
@@ -163,150 +91,7 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-# -- entries -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """One run's record in a journal.
-
-    Attributes:
-        key: the run's key (the ``idempotency_key``, or one derived from the endpoint and inputs).
-        state: ``started`` (sent or about to be; no end recorded yet), ``submitted`` (an async
-            execution was started: ``execution_id``), ``completed`` (``result``), ``failed``
-            (the run ended with an error: ``error``), ``rejected`` (the error proves nothing ran,
-            or the run was interrupted before its request left; the next run with this key sends
-            it again) or ``unknown`` (it ended with an error, or was interrupted, in a way that
-            leaves open whether it ran).
-        target: the endpoint, ``models/<name>`` or ``workflows/<slug>``.
-        inputs_hash: a hash of the inputs (a key reused with other inputs is refused).
-        owner: ``host/pid/nonce`` of the process that claimed it.
-        token: the claim's id (changes when a run is sent again).
-        started_at, updated_at, expires_at: epoch seconds.
-        execution_id: the async execution, once submitted.
-        result: the result as Knouds returned it (``success``, ``result``, ``cost``, ``ms``).
-        error: the error, as ``type``, ``message``, ``status_code``, ``code``, ``body``.
-    """
-
-    key: str
-    state: EntryState
-    target: str
-    inputs_hash: str
-    owner: str
-    token: str
-    started_at: float
-    updated_at: float
-    expires_at: float
-    execution_id: str | None = None
-    result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-
-    def to_json(self) -> str:
-        """The entry as a JSON object (how the backends store it)."""
-        # Not dataclasses.asdict: its deep copy of the stored result costs more than the write.
-        return json.dumps({name: getattr(self, name) for name in _FIELDS}, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> JournalEntry:
-        """The entry stored as `to_json` wrote it."""
-        data = json.loads(text)
-        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
-
-    @property
-    def finished(self) -> bool:
-        """Whether the run's end was recorded (completed, failed or rejected)."""
-        return self.state in ("completed", "failed", "rejected")
-
-    def run_result(self) -> RunResult:
-        """The stored result as a `RunResult` (``from_journal`` is ``True``)."""
-        from ..models import RunResult
-
-        run = RunResult.model_validate(self.result or {})
-        run._from_journal = True
-        return run
-
-    def stored_error(self) -> KnoudsError:
-        """The stored error, rebuilt as the knouds error class it was."""
-        return rebuild_error(self.error or {})
-
-
-_FIELDS = tuple(JournalEntry.__dataclass_fields__)
-
-
-def describe_error(error: KnoudsError, secret: str | None = None) -> dict[str, Any]:
-    """What the journal keeps of an error: no response objects, and ``secret`` (the API key)
-    replaced by ``***`` wherever the server's body or the message echoed it."""
-    body = getattr(error, "body", None)
-    message = error.message
-    try:
-        text = json.dumps(body)
-    except (TypeError, ValueError):
-        body = None
-    else:
-        if secret and secret in text:
-            body = json.loads(text.replace(secret, "***"))
-    if secret and secret in message:
-        message = message.replace(secret, "***")
-    return {
-        "type": type(error).__name__,
-        "message": message,
-        "status_code": getattr(error, "status_code", None),
-        "code": getattr(error, "code", None),
-        "body": body,
-    }
-
-
-def rebuild_error(data: Mapping[str, Any]) -> KnoudsError:
-    """The knouds error a `describe_error` dict came from (its class, message and fields)."""
-    cls = getattr(errors, str(data.get("type")), None)
-    message = str(data.get("message") or "The journaled run failed")
-    if isinstance(cls, type) and issubclass(cls, APIStatusError):
-        return cls(
-            message,
-            status_code=data.get("status_code"),
-            code=data.get("code"),
-            body=data.get("body"),
-        )
-    if cls is ExecutionCancelledError:
-        return ExecutionCancelledError(message)
-    return KnoudsError(message)
-
-
-Outcome = Literal["rejected", "failed", "unknown"]
-
-
-def outcome_of(error: KnoudsError) -> Outcome:
-    """What a run's error says about whether it ran.
-
-    ``rejected``: the error proves nothing ran (the server refused it with a 4xx, or the request
-    never left: a connection refused, no API key, the shared rate-limit store down, a credit
-    budget that refused it); sending it again is safe. ``failed``: it ran and ended in failure
-    (the provider failed, or the execution was cancelled). ``unknown``: it may have run (a read
-    timeout, a 5xx after sending, an unreadable success body).
-    """
-    if isinstance(error, (ExecutionFailedError, ExecutionCancelledError)):
-        return "failed"
-    if isinstance(error, (ConfigurationError, RateLimitStoreError, BudgetExceededError)):
-        return "rejected"  # raised before the request is built or sent (or the budget refused it)
-    if isinstance(error, APIStatusError):
-        status = error.status_code
-        if status is None or (400 <= status < 500 and status != 408):
-            return "rejected"
-        return "unknown"
-    if isinstance(error, APIConnectionError):
-        return "unknown" if error.sent else "rejected"
-    return "unknown"
-
-
 # -- the journal -------------------------------------------------------------------------------
-
-
-@dataclass
-class Claim:
-    """The answer to a claim: ``claimed`` (this caller sends the run) or the existing entry."""
-
-    claimed: bool
-    entry: JournalEntry
 
 
 class Journal(abc.ABC):
@@ -344,7 +129,7 @@ class Journal(abc.ABC):
     # Storage, implemented by each backend; every call is atomic.
 
     @abc.abstractmethod
-    def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> Claim:
+    def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> JournalClaim:
         """Store ``entry`` unless a live entry exists (one not expired and not ``rejected``);
         with ``replace_token``, also replace an entry holding that token."""
 
@@ -375,7 +160,7 @@ class Journal(abc.ABC):
 
     def claim(
         self, key: str, target: str, inputs_hash: str, token: str, replace_token: str | None
-    ) -> Claim:
+    ) -> JournalClaim:
         """Claim ``key`` for a new run identified by ``token``, or return who holds it.
 
         Raises:
@@ -396,10 +181,13 @@ class Journal(abc.ABC):
         claim = self._guard(lambda: self._claim(entry, replace_token, now))
         held = claim.entry
         if not claim.claimed and (held.target != target or held.inputs_hash != inputs_hash):
-            raise errors.IdempotencyConflictError(
-                f"The idempotency key {key!r} was used for a run of {held.target} with other "
-                f"inputs or on another server (base URL); a key names one run. Use a new key for "
-                f"new inputs, and a journal per server.",
+            raise IdempotencyConflictError(
+                f"The journal key {key!r} holds a run of {held.target} with other inputs, on "
+                "another server (base URL) or of another account (API key); a key names one "
+                "run of one account, which no other account is answered from. Nothing was "
+                "sent. Use a new key for new inputs, and a journal per account and server "
+                "(after rotating an API key, finish a resumed batch with the key that started "
+                "it).",
                 key=key,
             )
         return claim
@@ -420,6 +208,24 @@ class Journal(abc.ABC):
             return False
         error = {"type": "KnoudsError", "message": note, "status_code": None, "code": None}
         return self.record(entry, state="failed", error=error)
+
+    def abandon(self, key: str, token: str, error: dict[str, Any]) -> bool:
+        """Hand back the claim ``token`` of a run interrupted before its request was built: the
+        entry, if it still holds that claim, becomes ``rejected`` (the next run of the key sends
+        it). Returns whether it did."""
+        entry = self.get(key)
+        if entry is None or entry.token != token or entry.state != "started":
+            return False
+        return self.record(entry, state="rejected", error=error)
+
+    def mark_in_flight(self, token: str) -> None:
+        """Note that this process is running the claim ``token`` (before the claim is written,
+        so that no reader takes it for the claim of a dead process)."""
+        mark_in_flight(token)
+
+    def mark_done(self, token: str) -> None:
+        """Note that this process no longer runs the claim ``token``."""
+        mark_done(token)
 
     def is_alive(self, entry: JournalEntry, now: float) -> bool:
         """Whether the process that claimed a ``started`` entry may still be running it."""
@@ -529,7 +335,7 @@ class SQLiteJournal(Journal):
                 raise
             conn.execute("COMMIT")
 
-    def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> Claim:
+    def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> JournalClaim:
         with self._transaction() as conn:
             row = conn.execute(
                 "SELECT token, state, expires_at, data FROM knouds_runs WHERE key = ?",
@@ -539,12 +345,12 @@ class SQLiteJournal(Journal):
                 token, state, expires_at, data = row
                 live = expires_at >= now and state != "rejected"
                 if live and (replace_token is None or token != replace_token):
-                    return Claim(False, JournalEntry.from_json(data))
+                    return JournalClaim(False, JournalEntry.from_json(data))
             conn.execute(
                 "INSERT OR REPLACE INTO knouds_runs VALUES (?, ?, ?, ?, ?)",
                 (entry.key, entry.token, entry.state, entry.expires_at, entry.to_json()),
             )
-        return Claim(True, entry)
+        return JournalClaim(True, entry)
 
     def _update(self, key: str, token: str, entry: JournalEntry) -> bool:
         with self._transaction() as conn:

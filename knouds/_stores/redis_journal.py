@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._exceptions import ConfigurationError
-from .._public import publish
-from .journal import (
+from .._core.journal import (
     DEFAULT_STALE_AFTER,
     DEFAULT_TTL,
-    Claim,
     EntryState,
-    Journal,
+    JournalClaim,
     JournalEntry,
 )
+from .._exceptions import ConfigurationError
+from .._public import publish
+from .journal import Journal
 
 if TYPE_CHECKING:
     import redis
@@ -112,14 +112,14 @@ class RedisJournal(Journal):
     def _ttl_ms(self) -> int:
         return max(int(self.ttl * 1000), 1)
 
-    def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> Claim:
+    def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> JournalClaim:
         held = self._claim_script(
             keys=[self._key(entry.key)],
             args=[entry.to_json(), replace_token or "", self._ttl_ms()],
         )
         if held is None:
-            return Claim(True, entry)
-        return Claim(False, JournalEntry.from_json(held))
+            return JournalClaim(True, entry)
+        return JournalClaim(False, JournalEntry.from_json(held))
 
     def _update(self, key: str, token: str, entry: JournalEntry) -> bool:
         done = self._update_script(

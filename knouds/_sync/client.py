@@ -5,26 +5,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import httpx
 
 from .._base.client import _BaseClient, _closed_error, _Pool
-from .._core.attempt import (
-    CallContext,
-    Command,
-    Endpoint,
-    Parse,
-    Send,
-    Sleep,
-    StoreCall,
-    attempt_flow,
-    parse_identity,
-)
+from .._base.offload import run_here
+from .._core.attempt import CallContext, Endpoint, Parse, Send, parse_identity
+from .._core.pipeline import Call, call_flow
 from .._core.retry import RetryPolicy
 from .._core.settings import DEFAULT_LIMITS, DEFAULT_MAX_RESPONSE_BYTES, NO_PLAIN_HTTP_PROXY
-from .._exceptions import KnoudsError
 from .._public import publish
 from .._stores.budget import Budget
 from .._stores.pacing import SharedPacing
@@ -32,14 +23,12 @@ from .._transports.deadline import BodyReader, _deadline
 from .._transports.pool import build_http_client
 from .._types import NOT_GIVEN, Clock, NotGiven, RedisClient, SleepFn, TimeoutTypes
 from ..models import Identity
+from .driver import drive
 from .resources.executions import Executions
 from .resources.models import Models
 from .resources.workflows import Workflows
 
 if TYPE_CHECKING:
-    import tenacity
-
-    from .._core.journaled import JournaledRun
     from .._stores.journal import JournalSpec
 
 __all__ = ["Client"]
@@ -136,7 +125,7 @@ class Client(_BaseClient):
         )
         self._pool = _Pool(http, owned=owned).take()
         self._builds_pool = True
-        self._open_journal(journal)
+        self._open_journal(journal, now=True)
         self.models = Models(self)
         self.workflows = Workflows(self)
         self.executions = Executions(self)
@@ -188,46 +177,14 @@ class Client(_BaseClient):
         return self._pool.http
 
     def _call(self, ctx: CallContext, parse: Parse[T]) -> T:
+        """A call with nothing to claim, hold or record (reads, CRUD, whoami)."""
+        return self._perform(Call(ctx, parse))
+
+    def _perform(self, call: Call[T]) -> T:
+        """Run one call through the pipeline (``knouds/_core/pipeline.py``)."""
         if self.is_closed:
             raise _closed_error()
-        try:
-            return self._drive(attempt_flow(ctx, parse))
-        except KnoudsError as error:
-            if not self._first_attempt_failed(error, ctx):
-                raise
-            pending: KnoudsError | None = error
-        retrying = self._retrying(ctx, self._sleep, asynchronous=False)
-        for attempt in cast("tenacity.Retrying", retrying):
-            with attempt:
-                if pending is not None:
-                    failed, pending = pending, None
-                    raise failed
-                return self._drive(attempt_flow(ctx, parse))
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
-
-    def _journaled(self, run: JournaledRun) -> Any:
-        from .._core.journaled import drive, journaled_flow
-
-        flow = journaled_flow(run, self._clock)
-        return drive(flow, self._sleep, offload=run.journal.offload)
-
-    def _drive(self, flow: Generator[Command, object, T]) -> T:
-        outcome: object = None
-        try:
-            while True:
-                command = flow.send(outcome)
-                if isinstance(command, Sleep):
-                    self._sleep(command.seconds)
-                    outcome = None
-                    continue
-                if isinstance(command, StoreCall):
-                    outcome = command.run()
-                    continue
-                outcome = self._exchange(command)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            flow.close()
+        return drive(call_flow(call), exchange=self._exchange, sleep=self._sleep)
 
     def _exchange(self, send: Send) -> object:
         """Send and read the body within the command's limits; the response or what was raised."""
@@ -257,7 +214,7 @@ class Client(_BaseClient):
         if self._closed:
             return
         self._closed = True
-        self._close_journal()
+        run_here(True, self._close_journal)
         if self._pool.give_back(close_now=self._builds_pool):
             self._http.close()
         if self._owns_store and isinstance(self._pacing, SharedPacing):

@@ -82,19 +82,20 @@ class SendProgress:
     no event yet means the exchange is still waiting for a pooled connection).
     """
 
-    __slots__ = ("connecting", "handshake", "sending", "tcp", "traced")
+    __slots__ = ("connecting", "handshake", "sending", "started", "tcp", "traced")
 
     def __init__(self) -> None:
         self.connecting = False
         self.sending = False
         self.handshake = False
         self.traced = False
+        self.started = False  # set by the shell when it begins the exchange
         self.tcp: typing.Any = None
 
     @property
     def nothing_sent(self) -> bool:
         """Whether, by the transport's own account, no byte of the request was written yet."""
-        return self.traced and not self.sending
+        return not self.started or (self.traced and not self.sending)
 
     async def trace(self, name: str, info: dict[str, typing.Any]) -> None:
         """The ``trace`` request extension httpcore calls on every step of the exchange."""
@@ -315,6 +316,7 @@ def _deadline(send: Send, http: httpx.Client) -> Iterator[float | None]:
     pool's trace tells how far the exchange got."""
     deadline = None if send.limit is None else time.monotonic() + send.limit
     token = SEND_DEADLINE.set(deadline)
+    send.progress.started = True
     send.progress.traced = reports_progress(http, send.request.url)
     send.request.extensions["trace"] = send.progress.trace_sync
     try:
@@ -330,6 +332,7 @@ async def _async_deadline(send: Send, http: httpx.AsyncClient) -> AsyncIterator[
     transport raises one of asyncio's timeouts), it raises the error `SendProgress` makes of how
     far the exchange got, from the pool's trace."""
     progress = send.progress
+    progress.started = True
     progress.traced = reports_progress(http, send.request.url)
     send.request.extensions["trace"] = progress.trace
     try:

@@ -18,7 +18,7 @@ import httpx  # noqa: F401 - imported once by the fork server, so children start
 
 import knouds
 import knouds._async.client
-import knouds._core.journaled
+import knouds._core.pipeline
 import knouds._sync.client
 
 MODEL = "gpt-image-2"

@@ -270,10 +270,10 @@ async def test_a_run_whose_process_died_is_unknown_and_can_be_settled_by_hand(
 ) -> None:
     journal = knouds.SQLiteJournal(journal_path)
     inputs = {"prompt": "lost"}
-    # What a process killed mid-run leaves behind: a claim by a process that no longer exists.
-    journal.claim("order-9", "models/gpt-image-2", _digest(emu, inputs), "dead-token", None)
-    _reown(journal, "order-9", pid=_dead_pid())
     client = connect(emu, journal=journal)
+    # What a process killed mid-run leaves behind: a claim by a process that no longer exists.
+    journal.claim("order-9", "models/gpt-image-2", _digest(client, inputs), "dead-token", None)
+    _reown(journal, "order-9", pid=_dead_pid())
 
     with pytest.raises(knouds.UnknownOutcomeError) as caught:
         await resolve(client.models.run(MODEL, inputs, idempotency_key="order-9"))
@@ -313,8 +313,8 @@ async def test_submitted_batch_resumes_on_the_stored_executions(
     # Submit half of them as a crashed batch would have: submitted, never waited for.
     for inputs in batch[:3]:
         execution = await resolve(client.models.submit(MODEL, inputs))
-        key = _batch_key(emu, inputs)
-        claim = book.claim(key, "models/gpt-image-2", _digest(emu, inputs), "t-" + key, None)
+        key = _batch_key(client, inputs)
+        claim = book.claim(key, "models/gpt-image-2", _digest(client, inputs), "t-" + key, None)
         assert book.record(claim.entry, state="submitted", execution_id=execution.id)
 
     outcomes = await resolve(
@@ -519,16 +519,17 @@ async def test_with_options_copies_share_the_journal(
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _digest(emu: Emulator, inputs: dict[str, Any]) -> str:
-    from knouds._stores.journal import inputs_digest
+def _digest(client: Any, inputs: dict[str, Any]) -> str:
+    """The inputs hash the client's account gives a run of ``inputs``."""
+    digest: str = client._journal_keys().digest("models/gpt-image-2", inputs)
+    return digest
 
-    return inputs_digest("models/gpt-image-2", inputs, emu.base_url.rstrip("/"))
 
-
-def _batch_key(emu: Emulator, inputs: dict[str, Any]) -> str:
-    from knouds._stores.journal import batch_keys
-
-    return batch_keys("models/gpt-image-2", [inputs], emu.base_url.rstrip("/"))[0]
+def _batch_key(client: Any, inputs: dict[str, Any]) -> str:
+    """The journal key the client's account gives the first batch input ``inputs``."""
+    tagged = client._journal_keys().tag_batch("models/gpt-image-2", [inputs])
+    key: str = tagged[0].journal_key
+    return key
 
 
 def _stored_bytes(path: str) -> bytes:

@@ -15,15 +15,15 @@ import httpx
 import pytest
 
 import knouds
-from knouds._stores.journal import (
+from knouds._core.attempt import Dispatch, Send
+from knouds._core.journal import (
     JournalEntry,
     batch_keys,
     default_key,
     describe_error,
-    open_journal,
-    outcome_of,
     rebuild_error,
 )
+from knouds._stores.journal import open_journal
 
 
 def test_default_keys_ignore_key_order_and_differ_by_target() -> None:
@@ -42,28 +42,69 @@ def test_batch_keys_count_repeated_inputs_and_are_stable() -> None:
     assert keys == batch_keys("models/m", [dict(i) for i in inputs])
 
 
+_REQUEST = httpx.Request("POST", "https://knouds.ai/api/models/m/run")
+
+
+def _answer(status: int) -> httpx.Response:
+    return httpx.Response(status, request=_REQUEST)
+
+
 @pytest.mark.parametrize(
-    ("error", "outcome"),
+    ("attempts", "error", "verdict"),
     [
-        (knouds.InsufficientCreditsError("no credits", status_code=402), "rejected"),
-        (knouds.RateLimitError("slow down", status_code=429), "rejected"),
-        (knouds.InvalidInputsError("bad", status_code=None), "rejected"),
-        (knouds.NotFoundError("gone", status_code=404), "rejected"),
-        (knouds.APIConnectionError("refused", sent=False), "rejected"),
-        (knouds.APITimeoutError("read timeout", sent=True), "unknown"),
-        (knouds.InternalServerError("bad gateway", status_code=502), "unknown"),
-        (knouds.APIStatusError("timeout", status_code=408), "unknown"),
-        (knouds.APIResponseValidationError("garbled"), "unknown"),
-        (knouds.ExecutionFailedError("provider down", status_code=500), "failed"),
-        (knouds.ExecutionCancelledError("cancelled"), "failed"),
-        (knouds.ConfigurationError("no API key"), "rejected"),
-        (knouds.RateLimitStoreError("store down"), "rejected"),
+        ([], knouds.BudgetExceededError("spent", limit=1, spent=1, requested=1), "rejected"),
+        ([], knouds.ConfigurationError("no API key"), "rejected"),
+        ([], knouds.RateLimitStoreError("store down"), "rejected"),
+        ([], KeyboardInterrupt(), "rejected"),  # interrupted while pacing: nothing sent
+        ([_answer(402)], knouds.InsufficientCreditsError("no", status_code=402), "rejected"),
+        ([_answer(429)], knouds.RateLimitError("slow down", status_code=429), "rejected"),
+        ([_answer(429)], KeyboardInterrupt(), "rejected"),  # refused, then interrupted
+        ([_answer(404)], knouds.NotFoundError("gone", status_code=404), "rejected"),
+        ([httpx.ConnectError("refused")], knouds.APIConnectionError("refused"), "rejected"),
+        ([httpx.ReadTimeout("slow")], knouds.APITimeoutError("read timeout"), "unknown"),
+        ([_answer(408)], knouds.APIStatusError("timeout", status_code=408), "unknown"),
+        ([_answer(502)], knouds.InternalServerError("bad gateway", status_code=502), "unknown"),
+        ([_answer(200)], knouds.APIResponseValidationError("garbled"), "unknown"),
+        ([_answer(429), _answer(502)], RuntimeError("planted"), "unknown"),
+        ([_answer(500)], knouds.ExecutionFailedError("provider down", status_code=500), "failed"),
+        ([], knouds.ExecutionCancelledError("cancelled"), "failed"),
     ],
 )
-def test_what_an_error_says_about_whether_the_run_happened(
-    error: knouds.KnoudsError, outcome: str
+def test_the_verdict_on_a_run_follows_what_its_attempts_met(
+    attempts: list[object], error: BaseException, verdict: str
 ) -> None:
-    assert outcome_of(error) == outcome
+    dispatch = Dispatch()
+    for outcome in attempts:
+        dispatch.in_hand = Send(_REQUEST)
+        dispatch.attempted(outcome, _REQUEST)
+    assert dispatch.verdict(error) == verdict
+
+
+@pytest.mark.parametrize(("sending", "verdict"), [(False, "rejected"), (True, "unknown")])
+def test_an_interrupt_mid_send_is_judged_by_how_far_the_request_got(
+    sending: bool, verdict: str
+) -> None:
+    dispatch = Dispatch()
+    send = Send(_REQUEST)
+    send.progress.started = True  # the shell began the exchange
+    send.progress.traced = True  # the pool reports every step of the exchange
+    send.progress.sending = sending
+    dispatch.in_hand = send
+    assert dispatch.verdict(KeyboardInterrupt()) == verdict
+
+
+def test_an_untraced_transport_interrupted_mid_send_leaves_the_outcome_open() -> None:
+    dispatch = Dispatch()
+    send = Send(_REQUEST)
+    send.progress.started = True  # a transport that reports no progress (aiohttp, a mock)
+    dispatch.in_hand = send
+    assert dispatch.verdict(KeyboardInterrupt()) == "unknown"
+
+
+def test_an_interrupt_before_the_shell_took_the_send_proves_nothing_was_sent() -> None:
+    dispatch = Dispatch()
+    dispatch.in_hand = Send(_REQUEST)  # yielded, but the driver threw the interrupt instead
+    assert dispatch.verdict(KeyboardInterrupt()) == "rejected"
 
 
 def test_a_stored_error_is_rebuilt_as_its_class() -> None:

@@ -1,35 +1,30 @@
 """What ``client.models`` and ``client.workflows`` share: one run or submission, journaled or not,
-and batches of them."""
+and batches of them. Each run is planned (``knouds/_base/runs.py``) and performed by the client's
+run pipeline."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..._base.batch import BatchProgress
-from ..._base.runs import _ASYNC, RunOptions
-from ..._core.attempt import Endpoint, check_slug, encode_inputs, parse_execution, parse_run_result
-from ..._core.spend import (
-    BatchSpend,
-    RunRef,
-    acharged_call,
-    off_loop,
-    plan_batch,
-)
+from ..._base.offload import off_loop
+from ..._base.runs import RunOptions, check_name, plan_run, run_ref
+from ..._core.requests import encode_inputs
+from ..._core.spend import RunRef
+from ..._stores.spend import BatchSpend, plan_batch
 from ..._stores.usage import BatchResults
 from ..._types import Inputs
 from ...models import Execution, RunResult
 from ..batch import run_batch_async
 
 if TYPE_CHECKING:
-    from ..._core.attempt import Parse
     from ..._stores.journal import Journal, JournalSpec
     from ..client import AsyncClient
 
 
 __all__ = ["AsyncRuns"]
-
-T = TypeVar("T")
 
 
 class AsyncRuns:
@@ -40,7 +35,7 @@ class AsyncRuns:
 
     def _ref(self, name: str) -> RunRef:
         """What the credit budget and the usage report call this model or workflow."""
-        return RunRef("model" if self._kind == "models" else "workflow", name)
+        return run_ref(self._kind, name)
 
     async def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
         """Refuse ``inputs`` before anything runs (``validate=True``); models check nothing."""
@@ -59,81 +54,64 @@ class AsyncRuns:
         self,
         name: str,
         inputs: Inputs,
-        params: dict[str, str] | None,
-        parse: Parse[T],
         options: RunOptions,
-        batch: BatchSpend | None = None,
-    ) -> T:
-        """One run or submission (``params`` carries ``async=true`` for a submission)."""
-        content = encode_inputs(inputs)
-        if options.validate:
-            await self._check_inputs(name, inputs, options)
-        models = self._kind == "models"
-        ctx = self._client._context(
-            Endpoint.model_run(name) if models else Endpoint.workflow_run(name),
-            content=content,
-            params=params,
-            timeout=options.timeout,
-            extra_headers=options.extra_headers,
-            retry=options.retry,
-        )
-        return await acharged_call(self._client, ctx, parse, self._ref(name), batch)
-
-    async def _journaled(
-        self,
-        journal: Journal,
-        name: str,
-        inputs: Inputs,
-        key: str | None,
-        want_execution: bool,
-        options: RunOptions,
-        via_submit: bool = False,
+        *,
+        submit: bool,
+        journal: Journal | None = None,
+        key: str | None = None,
+        want_execution: bool = False,
+        then_wait: bool = False,
         resend_unknown: bool = False,
         poll_interval: float = 1.0,
         batch: BatchSpend | None = None,
     ) -> Any:
-        """A run or submission recorded in ``journal`` (sent only if its key is not recorded)."""
-
-        async def send(submit: bool) -> RunResult | Execution:
-            if submit:
-                return await self._start(name, inputs, _ASYNC, parse_execution, options, batch)
-            return await self._start(name, inputs, None, parse_run_result, options, batch)
-
-        from ..._core.journaled import plan_run
-
-        run = plan_run(
-            self._client,
-            journal,
-            f"{self._kind}/{name}",
+        """One run or submission through the pipeline: checked, held under the budgets, sent,
+        settled, and recorded in ``journal`` when there is one (sent only if its key holds no
+        run yet)."""
+        content = encode_inputs(inputs)  # refused first: nothing is fetched for bad inputs
+        if options.validate:
+            await self._check_inputs(name, inputs, options)
+        client = self._client
+        executions = client.executions
+        call = plan_run(
+            client,
+            self._kind,
+            name,
             inputs,
-            key,
-            send,
+            options,
+            submit=submit,
+            content=content,
+            wait=functools.partial(executions.wait, poll_interval=poll_interval),
+            get=executions.get,
+            batch=batch,
+            journal=journal,
+            key=key,
             want_execution=want_execution,
-            via_submit=via_submit,
+            then_wait=then_wait,
             resend_unknown=resend_unknown,
-            poll_interval=poll_interval,
-            retry=options.retry,
         )
-        return await self._client._journaled(run)
+        return await client._perform(call)
 
     async def _run(
         self, name: str, inputs: Inputs, options: RunOptions, key: str | None
     ) -> RunResult:
         """``run``: one run, recorded in the client's journal when it has one."""
-        journal = self._client._journal_for(key)
-        if journal is None:
-            return await self._start(name, inputs, None, parse_run_result, options)
-        result: RunResult = await self._journaled(journal, name, inputs, key, False, options)
+        client = self._client
+        journal = await off_loop(client._needs_journal(None), client._journal_for, key)
+        result: RunResult = await self._start(
+            name, inputs, options, submit=False, journal=journal, key=key
+        )
         return result
 
     async def _submit(
         self, name: str, inputs: Inputs, options: RunOptions, key: str | None
     ) -> Execution:
         """``submit``: one submission, recorded in the client's journal when it has one."""
-        journal = self._client._journal_for(key)
-        if journal is None:
-            return await self._start(name, inputs, _ASYNC, parse_execution, options)
-        execution: Execution = await self._journaled(journal, name, inputs, key, True, options)
+        client = self._client
+        journal = await off_loop(client._needs_journal(None), client._journal_for, key)
+        execution: Execution = await self._start(
+            name, inputs, options, submit=True, journal=journal, key=key, want_execution=True
+        )
         return execution
 
     async def _run_one(
@@ -147,25 +125,25 @@ class AsyncRuns:
         poll_interval: float,
         batch: BatchSpend,
     ) -> RunResult:
-        """One input of a batch."""
-        if journal is not None:
-            result: RunResult = await self._journaled(
-                journal,
-                name,
-                inputs,
-                None,
-                False,
-                options,
-                submit,
-                resend_unknown,
-                poll_interval,
-                batch,
+        """One input of a batch (with ``submit``: submitted, then waited for)."""
+        value = await self._start(
+            name,
+            inputs,
+            options,
+            submit=submit,
+            journal=journal,
+            then_wait=True,
+            resend_unknown=resend_unknown,
+            poll_interval=poll_interval,
+            batch=batch,
+        )
+        if isinstance(value, Execution):  # not journaled: wait for it here
+            result: RunResult = await self._client.executions.wait(
+                value, poll_interval=poll_interval
             )
             return result
-        if submit:
-            execution = await self._start(name, inputs, _ASYNC, parse_execution, options, batch)
-            return await self._client.executions.wait(execution, poll_interval=poll_interval)
-        return await self._start(name, inputs, None, parse_run_result, options, batch)
+        assert isinstance(value, RunResult)
+        return value
 
     async def _plan(
         self,
@@ -197,16 +175,21 @@ class AsyncRuns:
     ) -> BatchResults:
         """``run_many``: the batch, within its spend control, recorded in its journal (or the
         client's) when there is one."""
-        check_slug(name, "model name" if self._kind == "models" else "workflow slug")
+        check_name(self._kind, name)
+        client = self._client
         items = list(inputs_list)
         batch = await self._plan(name, len(items), max_credits, progress, options)
-        book, opened = self._client._batch_journal(journal)
+        blocking = client._needs_journal(journal)
+        book, opened = await off_loop(blocking, client._batch_journal, journal)
         try:
+            if book is not None:
+                target = f"{self._kind}/{name}"
+                items = client._journal_keys().tag_batch(target, items)
             outcomes = await run_batch_async(
                 lambda inputs: self._run_one(
                     book, name, inputs, options, submit, resend_unknown, poll_interval, batch
                 ),
-                self._client._keyed_inputs(book, f"{self._kind}/{name}", items),
+                items,
                 concurrency=concurrency,
                 return_exceptions=return_exceptions,
                 progress=progress,
@@ -215,5 +198,5 @@ class AsyncRuns:
             )
         finally:
             if opened and book is not None:
-                book.close()
+                await off_loop(True, book.close)
         return batch.results(outcomes)

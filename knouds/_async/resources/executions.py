@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from ..._base.executions import _poll_context
 from ..._core.attempt import Endpoint, parse_execution
+from ..._core.pipeline import Call
 from ..._core.polling import ExecutionRef, Poll, execution_id_of
 from ..._core.retry import RetryPolicy
-from ..._core.spend import off_loop
 from ..._exceptions import KnoudsError
 from ..._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ...models import Execution, RunResult
@@ -56,9 +56,10 @@ class AsyncExecutions:
             extra_headers=extra_headers,
             retry=retry,
         )
-        execution = await self._client._call(ctx, parse_execution)
-        spend = self._client._spend  # a submission's cost, once it has ended
-        await off_loop(spend.blocking(), spend.observe, execution)
+        # A submission's cost is counted once it is seen ended (the pipeline's Observe).
+        execution: Execution = await self._client._perform(
+            Call(ctx, parse_execution, observe=self._client._spend)
+        )
         return execution
 
     async def cancel(
@@ -136,15 +137,13 @@ class AsyncExecutions:
         while True:
             ctx = _poll_context(client, poll, extra_headers, retry)
             try:
-                execution = await client._call(ctx, parse_execution)
+                execution = await client._perform(Call(ctx, parse_execution, observe=client._spend))
             except KnoudsError as error:
                 # A closed client stays closed: polling again cannot help.
                 pause = None if client.is_closed else poll.after_error(error, client._clock())
                 if pause is None:
                     raise
             else:
-                spend = client._spend  # a submission's cost, once it has ended
-                await off_loop(spend.blocking(), spend.observe, execution)
                 result = poll.observe(execution)
                 if result is not None:
                     return result

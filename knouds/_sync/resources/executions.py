@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from ..._base.executions import _poll_context
 from ..._core.attempt import Endpoint, parse_execution
+from ..._core.pipeline import Call
 from ..._core.polling import ExecutionRef, Poll, execution_id_of
 from ..._core.retry import RetryPolicy
-from ..._core.spend import run_here
 from ..._exceptions import KnoudsError
 from ..._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ...models import Execution, RunResult
@@ -58,9 +58,10 @@ class Executions:
             extra_headers=extra_headers,
             retry=retry,
         )
-        execution = self._client._call(ctx, parse_execution)
-        spend = self._client._spend  # a submission's cost, once it has ended
-        run_here(spend.blocking(), spend.observe, execution)
+        # A submission's cost is counted once it is seen ended (the pipeline's Observe).
+        execution: Execution = self._client._perform(
+            Call(ctx, parse_execution, observe=self._client._spend)
+        )
         return execution
 
     def cancel(
@@ -138,15 +139,13 @@ class Executions:
         while True:
             ctx = _poll_context(client, poll, extra_headers, retry)
             try:
-                execution = client._call(ctx, parse_execution)
+                execution = client._perform(Call(ctx, parse_execution, observe=client._spend))
             except KnoudsError as error:
                 # A closed client stays closed: polling again cannot help.
                 pause = None if client.is_closed else poll.after_error(error, client._clock())
                 if pause is None:
                     raise
             else:
-                spend = client._spend  # a submission's cost, once it has ended
-                run_here(spend.blocking(), spend.observe, execution)
                 result = poll.observe(execution)
                 if result is not None:
                     return result

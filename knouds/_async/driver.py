@@ -1,0 +1,62 @@
+"""The driver: performs the commands of a call's flow (see ``knouds/_core/pipeline.py``).
+
+The driver decides nothing: it sends, sleeps, asks the stores, and throws whatever it meets back
+into the flow at the command it interrupted (the flow records, releases and settles, then lets
+it propagate). On the async client, a cancellation that arrives while a journal or budget write
+runs in its worker thread waits for the write to land, hands its value to the flow, and is
+delivered at the next command the flow may skip (`Landed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator
+from typing import TypeVar
+
+from .._base.offload import Landed, aperform
+from .._core.attempt import Send, Sleep, StoreCall
+from .._core.pipeline import Command, Follow
+
+__all__ = ["drive"]
+
+T = TypeVar("T")
+
+
+async def drive(
+    flow: Generator[Command, object, T],
+    *,
+    exchange: Callable[[Send], Awaitable[object]],
+    sleep: Callable[[float], Awaitable[object]],
+) -> T:
+    """Run ``flow`` to its end and return its value (or raise what it raises)."""
+    value: object = None
+    error: BaseException | None = None
+    deferred: BaseException | None = None  # an interrupt waiting for a command it may skip
+    try:
+        while True:
+            try:
+                command = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                if deferred is not None:
+                    raise deferred from None
+                return stop.value  # type: ignore[no-any-return]
+            value = error = None
+            if deferred is not None and not getattr(command, "must_land", False):
+                error, deferred = deferred, None
+                continue
+            try:
+                if isinstance(command, Send):
+                    value = await exchange(command)
+                elif isinstance(command, Sleep):
+                    await sleep(command.seconds)
+                elif isinstance(command, StoreCall):
+                    value = await command.arun()
+                elif isinstance(command, Follow):
+                    value = await command.fn(*command.args)
+                else:
+                    value = await aperform(command)
+            except Landed as landed:
+                value, error, deferred = landed.value, landed.error, landed.interrupt
+            except BaseException as exc:  # every exit goes through the flow
+                error = exc
+    finally:
+        flow.close()

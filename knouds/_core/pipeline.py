@@ -1,0 +1,546 @@
+"""The run pipeline: every public call as one sans-I/O generator of commands.
+
+A call is planned once (`Call`), then run by `call_flow`, which yields typed commands and
+receives what performing them gave. The drivers (``knouds/_async/driver.py``, and the sync one
+generated from it) perform the commands and do nothing else. In order::
+
+    Claim (journal) -> Hold (budget) -> [Pace -> Sleep -> Send -> Release] per attempt
+        -> Settle (budget, usage) -> Record (journal)
+
+A plain call (no journal, no budget) yields only what its attempts need; a run adds a `Settle`
+(its usage, even without a budget); a journaled run adds a `Claim` and a `Record`.
+
+The rules, kept here and nowhere else:
+
+- **One truth about sending.** Each call has one `Dispatch`. The attempts update it as they go
+  (an answer refusing the request proves nothing ran; an error after the request started to
+  leave leaves it open). The journal (``rejected`` or ``unknown``), the budget (release or
+  charge) and the usage (confirmed or not) all read the one `verdict` made from it.
+- **Every exit goes through the flow.** Whatever the driver meets (a knouds error, a test's
+  ``AssertionError``, ``KeyboardInterrupt``, ``SystemExit``, a task-queue time limit, a
+  cancellation) is thrown into the generator at the command it interrupted; the flow settles
+  and records, then lets it propagate. Only ``GeneratorExit`` (the generator being closed) skips
+  this: nothing can be yielded then.
+- **Writes that must land.** Commands with ``must_land`` are performed even after an interrupt
+  (the driver delivers the interrupt at the next command that may be skipped); a claim or a hold
+  under way when the caller is cancelled completes, and the flow undoes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, Protocol, TypeVar
+
+from .._exceptions import (
+    ExecutionCancelledError,
+    ExecutionFailedError,
+    IdempotencyConflictError,
+    JournalError,
+    KnoudsError,
+)
+from ..models import Execution, RunResult
+from .attempt import CallContext, Dispatch, Parse, Send, Sleep, StoreCall, Verdict, attempts
+from .journal import (
+    JournalClaim,
+    JournalEntry,
+    describe_error,
+    interrupted_error,
+    still_in_flight,
+    unknown_outcome,
+)
+from .spend import RunRef
+
+__all__ = [
+    "Blocking",
+    "Call",
+    "Claim",
+    "Command",
+    "Follow",
+    "Hold",
+    "JournalBackend",
+    "Journaling",
+    "Observe",
+    "Record",
+    "Settle",
+    "SpendLedger",
+    "Spending",
+    "Unclaim",
+    "call_flow",
+]
+
+T = TypeVar("T")
+logger = logging.getLogger("knouds")
+_FIRST_RECHECK = 0.05
+_MAX_RECHECK = 1.0
+
+
+# -- what the pipeline asks of the journal and of the spend ledger -------------------------------
+
+
+class JournalBackend(Protocol):
+    """What the pipeline needs of a run journal (`knouds.Journal` provides it)."""
+
+    offload: bool
+
+    def claim(
+        self, key: str, target: str, inputs_hash: str, token: str, replace_token: str | None
+    ) -> JournalClaim: ...
+
+    def record(self, entry: JournalEntry, **changes: Any) -> bool: ...
+
+    def abandon(self, key: str, token: str, error: dict[str, Any]) -> bool: ...
+
+    def is_alive(self, entry: JournalEntry, now: float) -> bool: ...
+
+    def mark_in_flight(self, token: str) -> None: ...
+
+    def mark_done(self, token: str) -> None: ...
+
+
+class Ticket(Protocol):
+    """A run's holds under the budgets, as the ledger hands them out."""
+
+
+class SpendLedger(Protocol):
+    """What the pipeline needs of a client's budget, usage and learned costs."""
+
+    def blocking(self) -> bool: ...
+
+    def begin(self, ref: RunRef, batch: Any, now: float, submission: bool) -> Any: ...
+
+    def finish(self, ticket: Any, value: object) -> None: ...
+
+    def fail(self, ticket: Any, verdict: Verdict) -> None: ...
+
+    def observe(self, execution: Execution) -> None: ...
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+class Blocking(Protocol):
+    """A command the driver performs by calling `perform`: in a worker thread when ``blocking``
+    (on the async client), to the end even after an interrupt when ``must_land``."""
+
+    @property
+    def blocking(self) -> bool: ...
+
+    @property
+    def must_land(self) -> bool: ...
+
+    def perform(self) -> object: ...
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Claim a journal key for this run; resumes with the journal's `JournalClaim`."""
+
+    journal: JournalBackend
+    key: str
+    target: str
+    inputs_hash: str
+    token: str
+    replace_token: str | None
+    must_land = False
+
+    @property
+    def blocking(self) -> bool:
+        return self.journal.offload
+
+    def perform(self) -> JournalClaim:
+        return self.journal.claim(
+            self.key, self.target, self.inputs_hash, self.token, self.replace_token
+        )
+
+
+@dataclass(frozen=True)
+class Unclaim:
+    """Hand back a claim that may have been written while the run was interrupted before its
+    request was built (``rejected``: the next run of the key sends it)."""
+
+    journal: JournalBackend
+    key: str
+    token: str
+    error: dict[str, Any]
+    must_land = True
+
+    @property
+    def blocking(self) -> bool:
+        return self.journal.offload
+
+    def perform(self) -> bool:
+        return self.journal.abandon(self.key, self.token, self.error)
+
+
+@dataclass(frozen=True)
+class Record:
+    """Record how a claimed run went (compare-and-set on the claim's token)."""
+
+    journal: JournalBackend
+    entry: JournalEntry
+    changes: dict[str, Any]
+    must_land = True
+
+    @property
+    def blocking(self) -> bool:
+        return self.journal.offload
+
+    def perform(self) -> bool:
+        return self.journal.record(self.entry, **self.changes)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Hold a run's expected cost under the client's budget and the batch's ``max_credits``;
+    resumes with the ledger's ticket, or raises `BudgetExceededError`."""
+
+    ledger: SpendLedger
+    ref: RunRef
+    batch: Any
+    now: float
+    submission: bool
+    must_land = False
+
+    @property
+    def blocking(self) -> bool:
+        return self.ledger.blocking()
+
+    def perform(self) -> object:
+        return self.ledger.begin(self.ref, self.batch, self.now, self.submission)
+
+
+@dataclass(frozen=True)
+class Settle:
+    """Turn a run's holds into what it was charged, and count it in the usage."""
+
+    ledger: SpendLedger
+    ticket: object
+    value: object = None
+    verdict: Verdict | None = None  # set for a run that ended in an error or an interrupt
+    must_land = True
+
+    @property
+    def blocking(self) -> bool:
+        return self.ledger.blocking()
+
+    def perform(self) -> None:
+        if self.verdict is None:
+            self.ledger.finish(self.ticket, self.value)
+        else:
+            self.ledger.fail(self.ticket, self.verdict)
+
+
+@dataclass(frozen=True)
+class Observe:
+    """Count a submitted execution's cost once it is seen ended (``executions.get``/``wait``)."""
+
+    ledger: SpendLedger
+    execution: Execution
+    must_land = True
+
+    @property
+    def blocking(self) -> bool:
+        return self.ledger.blocking()
+
+    def perform(self) -> None:
+        self.ledger.observe(self.execution)
+
+
+@dataclass(frozen=True)
+class Follow:
+    """Make another public call of the same client (waiting on a journaled run's execution):
+    the driver calls ``fn(*args)`` (awaiting it on the async client) and resumes with its value.
+    """
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+
+
+Command = Sleep | Send | StoreCall | Claim | Unclaim | Record | Hold | Settle | Observe | Follow
+
+
+# -- the plan of one call ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spending:
+    """A run's place in the spend ledger: which model or workflow, and which batch."""
+
+    ledger: SpendLedger
+    ref: RunRef
+    batch: Any = None
+    submission: bool = False
+
+
+@dataclass(frozen=True)
+class Journaling:
+    """How a journaled run is recorded and followed.
+
+    ``wait(id, timeout=...)`` waits for an execution's result and ``get(id)`` reads its state
+    (both public calls of the same client). ``deadline`` bounds the whole call, waits for a run
+    in flight elsewhere included.
+    """
+
+    journal: JournalBackend
+    key: str
+    target: str
+    inputs_hash: str
+    wait: Callable[..., Any]
+    get: Callable[[str], Any]
+    want_execution: bool = False
+    then_wait: bool = False  # a batch's submission: wait for its result after recording it
+    resend_unknown: bool = False
+    secret: str | None = field(default=None, repr=False)  # kept out of stored errors
+    deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One public call: its request context, how its answer is read, and what it involves."""
+
+    ctx: CallContext
+    parse: Parse[T]
+    spending: Spending | None = None
+    journaling: Journaling | None = None
+    observe: SpendLedger | None = None  # count the cost of the execution it returns, if ended
+
+
+def _failure(error: BaseException, judged: Verdict, secret: str | None) -> dict[str, Any]:
+    """What the journal keeps of the error that ended a run."""
+    if isinstance(error, KnoudsError):
+        return describe_error(error, secret)
+    return interrupted_error(error, sent=judged != "rejected")
+
+
+# -- the flow ----------------------------------------------------------------------------------
+
+
+def _landing(
+    command: Record | Unclaim | Settle,
+) -> Generator[Command, object, BaseException | None]:
+    """Yield a command that must land; return what interrupted it instead of raising, so the
+    rest of the cleanup still runs."""
+    try:
+        yield command
+    except GeneratorExit:
+        raise
+    except JournalError as error:
+        entry = getattr(command, "entry", None)
+        key = entry.key if entry is not None else getattr(command, "key", "?")
+        logger.warning("Could not record journaled run %r: %s", key, error)
+    except BaseException as interrupt:
+        return interrupt
+    return None
+
+
+def _record(
+    journal: JournalBackend, entry: JournalEntry, **changes: Any
+) -> Generator[Command, object, BaseException | None]:
+    """Record how a run went. A journal failure is logged, never raised: the run already
+    happened and its result must reach the caller (the entry keeps its earlier state, so a later
+    run of the key is not sent blindly)."""
+    try:
+        stored = yield Record(journal, entry, changes)
+    except GeneratorExit:
+        raise
+    except JournalError as error:
+        logger.warning(
+            "Could not record the %s state of journaled run %r: %s",
+            changes.get("state"),
+            entry.key,
+            error,
+        )
+        return None
+    except BaseException as interrupt:
+        return interrupt
+    if not stored:
+        logger.warning(
+            "Could not record the %s state of journaled run %r: its record was taken over "
+            "meanwhile (forgotten, or sent again with resend_unknown), so this end is not kept",
+            changes.get("state"),
+            entry.key,
+        )
+    return None
+
+
+def _charged(call: Call[T], dispatch: Dispatch) -> Generator[Command, object, T]:
+    """Hold, make the attempts, settle: the part of a run the budget and the usage see."""
+    spending = call.spending
+    ctx = call.ctx
+    if spending is None:
+        value: T = yield from attempts(ctx, call.parse)
+        if call.observe is not None and isinstance(value, Execution) and value.done:
+            yield Observe(call.observe, value)
+        return value
+    ticket = yield Hold(
+        spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
+    )
+    try:
+        value = yield from attempts(ctx, call.parse)
+    except GeneratorExit:
+        raise
+    except BaseException as error:
+        interrupt = yield from _landing(
+            Settle(spending.ledger, ticket, verdict=dispatch.verdict(error))
+        )
+        if interrupt is not None:
+            raise interrupt from error
+        raise
+    interrupt = yield from _landing(Settle(spending.ledger, ticket, value))
+    if interrupt is not None:
+        raise interrupt
+    return value
+
+
+def call_flow(call: Call[T]) -> Generator[Command, object, T]:
+    """One public call, from the journal's claim to its record. Returns the parsed answer (for
+    a journaled run: also one answered from the journal)."""
+    dispatch = call.ctx.dispatch
+    journaling = call.journaling
+    if journaling is None:
+        return (yield from _charged(call, dispatch))
+    value: T = yield from _journaled(call, journaling, dispatch)
+    return value
+
+
+def _journaled(
+    call: Call[Any], run: Journaling, dispatch: Dispatch
+) -> Generator[Command, object, Any]:
+    """A run recorded in the journal: sent only if its key holds no run yet."""
+    clock = call.ctx.clock
+    journal = run.journal
+    give_up_at = None if run.deadline is None else clock() + run.deadline
+    replace_token: str | None = None
+    delay = _FIRST_RECHECK
+    while True:
+        token = uuid.uuid4().hex
+        journal.mark_in_flight(token)  # before the claim exists: no reader takes it for dead
+        try:
+            answer = yield Claim(
+                journal, run.key, run.target, run.inputs_hash, token, replace_token
+            )
+        except GeneratorExit:
+            journal.mark_done(token)
+            raise
+        except BaseException as error:
+            # The claim may have been written before the interrupt (a sync write cut by Ctrl-C,
+            # a store client that timed out after applying it): hand it back.
+            if not isinstance(error, KnoudsError):
+                message = interrupted_error(error, sent=False)
+                interrupt = yield from _landing(Unclaim(journal, run.key, token, message))
+                journal.mark_done(token)
+                if interrupt is not None:
+                    raise interrupt from error
+            else:
+                journal.mark_done(token)
+            raise
+        claim = answer
+        assert isinstance(claim, JournalClaim)
+        # The entry may hold this very token: a store client that retried the claim after a
+        # timeout applied it twice, and the second answer shows our own claim.
+        if claim.claimed or claim.entry.token == token:
+            break
+        journal.mark_done(token)
+        entry = claim.entry
+        if entry.state == "completed":
+            if not run.want_execution:
+                return entry.run_result()
+            if entry.execution_id is None:
+                raise IdempotencyConflictError(
+                    f"The key {run.key!r} holds a synchronous run, which has no execution to "
+                    "return: use run() for it.",
+                    key=run.key,
+                )
+            return (yield Follow(run.get, (entry.execution_id,)))
+        if entry.state == "failed":
+            raise entry.stored_error()
+        if entry.state == "submitted" and entry.execution_id is not None:
+            if run.want_execution:
+                return (yield Follow(run.get, (entry.execution_id,)))
+            return (yield from _wait_phase(run, entry, give_up_at, clock))
+        if entry.state == "started" and journal.is_alive(entry, clock()):
+            pause = delay  # in flight elsewhere: wait for it to end, within the deadline
+            if give_up_at is not None:
+                left = give_up_at - clock()
+                if left <= 0:
+                    raise still_in_flight(run.key, entry, run.deadline)
+                pause = min(delay, left)
+            yield Sleep(pause)
+            delay = min(delay * 2, _MAX_RECHECK)
+            continue
+        if not run.resend_unknown:
+            raise unknown_outcome(entry)
+        replace_token = entry.token
+
+    entry = claim.entry
+    try:
+        try:
+            value = yield from _charged(call, dispatch)
+        except GeneratorExit:
+            raise
+        except BaseException as error:
+            judged = dispatch.verdict(error)
+            failure = _failure(error, judged, run.secret)
+            interrupt = yield from _record(journal, entry, state=judged, error=failure)
+            if interrupt is not None:
+                raise interrupt from error
+            raise
+        if isinstance(value, Execution):
+            interrupt = yield from _record(journal, entry, state="submitted", execution_id=value.id)
+            if interrupt is not None:
+                raise interrupt
+            if run.want_execution or not run.then_wait:
+                return value
+            entry = replace(entry, state="submitted", execution_id=value.id)
+            return (yield from _wait_phase(run, entry, give_up_at, clock))
+        assert isinstance(value, RunResult)
+        interrupt = yield from _record(
+            journal, entry, state="completed", result=value.model_dump(mode="json", by_alias=True)
+        )
+        if interrupt is not None:
+            raise interrupt
+        return value
+    finally:
+        journal.mark_done(token)
+
+
+def _wait_phase(
+    run: Journaling,
+    entry: JournalEntry,
+    give_up_at: float | None,
+    clock: Callable[[], float],
+) -> Generator[Command, object, RunResult]:
+    """Wait on a submitted execution (until ``give_up_at``, the call's deadline, if set) and
+    record how it ended. Other errors (a wait that timed out, a lost connection) leave the entry
+    ``submitted``: a later run waits on it again."""
+    assert entry.execution_id is not None
+    args: tuple[Any, ...] = (entry.execution_id,)
+    wait = run.wait
+    if give_up_at is not None:
+        left = max(give_up_at - clock(), 0.001)
+
+        def wait(execution_id: str, _wait: Callable[..., Any] = run.wait) -> Any:
+            return _wait(execution_id, timeout=left)
+
+    try:
+        result = yield Follow(wait, args)
+    except (ExecutionFailedError, ExecutionCancelledError) as error:
+        interrupt = yield from _record(
+            run.journal, entry, state="failed", error=describe_error(error, run.secret)
+        )
+        if interrupt is not None:
+            raise interrupt from error
+        raise
+    assert isinstance(result, RunResult)
+    interrupt = yield from _record(
+        run.journal,
+        entry,
+        state="completed",
+        result=result.model_dump(mode="json", by_alias=True),
+    )
+    if interrupt is not None:
+        raise interrupt
+    return result
