@@ -366,15 +366,21 @@ def _record(
     return None
 
 
-def _charged(call: Call[T], dispatch: Dispatch) -> Generator[Command, object, T]:
-    """Hold, make the attempts, settle: the part of a run the budget and the usage see."""
+def _charged(
+    call: Call[T], dispatch: Dispatch
+) -> Generator[Command, object, tuple[T, BaseException | None]]:
+    """Hold, make the attempts, settle: the part of a run the budget and the usage see.
+
+    Returns the answer, and what interrupted the settling of a run that succeeded (the caller
+    records the result first, then raises it: a paid result is never dropped).
+    """
     spending = call.spending
     ctx = call.ctx
     if spending is None:
         value: T = yield from attempts(ctx, call.parse)
         if call.observe is not None and isinstance(value, Execution) and value.done:
             yield Observe(call.observe, value)
-        return value
+        return value, None
     ticket = yield Hold(
         spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
     )
@@ -390,9 +396,7 @@ def _charged(call: Call[T], dispatch: Dispatch) -> Generator[Command, object, T]
             raise interrupt from error
         raise
     interrupt = yield from _landing(Settle(spending.ledger, ticket, value))
-    if interrupt is not None:
-        raise interrupt
-    return value
+    return value, interrupt
 
 
 def call_flow(call: Call[T]) -> Generator[Command, object, T]:
@@ -401,9 +405,12 @@ def call_flow(call: Call[T]) -> Generator[Command, object, T]:
     dispatch = call.ctx.dispatch
     journaling = call.journaling
     if journaling is None:
-        return (yield from _charged(call, dispatch))
-    value: T = yield from _journaled(call, journaling, dispatch)
-    return value
+        value, interrupt = yield from _charged(call, dispatch)
+        if interrupt is not None:
+            raise interrupt
+        return value
+    answer: T = yield from _journaled(call, journaling, dispatch)
+    return answer
 
 
 def _journaled(
@@ -478,7 +485,7 @@ def _journaled(
     entry = claim.entry
     try:
         try:
-            value = yield from _charged(call, dispatch)
+            value, settling = yield from _charged(call, dispatch)
         except GeneratorExit:
             raise
         except BaseException as error:
@@ -490,6 +497,7 @@ def _journaled(
             raise
         if isinstance(value, Execution):
             interrupt = yield from _record(journal, entry, state="submitted", execution_id=value.id)
+            interrupt = interrupt or settling
             if interrupt is not None:
                 raise interrupt
             if run.want_execution or not run.then_wait:
@@ -500,6 +508,7 @@ def _journaled(
         interrupt = yield from _record(
             journal, entry, state="completed", result=value.model_dump(mode="json", by_alias=True)
         )
+        interrupt = interrupt or settling
         if interrupt is not None:
             raise interrupt
         return value

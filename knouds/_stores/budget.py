@@ -13,6 +13,7 @@ budget forever.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -334,7 +335,15 @@ class Budget:
                 self._ttl(),
                 exclusive=pending is not None,
             )
-        except BudgetStoreError as error:
+        except BaseException as interrupt:
+            if not isinstance(interrupt, BudgetStoreError):
+                # Interrupted (Ctrl-C, a task queue's time limit) while the hold was being
+                # taken: it may have landed, and nobody would ever settle it. Hand it back.
+                if pending is None:
+                    with contextlib.suppress(Exception):
+                        self._store.settle(key, hold_id, 0.0, self._ttl())
+                raise
+            error = interrupt
             # Fail closed: a budget that cannot be checked must not become no budget at all.
             raise BudgetExceededError(
                 f"Not starting {what}: the credit budget {self.name!r} cannot be checked "

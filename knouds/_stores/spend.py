@@ -171,18 +171,20 @@ class SpendTracker:
                     del self._pending[next(iter(self._pending))]
             return
         cost = value.cost if isinstance(value, RunResult) else None
+        # The usage and the learned price first (in memory, they cannot fail): an interrupt
+        # while a budget store is written must not leave the run uncounted.
         if cost is not None and charged(cost) is None:
             # Not a credit amount: count what the run was expected to cost, as unconfirmed.
+            self._record(ticket, None, confirmed=False)
             for hold in ticket.holds:
                 hold.budget._settle(hold, ticket.amount)
-            self._record(ticket, None, confirmed=False)
             return
         charge = 0.0 if cost is None else float(cost)
-        for hold in ticket.holds:
-            hold.budget._settle(hold, charge)
         self._record(ticket, cost)
         if charge > 0:  # a grant-paid run says nothing about the price
             self._observed[ticket.ref] = charge  # one dict store: atomic
+        for hold in ticket.holds:
+            hold.budget._settle(hold, charge)
 
     def release(self, ticket: _Ticket) -> None:
         """Drop the holds of a run that was never sent."""
@@ -197,12 +199,12 @@ class SpendTracker:
             for hold in ticket.holds:
                 hold.budget._settle(hold, 0.0)
             return
+        self._record(ticket, None, confirmed=False)
         if not ticket.pending:
             # A submission of unknown cost that may have started keeps its hold until it
             # expires: its end can never be seen, so nothing else would ever count it.
             for hold in ticket.holds:
                 hold.budget._settle(hold, ticket.amount)
-        self._record(ticket, None, confirmed=False)
 
     def observe(self, execution: Execution) -> None:
         """Count the cost of a submitted execution once it is seen ended."""
