@@ -7,6 +7,7 @@ Examples::
     knouds submit seedance-2-i2v -i prompt="waves"      # prints the execution id
     knouds wait 3f1c...                                  # waits for it and prints the result
     knouds batch gpt-image-2 inputs.jsonl --out results.jsonl   # resumable: run it again
+    knouds journal list inputs.jsonl.journal.sqlite --state unknown   # settle unknown outcomes
     knouds demo                                          # try it offline against the emulator
 
 The API key comes from ``--api-key`` or ``KNOUDS_API_KEY``; the server from ``--base-url`` or
