@@ -100,6 +100,9 @@ class KnoudsError(Exception):
     """
 
     message: str
+    # The run pipeline's verdict on the run this error ended ("rejected", "failed" or
+    # "unknown"), set where a run ended in it; the command line reports it.
+    _verdict: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -25,7 +25,14 @@ from .._types import Inputs
 if TYPE_CHECKING:
     from ..models import RunResult
 
-__all__ = ["BatchOutcome", "BatchProgress", "ProgressCallback", "run_workers", "run_workers_async"]
+__all__ = [
+    "BatchOutcome",
+    "BatchProgress",
+    "IndexedProgress",
+    "ProgressCallback",
+    "run_workers",
+    "run_workers_async",
+]
 
 BatchOutcome: TypeAlias = "RunResult | KnoudsError"
 """One slot of a batch: the input's result, or the error it raised."""
@@ -35,6 +42,28 @@ ProgressCallback: TypeAlias = "Callable[[int, int, RunResult | KnoudsError], obj
 
 BatchProgress: TypeAlias = "bool | ProgressCallback | None"
 """``True`` for a tqdm bar (when tqdm is installed), a callback, or ``None``/``False``."""
+
+
+class IndexedProgress:
+    """A ``progress`` value that is also told which input each outcome belongs to.
+
+    ``on_outcome(index, inputs, outcome)`` is called in the worker that ran input ``index``
+    (``inputs`` as it was run: with its ``journal_key`` attribute in a journaled batch), once its
+    slot is filled, outside the batch's lock (it may take its time, for example to save files,
+    and does its own locking); ``progress`` is what the batch shows besides it (``True``, a
+    callback or ``None``). The ``knouds batch`` command writes each result as its run ends with it.
+    """
+
+    def __init__(
+        self,
+        on_outcome: Callable[[int, Inputs, BatchOutcome], object],
+        progress: BatchProgress = None,
+    ) -> None:
+        self.on_outcome = on_outcome
+        self.progress = progress
+
+    def __call__(self, done: int, total: int, outcome: RunResult | KnoudsError) -> object:
+        return self.progress(done, total, outcome) if callable(self.progress) else None
 
 
 class _Bar(Protocol):
@@ -73,6 +102,9 @@ class _Batch:
         self.workers = max(1, min(concurrency, len(items)))
         """How many workers to start: ``concurrency``, or fewer for a smaller batch."""
         self._status = status
+        self._on_outcome: Callable[[int, Inputs, BatchOutcome], object] | None = None
+        if isinstance(progress, IndexedProgress):
+            self._on_outcome, progress = progress.on_outcome, progress.progress
         self._slots: list[BatchOutcome | None] = [None] * len(items)
         self._return_exceptions = return_exceptions
         self._lock = threading.Lock()
@@ -113,6 +145,8 @@ class _Batch:
                 self._bar.update(1)
             if self._callback is not None:
                 self._callback(self._done, len(self._items), outcome)
+        if self._on_outcome is not None:
+            self._on_outcome(index, self._items[index], outcome)
 
     def abort(self) -> None:
         """Start nothing more (an unexpected exception or an interruption is propagating)."""

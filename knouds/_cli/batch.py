@@ -1,224 +1,240 @@
 """``knouds batch``: run a model or workflow on every line of a JSON-lines file, resumably.
 
 Each input line is one JSON object of inputs. Runs are recorded in a run journal (by default
-``<inputs>.journal.sqlite`` beside the inputs), so the same command run again after a crash or a
-Ctrl-C sends only what has not run yet. Results go out as JSON lines in input order; a summary
-goes to stderr.
+``<inputs>.journal.sqlite`` beside the inputs; stdin has none unless ``--journal`` names one),
+so the same command run again after a crash, a Ctrl-C or a SIGTERM sends only what has not run
+yet. Each result is written as its run ends (see `knouds._cli_results`); ``--out`` ends up in
+input order. A summary goes to stderr.
+
+Everything that can be checked is checked before anything is opened or paid for: the options,
+the inputs file, whether the output can be written.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .output import rate_limit_dict
+from .batch_lines import Collector, progress, summary, unknown_advice
+from .inputs import UsageError, read_jsonl, source_name
+from .journal import redact_urls
+from .results import ResultsOutput, partial_path
+from .signals import SIGNAL_EXIT, Abandon, Stop, handled_signals, signal_name
 
 if TYPE_CHECKING:
     import knouds
 
-__all__ = ["add_batch_command", "read_jsonl"]
+__all__ = ["CheckedValue", "add_batch_command", "read_jsonl"]
 
 
-class BatchUsageError(Exception):
-    """A mistake in the inputs file or the options (exit status 2)."""
+# -- options ------------------------------------------------------------------------------
 
 
-def read_jsonl(path: str, stdin: TextIO | None = None) -> list[dict[str, Any]]:
-    """The inputs of a JSON-lines file (``-`` reads stdin): one JSON object per non-blank line.
+class CheckedValue(argparse.Action):
+    """Stores an option's value once ``check(value)`` finds nothing wrong with it; otherwise a
+    usage error (exit status 2) naming the option: ``--concurrency must be at least 1``."""
 
-    Raises:
-        BatchUsageError: an unreadable file, or a line that is not a JSON object.
-    """
-    try:
-        if path == "-":
-            text = (stdin or sys.stdin).read()
-        else:
-            text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BatchUsageError(f"cannot read {path}: {exc.strerror}") from exc
-    inputs: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError as exc:
-            raise BatchUsageError(f"{path}:{number}: not valid JSON: {exc}") from exc
-        if not isinstance(value, dict):
-            raise BatchUsageError(f"{path}:{number}: each line must be a JSON object of inputs")
-        inputs.append(value)
-    return inputs
+    def __init__(self, *args: Any, check: Callable[[Any], str | None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.check = check
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        problem = self.check(values)
+        if problem:
+            parser.error(f"{option_string or self.dest} {problem}")
+        setattr(namespace, self.dest, values)
 
 
-class _Counter:
-    """A one-line ``done/total`` counter on stderr (when tqdm is not installed)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
-    def __call__(self, done: int, total: int, outcome: object) -> None:
-        end = "\n" if done == total else ""
-        self._stream.write(f"\r  {done}/{total} done{end}")
-        self._stream.flush()
+def at_least_one(value: int) -> str | None:
+    return None if value >= 1 else f"must be at least 1, got {value}"
 
 
-def _progress(err: TextIO) -> bool | Callable[[int, int, object], None] | None:
-    isatty = getattr(err, "isatty", None)
-    if isatty is None or not isatty():
+def credits_amount(value: float) -> str | None:
+    if math.isfinite(value) and value >= 0:
         return None
-    try:
-        import tqdm  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
-    except ImportError:
-        return _Counter(err)
-    return True
+    return f"must be a number of credits, 0 or more, got {value:g}"
 
 
-def _error_dict(error: BaseException) -> dict[str, Any]:
-    return {
-        "type": type(error).__name__,
-        "message": str(error),
-        "status_code": getattr(error, "status_code", None),
-        "code": getattr(error, "code", None),
-    }
+def seconds(value: float) -> str | None:
+    if math.isfinite(value) and value > 0:
+        return None
+    return f"must be a number of seconds above 0, got {value:g}"
 
 
-def _save(result: knouds.RunResult, directory: Path) -> list[str]:
-    """Save a result's media into ``directory``: skipped when an earlier run of the batch saved
-    every file, done again when one is missing (that run was interrupted while saving)."""
-    from .._media.files import named
-
-    paths = [directory / name for _, name in named(result.media)]
-    if all(path.is_file() for path in paths):
-        return [str(path) for path in paths]
-    return [str(path) for path in result.save_all(directory)]
+# -- the command --------------------------------------------------------------------------
 
 
-def _line(index: int, inputs: dict[str, Any], outcome: object, save: str | None) -> dict[str, Any]:
-    import knouds
-
-    line: dict[str, Any] = {"index": index, "inputs": inputs}
-    if isinstance(outcome, knouds.RunResult):
-        line["status"] = "completed"
-        line.update(outcome.model_dump(mode="json", by_alias=True))
-        line["from_journal"] = outcome.from_journal
-        line["rate_limit"] = rate_limit_dict(outcome)
-        if save is not None and outcome.media:
-            try:
-                line["saved"] = _save(outcome, Path(save) / f"{index:05d}")
-            except knouds.KnoudsError as error:
-                line["save_error"] = _error_dict(error)
-        return line
-    assert isinstance(outcome, BaseException)
-    line["status"] = "unknown" if isinstance(outcome, knouds.UnknownOutcomeError) else "failed"
-    line["error"] = _error_dict(outcome)
-    return line
+def _journal_of(args: argparse.Namespace) -> str | None:
+    if args.no_journal:
+        if args.journal is not None:
+            raise UsageError("--journal and --no-journal cannot both be given")
+        return None
+    if args.journal is not None:
+        return str(args.journal)
+    return None if args.inputs == "-" else f"{args.inputs}.journal.sqlite"
 
 
-def _write_lines(lines: list[dict[str, Any]], out: str | None, stdout: TextIO) -> None:
-    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-    if out is None:
-        stdout.write(text)
+def _check_save(save: str | None) -> None:
+    if save is None:
         return
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target and rename: an interruption never leaves half a results file.
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, target)
-
-
-def _refused(line: dict[str, Any]) -> bool:
-    """Whether an input was not started because a credit limit had no room for it."""
-    return bool(line["status"] == "failed" and line["error"]["type"] == "BudgetExceededError")
-
-
-def _summary(lines: list[dict[str, Any]], results: knouds.BatchResults) -> tuple[str, int]:
-    completed = [line for line in lines if line["status"] == "completed"]
-    reused = sum(1 for line in completed if line["from_journal"])
-    refused = sum(1 for line in lines if _refused(line))
-    failed = sum(1 for line in lines if line["status"] == "failed") - refused
-    unknown = sum(1 for line in lines if line["status"] == "unknown")
-    spent = sum(line.get("cost") or 0 for line in completed)
-    usage = results.usage
-    text = (
-        f"{len(lines)} inputs: {len(completed)} completed ({reused} from the journal), "
-        f"{failed} failed, {unknown} unknown outcome"
-        + (f", {refused} not started (credit limit)" if refused else "")
-        + f"; credits spent: {spent:g} ({usage.credits:g} by this run"
-        + (f", {usage.grant_runs} runs paid by a trial grant" if usage.grant_runs else "")
-        + ")"
-        + ("" if results.estimate is None else f"; estimated {results.estimate:g}")
-    )
-    status = 13 if unknown else 14 if refused else 1 if failed else 0
-    return text, status
+    target = Path(save)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--save {save} is not a directory")
 
 
 def _cmd_batch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import knouds
-
+    inputs = read_jsonl(args.inputs)
+    name = source_name(args.inputs)
+    if not inputs:
+        err.write(
+            f"knouds: warning: {name} holds no inputs (no line that is not blank): nothing to "
+            "run; no journal and no results written\n"
+        )
+        return 0
+    journal = _journal_of(args)
+    _check_save(args.save)
+    output = ResultsOutput(args.out, out)
+    output.open()
     try:
-        inputs = read_jsonl(args.inputs)
-    except BatchUsageError as error:
-        err.write(f"knouds: error: {error}\n")
-        return 2
-    journal: str | None = args.journal
-    if journal is None and not args.no_journal and args.inputs != "-":
-        journal = f"{args.inputs}.journal.sqlite"
-    if args.no_journal:
-        journal = None
+        return _run(args, inputs, journal, output, err)
+    finally:
+        output.discard()  # only when nothing ran: the .partial file created by open()
+
+
+def _run(
+    args: argparse.Namespace,
+    inputs: list[dict[str, Any]],
+    journal: str | None,
+    output: ResultsOutput,
+    err: TextIO,
+) -> int:
+    from .._base.batch import IndexedProgress
+    from .main import _client
+
+    shown = None if journal is None else redact_urls(journal)
+    collector = Collector(inputs, output, args.save, shown)
     options: dict[str, Any] = {
         "concurrency": args.concurrency,
         "journal": journal,
         "submit": args.submit,
         "resend_unknown": args.resend_unknown,
-        "progress": _progress(err),
+        "progress": IndexedProgress(collector, progress(err)),
+        "max_credits": args.max_credits,
     }
     if args.timeout is not None:
         options["timeout"] = float(args.timeout)
-    if args.max_credits is not None:
-        options["max_credits"] = args.max_credits
-    if journal is not None:
-        err.write(f"knouds: journal: {journal} (run the same command again to resume)\n")
-    with knouds.Client(api_key=args.api_key, base_url=args.base_url) as client:
-        resource = client.workflows if args.workflow else client.models
-        if args.workflow:
-            _print_estimate(client, args.name, len(inputs), err)
-        try:
-            outcomes = resource.run_many(args.name, inputs, **options)
-        except KeyboardInterrupt:
-            where = f"in the journal {journal}" if journal else "nowhere (no journal)"
-            err.write(
-                "\nknouds: interrupted: runs in flight finished and are recorded "
-                f"{where}; run the same command again to resume.\n"
-            )
-            return 130
-    lines = [
-        _line(index, item, outcome, args.save)
-        for index, (item, outcome) in enumerate(zip(inputs, outcomes, strict=True))
-    ]
-    _write_lines(lines, args.out, out)
-    text, status = _summary(lines, outcomes)
+    results: knouds.BatchResults | None = None
+    with handled_signals(err) as signals:
+        with _client(args) as client:
+            if shown is not None:
+                err.write(f"knouds: journal: {shown} (run the same command again to resume)\n")
+            elif args.inputs == "-" and not args.no_journal:
+                err.write(
+                    "knouds: stdin: no journal, a re-run pays again; pass --journal FILE to "
+                    "resume\n"
+                )
+            try:
+                resource = client.workflows if args.workflow else client.models
+                if args.workflow:
+                    _print_estimate(client, args.name, len(inputs), err)
+                results = resource.run_many(args.name, inputs, **options)
+            except Abandon as abandon:
+                signals.settled = True
+                _leave_now(abandon.signum, collector, output, client.usage, args, shown, err)
+            except Stop:
+                pass
+            signals.settled = True  # from here on, a signal waits for the results to be written
+            usage = client.usage if results is None else results.usage
+        output.finish()
+    lines = collector.ordered()
+    estimate = None if results is None else results.estimate
+    text, status = summary(
+        lines, total=len(inputs), usage=usage, estimate=estimate, limit=args.max_credits
+    )
+    if signals.first is not None and results is None:
+        err.write(f"\nknouds: interrupted ({signal_name(signals.first)}): {text}\n")
+        err.write(_stopped_text(len(lines), args, shown))
+        return SIGNAL_EXIT.get(signals.first, 130)
     err.write(f"knouds: {text}\n")
     if status == 13:
-        err.write(
-            "knouds: an unknown outcome means a run started and its end was never recorded: it "
-            "may have run. Check, then run again with --resend-unknown to send those inputs "
-            "again.\n"
-        )
+        err.write(unknown_advice(shown))
     if status == 14:
         err.write(
             "knouds: the credit limit stopped the batch before every input started; run the same "
-            "command again with a higher --max-credits to go on (completed inputs come from the "
-            "journal).\n"
+            "command again with a higher --max-credits to go on"
+            + (" (completed inputs come from the journal).\n" if shown else ".\n")
         )
     return status
+
+
+def _where(args: argparse.Namespace) -> str:
+    return "stdout" if args.out is None else str(args.out)
+
+
+def _stopped_text(ended: int, args: argparse.Namespace, journal: str | None) -> str:
+    written = f"the results of the {ended} inputs that ended are written to {_where(args)}"
+    if journal is None:
+        return (
+            f"knouds: runs in flight finished; {written}. There is no journal: running the same "
+            "command again sends every input again, and pays again.\n"
+        )
+    return (
+        f"knouds: runs in flight finished and are recorded in the journal {journal}; {written}. "
+        "Run the same command again to resume: what completed comes from the journal.\n"
+    )
+
+
+def _leave_now(
+    signum: int,
+    collector: Collector,
+    output: ResultsOutput,
+    usage: knouds.Usage,
+    args: argparse.Namespace,
+    journal: str | None,
+    err: TextIO,
+) -> None:
+    """A second signal: write what ended, say what happens to the runs in flight, and leave at
+    once (the worker threads still running them would otherwise hold the process)."""
+    try:
+        output.finish()
+    except OSError as exc:
+        partial = partial_path(args.out) if args.out else None
+        err.write(f"\nknouds: could not write the results ({exc}); see {partial}\n")
+    lines = collector.ordered()
+    text, _ = summary(
+        lines,
+        total=collector.total,
+        usage=usage,
+        estimate=None,
+        limit=args.max_credits,
+        pending="without a result (abandoned in flight, or not started)",
+    )
+    fate = (
+        f"the journal {journal} keeps them as started: the next run of this command reports "
+        f"them as unknown outcomes (`knouds journal list {journal} --state unknown`)"
+        if journal is not None
+        else "there is no journal, so nothing records them"
+    )
+    err.write(
+        f"\nknouds: interrupted again ({signal_name(signum)}): left without waiting for the runs "
+        f"in flight. Knouds may still run and charge them, and their results are lost; {fate}. "
+        f"The results of the {len(lines)} inputs that ended are written to "
+        f"{_where(args)}.\nknouds: {text}\n"
+    )
+    err.flush()
+    sys.stdout.flush()
+    os._exit(SIGNAL_EXIT.get(signum, 130))
 
 
 def _print_estimate(client: knouds.Client, slug: str, runs: int, err: TextIO) -> None:
@@ -246,11 +262,18 @@ def add_batch_command(add: Callable[..., Any]) -> Any:
     batch.add_argument(
         "--journal",
         metavar="FILE",
-        help="the run journal: a SQLite file or a redis:// URL (default: INPUTS.journal.sqlite)",
+        help="the run journal: a SQLite file or a redis:// URL (default: INPUTS.journal.sqlite; "
+        "none for stdin)",
     )
     batch.add_argument("--no-journal", action="store_true", help="do not record runs")
     batch.add_argument(
-        "--concurrency", type=int, default=8, metavar="N", help="runs in flight (default 8)"
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        action=CheckedValue,
+        check=at_least_one,
+        help="runs in flight (default 8)",
     )
     batch.add_argument(
         "--submit",
@@ -263,12 +286,26 @@ def add_batch_command(add: Callable[..., Any]) -> Any:
         help="send again inputs whose outcome is unknown (they may be charged twice)",
     )
     batch.add_argument("--save", metavar="DIR", help="download media into DIR/<index>/")
-    batch.add_argument("--out", metavar="FILE", help="write the results here (default: stdout)")
-    batch.add_argument("--timeout", type=float, metavar="S", help="seconds per attempt")
+    batch.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the results here, in input order (default: stdout); FILE.partial holds "
+        "them while the batch runs",
+    )
+    batch.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        action=CheckedValue,
+        check=seconds,
+        help="seconds per attempt",
+    )
     batch.add_argument(
         "--max-credits",
         type=float,
         metavar="N",
+        action=CheckedValue,
+        check=credits_amount,
         help="spend at most N credits in this run; a workflow batch estimated above it is refused",
     )
     return batch

@@ -7,6 +7,7 @@ Examples::
     knouds submit seedance-2-i2v -i prompt="waves"      # prints the execution id
     knouds wait 3f1c...                                  # waits for it and prints the result
     knouds batch gpt-image-2 inputs.jsonl --out results.jsonl   # resumable: run it again
+    knouds journal list inputs.jsonl.journal.sqlite --state unknown   # settle unknown outcomes
     knouds demo                                          # try it offline against the emulator
 
 The API key comes from ``--api-key`` or ``KNOUDS_API_KEY``; the server from ``--base-url`` or
@@ -42,18 +43,19 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from .._version import __version__
-from .batch import add_batch_command
+from .batch import CheckedValue, add_batch_command, seconds
+from .inputs import UsageError, read_text
+from .journal import add_journal_command, redact_urls
 from .output import Elapsed, credits, print_result, rate_limit_dict, save_media
 
 if TYPE_CHECKING:
     import knouds
     from knouds import NotGiven
 
-__all__ = ["EXIT_CODES", "ExitCode", "exit_code_for", "main", "parse_inputs"]
+__all__ = ["EXIT_CODES", "ExitCode", "UsageError", "exit_code_for", "main", "parse_inputs"]
 
 API_KEY_ENV = "KNOUDS_API_KEY"
 DEMO_MODEL = "gpt-image-2"
@@ -96,10 +98,6 @@ EXIT_CODES: dict[str, ExitCode] = {
     "UnknownOutcomeError": ExitCode(13, "outcome unknown (a journaled run may have run)", ""),
     "BudgetExceededError": ExitCode(14, "credit budget reached", "Raise the credit limit."),
 }
-
-
-class UsageError(Exception):
-    """A mistake on the command line (exit status 2)."""
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
@@ -145,18 +143,14 @@ def parse_inputs(
     """Merge ``--inputs-json`` (a file, or ``-`` for stdin) and then ``-i key=value`` pairs.
 
     Raises:
-        UsageError: a pair without ``=``, an unreadable file, or JSON that is not an object.
+        UsageError: a pair without ``=``, an unreadable file, a byte that is not UTF-8, or JSON
+            that is not an object.
     """
     merged: dict[str, object] = {}
     if inputs_json is not None:
+        text = read_text(inputs_json, stdin, what="--inputs-json")
         try:
-            if inputs_json == "-":
-                text = (stdin or sys.stdin).read()
-            else:
-                text = Path(inputs_json).read_text(encoding="utf-8")
             data = json.loads(text)
-        except OSError as exc:
-            raise UsageError(f"cannot read --inputs-json {inputs_json}: {exc.strerror}") from exc
         except ValueError as exc:
             raise UsageError(f"--inputs-json {inputs_json} is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
@@ -319,7 +313,14 @@ def _run_options(parser: argparse.ArgumentParser, *, save: bool = True) -> None:
     if save:
         parser.add_argument("--save", metavar="DIR", help="download the media files into DIR")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--timeout", type=float, metavar="S", help="seconds per attempt")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        action=CheckedValue,
+        check=seconds,
+        help="seconds per attempt",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -361,11 +362,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     wait = add("wait", _cmd_wait, "wait for an execution and print its result")
     wait.add_argument("execution_id", metavar="EXECUTION_ID")
-    wait.add_argument("--timeout", type=float, metavar="S", help="seconds to wait in total")
+    wait.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        action=CheckedValue,
+        check=seconds,
+        help="seconds to wait in total",
+    )
     wait.add_argument("--save", metavar="DIR", help="download the media files into DIR")
     wait.add_argument("--json", action="store_true", help="print JSON")
 
     add_batch_command(add)
+    add_journal_command(add)
 
     whoami = add("whoami", _cmd_whoami, "show who the API key belongs to")
     whoami.add_argument("--json", action="store_true", help="print JSON")
@@ -383,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _report(error: BaseException, err: TextIO, secret: str | None = None) -> int:
     entry = exit_code_for(error)
-    message = " ".join(str(error).split()) or type(error).__name__
+    message = redact_urls(" ".join(str(error).split()) or type(error).__name__)
     if secret and secret.strip():
         # Errors from the SDK never hold the key; anything else raised on the way might.
         message = message.replace(secret.strip(), "***")

@@ -389,9 +389,10 @@ def _charged(
     except GeneratorExit:
         raise
     except BaseException as error:
-        interrupt = yield from _landing(
-            Settle(spending.ledger, ticket, verdict=dispatch.verdict(error))
-        )
+        judged = dispatch.verdict(error)
+        if isinstance(error, KnoudsError):
+            error._verdict = judged
+        interrupt = yield from _landing(Settle(spending.ledger, ticket, verdict=judged))
         if interrupt is not None:
             raise interrupt from error
         raise
@@ -490,6 +491,8 @@ def _journaled(
             raise
         except BaseException as error:
             judged = dispatch.verdict(error)
+            if isinstance(error, KnoudsError) and error._verdict is None:
+                error._verdict = judged
             failure = _failure(error, judged, run.secret)
             interrupt = yield from _record(journal, entry, state=judged, error=failure)
             if interrupt is not None:
