@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Budget", "BudgetStore", "BudgetStoreError", "Hold", "MemoryBudgetStore", "Totals"]
 
-_EPSILON = 1e-9  # credits are decimal amounts summed in floating point
+_EPSILON = 1e-9  # credits are decimal amounts; the stores count whole micro-credits
+_MICRO = 1_000_000
 logger = logging.getLogger("knouds")
 
 
@@ -87,20 +88,27 @@ class BudgetStore(Protocol):
 
 
 class MemoryBudgetStore:
-    """A budget store in this process's memory, shared by its threads and tasks."""
+    """A budget store in this process's memory, shared by its threads and tasks.
+
+    Counts whole micro-credits (millionths of a credit), so sums are exact.
+    """
 
     blocking = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spent: dict[str, float] = {}
-        self._holds: dict[str, dict[str, tuple[float, float]]] = {}
+        self._spent: dict[str, int] = {}
+        self._holds: dict[str, dict[str, tuple[int, float]]] = {}
 
-    def _live(self, key: str, now: float) -> dict[str, tuple[float, float]]:
+    def _live(self, key: str, now: float) -> dict[str, tuple[int, float]]:
         holds = self._holds.setdefault(key, {})
         for hold_id in [h for h, (_, expires) in holds.items() if expires <= now]:
             del holds[hold_id]
         return holds
+
+    def _totals(self, key: str, now: float) -> Totals:
+        held = sum(a for a, _ in self._live(key, now).values())
+        return Totals(self._spent.get(key, 0) / _MICRO, held / _MICRO)
 
     def hold(
         self,
@@ -115,11 +123,11 @@ class MemoryBudgetStore:
     ) -> tuple[bool, Totals]:
         """Hold ``amount`` if the budget allows it. See `BudgetStore.hold`."""
         with self._lock:
-            holds = self._live(key, now)
-            totals = Totals(self._spent.get(key, 0.0), sum(a for a, _ in holds.values()))
-            if (exclusive and hold_id in holds) or not _allows(totals, amount, limit):
+            totals = self._totals(key, now)
+            taken = exclusive and hold_id in self._holds[key]
+            if taken or not _allows(totals, amount, limit):
                 return False, totals
-            holds[hold_id] = (amount, now + ttl)
+            self._holds[key][hold_id] = (round(amount * _MICRO), now + ttl)
             return True, totals
 
     def settle(self, key: str, hold_id: str, charge: float, keep: float) -> None:
@@ -127,13 +135,12 @@ class MemoryBudgetStore:
         with self._lock:
             self._holds.get(key, {}).pop(hold_id, None)
             if charge:
-                self._spent[key] = self._spent.get(key, 0.0) + charge
+                self._spent[key] = self._spent.get(key, 0) + round(charge * _MICRO)
 
     def totals(self, key: str, now: float) -> Totals:
         """Credits spent and held. See `BudgetStore.totals`."""
         with self._lock:
-            holds = self._live(key, now)
-            return Totals(self._spent.get(key, 0.0), sum(a for a, _ in holds.values()))
+            return self._totals(key, now)
 
     def clear(self, key: str) -> None:
         """Forget ``key``. See `BudgetStore.clear`."""
