@@ -7,9 +7,12 @@ land; periods, journal lifetimes and stored errors are what they say.
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,8 +21,9 @@ import redis
 
 import knouds
 from knouds._budget import MemoryBudgetStore
+from knouds._journal import describe_error
 from knouds.testing import responses
-from tests.conftest import FakeTime, resolve
+from tests.conftest import API_KEY, FakeTime, resolve
 
 MakeClient = Callable[..., Any]
 MODEL = "gpt-5-mini"
@@ -168,3 +172,98 @@ def test_a_daily_budget_is_one_period_from_midnight_to_midnight(budget_store: ob
     assert budget.spent == 0
     now[0] = midnight + 86_400  # the next day
     assert (budget.spent, budget.remaining) == (0, 10)
+
+
+# -- the run journal ----------------------------------------------------------------------------
+
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+def test_a_redis_journal_entry_lives_for_the_ttl_in_real_time(redis_url: str) -> None:
+    week = knouds.RedisJournal(redis_url, namespace="week")  # the default ttl: a week
+    short = knouds.RedisJournal(redis_url, namespace="short", ttl=90.5)
+    try:
+        claim = week.claim("k", "models/m", "h", "t", None)
+        short.claim("k", "models/m", "h", "t", None)
+        with redis.Redis.from_url(redis_url) as conn:
+            assert WEEK_MS - 60_000 < conn.pttl("knouds:journal:week:k") <= WEEK_MS
+            assert 90_000 < conn.pttl("knouds:journal:short:k") <= 90_500
+            conn.persist("knouds:journal:week:k")
+            assert week.record(claim.entry, state="completed", result={"cost": 1})
+            assert WEEK_MS - 60_000 < conn.pttl("knouds:journal:week:k") <= WEEK_MS  # rewritten
+    finally:
+        week.close()
+        short.close()
+
+
+def test_a_redis_journal_record_needs_the_claim_it_was_read_with(redis_url: str) -> None:
+    journal = knouds.RedisJournal(redis_url)
+    try:
+        first = journal.claim("k", "models/m", "h", "t1", None)
+        assert journal.record(first.entry, state="rejected", error={"message": "402"})
+        second = journal.claim("k", "models/m", "h", "t2", None)
+        assert second.claimed  # nothing ran: claimed again
+
+        # The first run's late write must not overwrite the run now holding the key.
+        assert not journal.record(first.entry, state="completed", result={"cost": 4})
+        entry = journal.get("k")
+        assert entry is not None
+        assert (entry.token, entry.state, entry.result) == ("t2", "started", None)
+        assert journal.record(second.entry, state="completed", result={"cost": 4})
+    finally:
+        journal.close()
+
+
+SECRET_PART = API_KEY.removeprefix("knouds_live_")
+
+
+@pytest.mark.parametrize("echoed", [API_KEY, SECRET_PART], ids=["whole key", "secret part"])
+def test_a_stored_error_keeps_neither_the_key_nor_its_secret_part(echoed: str) -> None:
+    error = knouds.AuthenticationError(
+        f"The key {echoed} is not valid",
+        status_code=401,
+        code="INVALID_KEY",
+        body={"error": {"message": f"no key {echoed}", "seen": [echoed]}, echoed: "as a name"},
+    )
+
+    stored = describe_error(error, API_KEY)
+
+    assert stored["message"] == "The key *** is not valid"
+    body = {"error": {"message": "no key ***", "seen": ["***"]}, "***": "as a name"}
+    assert stored["body"] == body
+    assert SECRET_PART not in json.dumps(stored)
+
+
+def test_a_short_secret_part_does_not_mask_ordinary_words() -> None:
+    error = knouds.BadRequestError("the abc of it", status_code=400, body={"m": "abc"})
+    stored = describe_error(error, "knouds_live_abc")
+    assert (stored["message"], stored["body"]) == ("the abc of it", {"m": "abc"})
+    assert describe_error(error, "the abc")["message"] == "*** of it"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_journaled_failure_echoing_the_secret_part_is_stored_without_it(
+    make_client: MakeClient, backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {"error": {"code": "BAD", "message": f"key …{SECRET_PART} cannot run this"}}
+        return httpx.Response(400, json=body)
+
+    if backend == "sqlite":
+        target: str = str(tmp_path / "runs.sqlite")
+    else:
+        target = request.getfixturevalue("redis_url")
+    client = make_client(handler, journal=target)
+    with pytest.raises(knouds.BadRequestError):
+        await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key="order-1"))
+    client._journal.close()
+
+    if backend == "sqlite":
+        with sqlite3.connect(target) as conn:
+            stored = [row[0] for row in conn.execute("SELECT data FROM knouds_runs")]
+    else:
+        with redis.Redis.from_url(target) as conn:
+            stored = [conn.get(key).decode() for key in conn.scan_iter("knouds:journal:*")]
+    assert len(stored) == 1
+    assert "cannot run this" in stored[0]
+    assert SECRET_PART not in stored[0]
