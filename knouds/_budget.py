@@ -207,7 +207,9 @@ class Budget:
             midnight UTC). ``None`` (default): one budget for as long as the object lives (or, in
             Redis, until `reset`).
         store: ``None`` to count in this process, or a ``redis://`` URL or a ``redis.Redis``
-            client to share the budget between processes (``pip install knouds[redis]``).
+            client to share the budget between processes (``pip install knouds[redis]``). The
+            server should keep its keys (``maxmemory-policy noeviction``, AOF or RDB
+            persistence); a server that may not is logged as a warning when the budget is made.
         name: the budget's name in the store; processes sharing a budget use the same name.
         hold_ttl: seconds after which the credits held by a run that never reported back (its
             process died) are released; a pending submission of unknown cost stops blocking

@@ -21,7 +21,13 @@ from typing import Any
 
 from ._budget import BudgetStoreError, Totals
 from ._exceptions import ConfigurationError
-from ._redis import is_async_redis_client, is_redis_client, redis_connection
+from ._redis import (
+    check_durability,
+    is_async_redis_client,
+    is_redis_client,
+    redis_connection,
+    warn_evicting,
+)
 
 __all__ = ["MICRO", "RedisBudgetStore", "budget_connection", "to_micro"]
 
@@ -146,6 +152,17 @@ class RedisBudgetStore:
         self._hold = self._redis.register_script(_HOLD)
         self._settle = self._redis.register_script(_SETTLE)
         self._totals = self._redis.register_script(_TOTALS)
+        self._checked = False
+        self._check_server()
+
+    def _check_server(self) -> None:
+        """Warn (once per server) when the server may evict or forget the budget's keys; a
+        server that cannot be reached now is checked again at the next hold."""
+        durability = check_durability(self._redis, purpose="credit budget")
+        if durability is not None:
+            self._checked = True
+            risk = "the credits counted in them would be forgotten (and spent again)"
+            warn_evicting(self._redis, durability, purpose="credit budget", risk=risk)
 
     @staticmethod
     def _keys(key: str) -> list[str]:
@@ -164,6 +181,8 @@ class RedisBudgetStore:
         exclusive: bool = False,
     ) -> tuple[bool, Totals]:
         """Hold ``amount`` if the budget allows it (one atomic script)."""
+        if not self._checked:
+            self._check_server()
         args: list[object] = [hold_id, to_micro(amount), to_micro(limit), repr(now)]
         args += [repr(now + ttl), _seconds(keep), "1" if exclusive else "0"]
         with _reaching(self._errors):

@@ -7,10 +7,11 @@ land; periods, journal lifetimes and stored errors are what they say.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 import redis
 
 import knouds
+import knouds._redis
 from knouds._budget import MemoryBudgetStore
 from knouds._journal import describe_error
 from knouds.testing import responses
@@ -267,3 +269,107 @@ async def test_a_journaled_failure_echoing_the_secret_part_is_stored_without_it(
     assert len(stored) == 1
     assert "cannot run this" in stored[0]
     assert SECRET_PART not in stored[0]
+
+
+# -- what the Redis server keeps ------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warnings given once per server are given again in this test."""
+    monkeypatch.setattr(knouds._redis, "_warned", set())
+
+
+@contextlib.contextmanager
+def server_config(url: str, **settings: str) -> Iterator[None]:
+    """The test server with some ``CONFIG SET`` settings, restored afterwards."""
+    with redis.Redis.from_url(url) as conn:
+        names = [name.replace("_", "-") for name in settings]
+        before = {name: conn.config_get(name)[name] for name in names}
+        for name, value in zip(names, settings.values(), strict=True):
+            conn.config_set(name, value)
+        try:
+            yield
+        finally:
+            for name, value in before.items():
+                conn.config_set(name, value)
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage() for r in caplog.records if r.name == "knouds" and r.levelname == "WARNING"
+    ]
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-ttl"])
+def test_a_journal_refuses_a_server_that_may_evict_its_entries(
+    redis_url: str, policy: str, make_client: MakeClient, fresh_warnings: None
+) -> None:
+    with server_config(redis_url, maxmemory_policy=policy):
+        with pytest.raises(knouds.ConfigurationError, match=f"maxmemory-policy {policy}"):
+            knouds.RedisJournal(redis_url)
+        with pytest.raises(knouds.ConfigurationError, match="allow_eviction=True"):
+            make_client(lambda request: httpx.Response(500), journal=redis_url)
+
+        accepted = knouds.RedisJournal(redis_url, allow_eviction=True)  # the risk, accepted
+        assert accepted.claim("k", "models/m", "h", "t", None).claimed
+        accepted.close()
+    knouds.RedisJournal(redis_url).close()  # noeviction again: accepted
+
+
+def test_a_budget_on_a_server_that_may_evict_is_warned_about(
+    redis_url: str, caplog: pytest.LogCaptureFixture, fresh_warnings: None
+) -> None:
+    with server_config(redis_url, maxmemory_policy="allkeys-lru", appendonly="yes"):
+        with caplog.at_level("WARNING", logger="knouds"):
+            budget = knouds.Budget(10, store=redis_url, name="evicting")
+            knouds.Budget(10, store=redis_url, name="again")
+        budget._settle(hold(budget, 1), 1)
+    assert budget.spent == 1
+    (warning,) = warnings_of(caplog)
+    assert "maxmemory-policy allkeys-lru" in warning
+    assert "credit budget" in warning
+
+
+def test_persistence_off_is_one_warning_per_server(
+    redis_url: str, caplog: pytest.LogCaptureFixture, fresh_warnings: None
+) -> None:
+    # The test server runs without persistence.
+    with caplog.at_level("WARNING", logger="knouds"):
+        for _ in range(3):
+            knouds.RedisJournal(redis_url).close()
+        knouds.Budget(10, store=redis_url)
+    (warning,) = warnings_of(caplog)
+    assert "persistence off" in warning
+    assert "run journal" in warning
+
+    caplog.clear()
+    knouds._redis._warned.clear()
+    with server_config(redis_url, save="900 1"), caplog.at_level("WARNING", logger="knouds"):
+        knouds.RedisJournal(redis_url).close()
+        knouds.Budget(10, store=redis_url)
+    assert warnings_of(caplog) == []
+
+
+def test_a_server_that_refuses_config_is_one_warning_that_it_was_not_checked(
+    redis_url: str, caplog: pytest.LogCaptureFixture, fresh_warnings: None
+) -> None:
+    # A managed server: the user may run scripts but not CONFIG.
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.acl_setuser(
+            "app", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-config"]
+        )
+        try:
+            url = redis_url.replace("redis://", "redis://app:pw@")
+            with caplog.at_level("WARNING", logger="knouds"):
+                journal = knouds.RedisJournal(url)
+                knouds.RedisJournal(url).close()
+                budget = knouds.Budget(10, store=url)
+            assert journal.claim("k", "models/m", "h", "t", None).claimed
+            journal.close()
+            budget._settle(hold(budget, 1), 1)
+        finally:
+            admin.acl_deluser("app")
+    (warning,) = warnings_of(caplog)
+    assert "Could not check" in warning
+    assert "noeviction" in warning
