@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -373,3 +374,103 @@ def test_a_server_that_refuses_config_is_one_warning_that_it_was_not_checked(
     (warning,) = warnings_of(caplog)
     assert "Could not check" in warning
     assert "noeviction" in warning
+
+
+# -- SQLite journal: purging and opening --------------------------------------------------------
+
+DAY = 86_400.0
+
+
+def stored_keys(path: Path) -> list[str]:
+    """The keys stored in a journal file, expired or not."""
+    with sqlite3.connect(path) as conn:
+        return sorted(row[0] for row in conn.execute("SELECT key FROM knouds_runs"))
+
+
+def test_a_clock_days_ahead_purges_no_live_record(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    now = 1_800_000_000.0
+    others = knouds.SQLiteJournal(path, clock=lambda: now)
+    for key in ("order-1", "order-2"):
+        claim = others.claim(key, "models/m", "h", f"t-{key}", None)
+        others.record(claim.entry, state="completed", result={"cost": 4})
+    others.close()
+
+    # One process whose clock runs 8 days ahead (the entries live a week) opens the file.
+    knouds.SQLiteJournal(path, clock=lambda: now + 8 * DAY).close()
+
+    assert stored_keys(path) == ["order-1", "order-2"]
+    back = knouds.SQLiteJournal(path, clock=lambda: now + 60)
+    entry = back.get("order-1")
+    assert entry is not None
+    assert entry.state == "completed"
+    back.close()
+
+
+def test_entries_expired_by_every_clock_are_purged(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    now = [1_800_000_000.0 - 8 * DAY]
+    journal = knouds.SQLiteJournal(path, clock=lambda: now[0])
+    journal.claim("old", "models/m", "h", "t1", None)  # expires a day before "now"
+    now[0] += 8 * DAY
+    journal.claim("new", "models/m", "h", "t2", None)
+    journal.close()
+
+    knouds.SQLiteJournal(path, clock=lambda: now[0]).close()
+
+    assert stored_keys(path) == ["new"]
+
+
+def test_a_new_journal_file_opens_while_another_connection_writes_to_it(tmp_path: Path) -> None:
+    # Switching a new file to WAL fails at once, without waiting, while another connection
+    # holds a write lock: the journal waits its turn instead.
+    path = tmp_path / "runs.sqlite"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        journal = knouds.SQLiteJournal(path, busy_timeout=10)
+        assert journal.claim("k", "models/m", "h", "t", None).claimed
+        journal.close()
+    finally:
+        release.join()
+        other.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _open_together(directory: str, rounds: int, barrier: Any, failures: Any) -> None:
+    """One of several processes opening the same new journal file each round, at once."""
+    import os
+
+    for round_ in range(rounds):
+        barrier.wait(timeout=30)
+        try:
+            journal = knouds.SQLiteJournal(Path(directory) / f"round-{round_}.sqlite")
+            journal.claim(f"k-{os.getpid()}", "models/m", "h", "t", None)
+            journal.close()
+        except Exception as error:
+            failures.put(f"{type(error).__name__}: {error}")
+
+
+def test_several_processes_open_one_new_journal_at_once(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    processes, rounds = 8, 60
+    barrier = context.Barrier(processes)
+    failures = context.Queue()
+    workers = [
+        context.Process(target=_open_together, args=(str(tmp_path), rounds, barrier, failures))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [worker.exitcode for worker in workers] == [0] * processes
+    found: list[str] = []
+    while not failures.empty():
+        found.append(failures.get())
+    assert found == []
+    for round_ in range(rounds):
+        assert len(stored_keys(tmp_path / f"round-{round_}.sqlite")) == processes
