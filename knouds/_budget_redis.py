@@ -5,9 +5,10 @@ exact, and the scripts stay clear of ``INCRBYFLOAT``, which Redis before 7.0 doe
 safely inside scripts run next to others (the pacing scripts). Amounts are converted at the edges
 of this module.
 
-Each budget key is three Redis keys sharing a hash tag (so they live on one cluster slot):
+Each budget key is a few Redis keys sharing a hash tag (so they live on one cluster slot):
 ``...:used`` (micro-credits charged, grown with ``INCRBY``), ``...:held`` (hash: hold id ->
-micro-credits) and ``...:expiry`` (sorted set: hold id -> expiry time). Checking and holding
+micro-credits), ``...:expiry`` (sorted set: hold id -> expiry time) and ``...:settled`` (the
+settlements already counted, so a retried one counts once). Checking and holding
 happen in one Lua script, so two processes can never both take the last credits. Counts an
 earlier version kept in floating-point credits (``...:spent``, ``...:holds``) are converted the
 first time a script touches the key.
@@ -15,6 +16,7 @@ first time a script touches the key.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -84,14 +86,23 @@ return {1, spent, held}
 """
 )
 
-# ARGV: hold id, charge (micro, may be negative: a correction), key ttl (0: none).
+# KEYS[6]: settlement ids already counted (sorted set: id -> epoch seconds), so a settlement
+# retried after a failure that left open whether it landed is counted once; ids are kept a day.
+# ARGV: hold id, charge (micro, may be negative: a correction), key ttl (0: none), settlement
+# id ('' : none), now.
 _SETTLE = (
     _MIGRATE
     + """
+local ttl = tonumber(ARGV[3])
+if ARGV[4] ~= '' then
+  if redis.call('ZSCORE', KEYS[6], ARGV[4]) then return 0 end
+  redis.call('ZADD', KEYS[6], ARGV[5], ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', tonumber(ARGV[5]) - 86400)
+  if ttl > 0 then redis.call('EXPIRE', KEYS[6], ttl) end
+end
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if ARGV[2] ~= '0' then redis.call('INCRBY', KEYS[1], ARGV[2]) end
-local ttl = tonumber(ARGV[3])
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 return 1
 """
@@ -167,7 +178,14 @@ class RedisBudgetStore:
     @staticmethod
     def _keys(key: str) -> list[str]:
         base = _PREFIX + "{" + key + "}"
-        return [base + ":used", base + ":held", base + ":expiry", base + ":spent", base + ":holds"]
+        return [
+            base + ":used",
+            base + ":held",
+            base + ":expiry",
+            base + ":spent",
+            base + ":holds",
+            base + ":settled",
+        ]
 
     def hold(
         self,
@@ -189,10 +207,13 @@ class RedisBudgetStore:
             granted, spent, held = self._hold(keys=self._keys(key), args=args)
         return int(granted) == 1, Totals(_credits(spent), _credits(held))
 
-    def settle(self, key: str, hold_id: str, charge: float, keep: float) -> None:
-        """Drop a hold and count ``charge`` (one atomic script)."""
+    def settle(
+        self, key: str, hold_id: str, charge: float, keep: float, settle_id: str = ""
+    ) -> None:
+        """Drop a hold and count ``charge`` (one atomic script), once per ``settle_id``."""
+        args = [hold_id, to_micro(charge), _seconds(keep), settle_id, repr(time.time())]
         with _reaching(self._errors):
-            self._settle(keys=self._keys(key), args=[hold_id, to_micro(charge), _seconds(keep)])
+            self._settle(keys=self._keys(key), args=args)
 
     def totals(self, key: str, now: float) -> Totals:
         """Credits spent and held by live holds."""

@@ -474,3 +474,142 @@ def test_several_processes_open_one_new_journal_at_once(tmp_path: Path) -> None:
     assert found == []
     for round_ in range(rounds):
         assert len(stored_keys(tmp_path / f"round-{round_}.sqlite")) == processes
+
+
+# -- holds that outlive hold_ttl, charges a stalled Redis could not take -------------------------
+
+
+def test_a_hold_of_this_process_lives_until_settled_in_memory(fake_time: FakeTime) -> None:
+    budget = knouds.Budget(8, hold_ttl=1, clock=fake_time.time)
+    first, second = hold(budget, 4), hold(budget, 4)
+    fake_time.advance(3600)  # runs far longer than hold_ttl
+    with pytest.raises(knouds.BudgetExceededError, match="8 held by runs in flight"):
+        hold(budget, 4)
+    budget._settle(first, 4)
+    budget._settle(second, 4)
+    assert (budget.spent, budget.held) == (8, 0)
+
+
+def test_runs_longer_than_hold_ttl_never_start_others_past_the_budget(fake_time: FakeTime) -> None:
+    # Six threads, runs of a known price 4, a budget of 8: two runs, whatever they last.
+    in_flight = threading.Semaphore(0)
+    finish = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        fake_time.advance(5)  # each run lasts longer than hold_ttl
+        in_flight.release()
+        finish.wait(3)
+        return httpx.Response(200, json={"success": True, "result": {}, "cost": 4, "ms": 5000})
+
+    budget = knouds.Budget(8, hold_ttl=1, prices={MODEL: 4}, clock=fake_time.time)
+    client = knouds.Client(
+        api_key=API_KEY,
+        base_url="https://api.example.test",
+        clock=fake_time.time,
+        sleep=fake_time.sleep,
+        budget=budget,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    outcomes: list[str] = []
+
+    def run() -> None:
+        try:
+            client.models.run(MODEL, {"prompt": "x"})
+            outcomes.append("ran")
+        except knouds.BudgetExceededError:
+            outcomes.append("refused")
+
+    first = [threading.Thread(target=run) for _ in range(2)]
+    for thread in first:
+        thread.start()
+    assert in_flight.acquire(timeout=10)
+    assert in_flight.acquire(timeout=10)
+    rest = [threading.Thread(target=run) for _ in range(4)]
+    for thread in rest:
+        thread.start()
+    for thread in rest:
+        thread.join(10)
+    finish.set()
+    for thread in first:
+        thread.join(10)
+    client.close()
+
+    assert sorted(outcomes) == ["ran", "ran", "refused", "refused", "refused", "refused"]
+    assert budget.spent == 8
+
+
+class FlakyRedis(redis.Redis):
+    """A real Redis client whose settle script fails while ``settles_fail`` is set: before
+    reaching the server, or (``answers_lost``) after the server ran it."""
+
+    settles_fail = False
+    answers_lost = False
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        settling = self.settles_fail and sha == self._settle_sha
+        if settling and not self.answers_lost:
+            raise redis.ConnectionError("connection reset")
+        answer = super().evalsha(sha, numkeys, *keys_and_args)
+        if settling:
+            raise redis.TimeoutError("timed out reading the answer")
+        return answer
+
+    @property
+    def _settle_sha(self) -> str:
+        from knouds._budget_redis import _SETTLE
+
+        sha: str = self.script_load(_SETTLE)
+        return sha
+
+
+@pytest.mark.parametrize("answers_lost", [False, True], ids=["lost", "ran, answer lost"])
+def test_a_charge_redis_could_not_take_is_kept_and_written_once(
+    redis_url: str, fake_time: FakeTime, answers_lost: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    connection = FlakyRedis(host="127.0.0.1", port=port)
+    budget = knouds.Budget(10, store=connection, name="stall", hold_ttl=30, clock=fake_time.time)
+    run = hold(budget, 4)
+    connection.settles_fail, connection.answers_lost = True, answers_lost
+    with caplog.at_level("WARNING", logger="knouds"):
+        budget._settle(run, 4)  # the run ended; its charge could not be written
+    assert "Could not count 4 credits in the credit budget 'stall' yet" in caplog.text
+
+    fake_time.advance(31)  # its hold expired in Redis meanwhile
+    # Counted here meanwhile; a charge that landed although its answer was lost is counted
+    # in Redis too until the retry settles it: never less than charged.
+    assert budget.spent == (8 if answers_lost else 4)
+    with pytest.raises(knouds.BudgetExceededError, match="cannot be checked"):
+        hold(budget, 4)  # refused while a charge cannot be written
+
+    connection.settles_fail = False
+    hold(budget, 4)  # writes the kept charge first
+    with pytest.raises(knouds.BudgetExceededError, match="4 held"):
+        hold(budget, 4)
+    elsewhere = knouds.Budget(10, store=redis_url, name="stall", clock=fake_time.time)
+    assert (elsewhere.spent, budget.spent) == (4, 4)  # landed in Redis, and once
+    connection.close()
+
+
+def test_charges_of_runs_ending_during_a_redis_stall_are_counted_once(
+    redis_url: str, fake_time: FakeTime
+) -> None:
+    budget = knouds.Budget(10, store=redis_url, name="paused", hold_ttl=30, clock=fake_time.time)
+    runs = [hold(budget, 4), hold(budget, 4)]
+    with redis.Redis.from_url(redis_url) as admin:
+        admin.execute_command("CLIENT", "PAUSE", "1200", "ALL")  # a stalled server
+        for run in runs:
+            budget._settle(run, 3.5)  # each waits the store's 0.5 s timeout, and fails
+        while True:  # the stall ends (real time: a paused server cannot be sped up)
+            try:
+                admin.ping()
+                break
+            except redis.TimeoutError:  # pragma: no cover - depends on the machine's speed
+                continue
+
+    fake_time.advance(31)  # the holds expired in Redis meanwhile
+    assert (budget.spent, budget.held) == (7, 0)
+    with pytest.raises(knouds.BudgetExceededError, match="7 counted so far"):
+        hold(budget, 4)
+    other = knouds.Budget(10, store=redis_url, name="paused", clock=fake_time.time)
+    assert other.spent == 7
