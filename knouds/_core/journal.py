@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -178,25 +179,50 @@ _FIELDS = tuple(JournalEntry.__dataclass_fields__)
 
 def describe_error(error: KnoudsError, secret: str | None = None) -> dict[str, Any]:
     """What the journal keeps of an error: no response objects, and ``secret`` (the API key)
-    replaced by ``***`` wherever the server's body or the message echoed it."""
+    replaced by ``***`` wherever the server's body or the message echoed it, whole or its secret
+    part alone (what follows a ``knouds_<kind>_`` prefix)."""
+    forms = _secret_forms(secret)
     body = getattr(error, "body", None)
     message = error.message
     try:
         text = json.dumps(body)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         body = None
     else:
-        if secret and secret in text:
-            body = json.loads(text.replace(secret, "***"))
-    if secret and secret in message:
-        message = message.replace(secret, "***")
+        masked = _mask(text, forms)
+        if masked != text:
+            try:
+                body = json.loads(masked)
+            except (ValueError, RecursionError):  # pragma: no cover - a key that is no plain text
+                body = None
     return {
         "type": type(error).__name__,
-        "message": message,
+        "message": _mask(message, forms),
         "status_code": getattr(error, "status_code", None),
         "code": getattr(error, "code", None),
         "body": body,
     }
+
+
+# The secret part of a key, masked on its own too: a server may echo it without the prefix.
+_KEY_PREFIX = re.compile(r"knouds_[A-Za-z0-9]+_")
+_SHORTEST_SECRET_PART = 8  # a shorter part would mask ordinary words
+
+
+def _secret_forms(secret: str | None) -> list[str]:
+    if not secret:
+        return []
+    forms = [secret]
+    prefix = _KEY_PREFIX.match(secret)
+    if prefix is not None and len(secret) - prefix.end() >= _SHORTEST_SECRET_PART:
+        forms.append(secret[prefix.end() :])
+    return forms
+
+
+def _mask(text: str, forms: list[str]) -> str:
+    for form in forms:  # the whole key first, then what would be left of it
+        text = text.replace(form, "***")
+    return text
 
 
 def rebuild_error(data: Mapping[str, Any]) -> KnoudsError:

@@ -7,8 +7,8 @@ costs are known. When the run ends the hold is replaced by what was actually cha
 
 The counting lives behind a small store interface: `MemoryBudgetStore` (one process; the
 default) and a Redis store (``store="redis://..."``) that shares one budget between processes
-with atomic scripts. Holds expire (``hold_ttl``), so a process that dies mid-run cannot pin the
-budget forever.
+with atomic scripts. A hold lives until its run ends; in Redis, where other processes see it,
+it also expires (``hold_ttl``), so a process that dies mid-run cannot pin the budget forever.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Budget", "BudgetStore", "BudgetStoreError", "Hold", "MemoryBudgetStore", "Totals"]
 
-_EPSILON = 1e-9  # credits are decimal amounts summed in floating point
+_EPSILON = 1e-9  # credits are decimal amounts; the stores count whole micro-credits
+_MICRO = 1_000_000
 logger = logging.getLogger("knouds")
 
 
@@ -77,8 +78,14 @@ class BudgetStore(Protocol):
         same ``hold_id`` exists.
         """
 
-    def settle(self, key: str, hold_id: str, charge: float, keep: float) -> None:
-        """Drop a hold and add ``charge`` to the credits spent."""
+    def settle(
+        self, key: str, hold_id: str, charge: float, keep: float, settle_id: str = ""
+    ) -> None:
+        """Drop a hold and add ``charge`` to the credits spent.
+
+        ``settle_id`` names this settlement: a retry with the same id (after a failure that
+        left open whether it landed) is counted once.
+        """
 
     def totals(self, key: str, now: float) -> Totals:
         """The credits spent and held under ``key`` (expired holds ignored)."""
@@ -88,20 +95,32 @@ class BudgetStore(Protocol):
 
 
 class MemoryBudgetStore:
-    """A budget store in this process's memory, shared by its threads and tasks."""
+    """A budget store in this process's memory, shared by its threads and tasks.
+
+    Counts whole micro-credits (millionths of a credit), so sums are exact.
+    """
 
     blocking = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spent: dict[str, float] = {}
-        self._holds: dict[str, dict[str, tuple[float, float]]] = {}
+        self._spent: dict[str, int] = {}
+        # hold id -> (micro-credits, expiry, the process that took it)
+        self._holds: dict[str, dict[str, tuple[int, float, int]]] = {}
 
-    def _live(self, key: str, now: float) -> dict[str, tuple[float, float]]:
+    def _live(self, key: str, now: float) -> dict[str, tuple[int, float, int]]:
+        # A hold taken here lives until it is settled, however long its run takes: only the
+        # marker of a pending submission expires. Holds copied into a forked child belong to
+        # runs of the parent, which settles them there.
         holds = self._holds.setdefault(key, {})
-        for hold_id in [h for h, (_, expires) in holds.items() if expires <= now]:
+        pid = os.getpid()
+        for hold_id in [h for h, (_, end, owner) in holds.items() if end <= now or owner != pid]:
             del holds[hold_id]
         return holds
+
+    def _totals(self, key: str, now: float) -> Totals:
+        held = sum(amount for amount, _, _ in self._live(key, now).values())
+        return Totals(self._spent.get(key, 0) / _MICRO, held / _MICRO)
 
     def hold(
         self,
@@ -116,25 +135,28 @@ class MemoryBudgetStore:
     ) -> tuple[bool, Totals]:
         """Hold ``amount`` if the budget allows it. See `BudgetStore.hold`."""
         with self._lock:
-            holds = self._live(key, now)
-            totals = Totals(self._spent.get(key, 0.0), sum(a for a, _ in holds.values()))
-            if (exclusive and hold_id in holds) or not _allows(totals, amount, limit):
+            totals = self._totals(key, now)
+            taken = exclusive and hold_id in self._holds[key]
+            if taken or not _allows(totals, amount, limit):
                 return False, totals
-            holds[hold_id] = (amount, now + ttl)
+            end = now + ttl if exclusive else math.inf
+            self._holds[key][hold_id] = (round(amount * _MICRO), end, os.getpid())
             return True, totals
 
-    def settle(self, key: str, hold_id: str, charge: float, keep: float) -> None:
-        """Drop a hold and count ``charge``. See `BudgetStore.settle`."""
+    def settle(
+        self, key: str, hold_id: str, charge: float, keep: float, settle_id: str = ""
+    ) -> None:
+        """Drop a hold and count ``charge``. See `BudgetStore.settle` (a settlement here
+        never fails, so ``settle_id`` is not needed)."""
         with self._lock:
             self._holds.get(key, {}).pop(hold_id, None)
             if charge:
-                self._spent[key] = self._spent.get(key, 0.0) + charge
+                self._spent[key] = self._spent.get(key, 0) + round(charge * _MICRO)
 
     def totals(self, key: str, now: float) -> Totals:
         """Credits spent and held. See `BudgetStore.totals`."""
         with self._lock:
-            holds = self._live(key, now)
-            return Totals(self._spent.get(key, 0.0), sum(a for a, _ in holds.values()))
+            return self._totals(key, now)
 
     def clear(self, key: str) -> None:
         """Forget ``key``. See `BudgetStore.clear`."""
@@ -147,6 +169,16 @@ def _allows(totals: Totals, amount: float, limit: float) -> bool:
     """A run may start while the budget is not spent and its expected cost still fits."""
     committed = totals.spent + totals.held
     return committed < limit - _EPSILON and committed + amount <= limit + _EPSILON
+
+
+@dataclass(frozen=True)
+class _Unsent:
+    """A settlement the store could not take yet."""
+
+    key: str
+    hold_id: str
+    charge: float
+    settle_id: str
 
 
 @dataclass(frozen=True)
@@ -191,8 +223,9 @@ class Budget:
     One `Budget` object can be given to several clients: they then share it. With a Redis
     ``store``, every process using the same ``name`` on the same Redis shares it. While that
     Redis cannot be reached, runs are refused (a budget that cannot be checked does not turn into
-    no budget); a charge that cannot be recorded because Redis went away during the run is
-    logged as a warning.
+    no budget). A charge that cannot be written because Redis went away (or stalled) as the run
+    ended is logged as a warning, kept by this object (counted in `spent` and `remaining`) and
+    written, once, before its next operation.
 
     Args:
         credits: the most credits to spend (per ``period`` when one is given).
@@ -201,11 +234,14 @@ class Budget:
             midnight UTC). ``None`` (default): one budget for as long as the object lives (or, in
             Redis, until `reset`).
         store: ``None`` to count in this process, or a ``redis://`` URL or a ``redis.Redis``
-            client to share the budget between processes (``pip install knouds[redis]``).
+            client to share the budget between processes (``pip install knouds[redis]``). The
+            server should keep its keys (``maxmemory-policy noeviction``, AOF or RDB
+            persistence); a server that may not is logged as a warning when the budget is made.
         name: the budget's name in the store; processes sharing a budget use the same name.
-        hold_ttl: seconds after which the credits held by a run that never reported back (its
-            process died) are released; a pending submission of unknown cost stops blocking
-            further submissions after this long too.
+        hold_ttl: seconds after which, in a Redis store, the credits held by a run that never
+            reported back (its process died) are released; set it above your longest run. A
+            hold in this process's memory lives until its run ends. A pending submission of
+            unknown cost stops blocking further submissions after this long too.
         prices: credits per run of a model (by its name) or workflow (by its slug), used as
             the expected cost while no cost has been charged and no estimate is published.
         clock: returns epoch seconds, used for periods (inject a fake one in tests). A client
@@ -263,6 +299,12 @@ class Budget:
         # Hold ids: unique across processes sharing a store, cheap to make for every run.
         self._hold_prefix = uuid.uuid4().hex[:16] + "-"
         self._hold_ids = itertools.count()
+        self._settle_ids = itertools.count()
+        # Settlements the store could not take yet (it was away), oldest first: counted here
+        # meanwhile and written before the next operation. A lock of their own: the store's
+        # calls are not made under it, except to write them, in order.
+        self._unsent: list[_Unsent] = []
+        self._unsent_lock = threading.Lock()
         self._store: BudgetStore
         if store is None:
             self._store = MemoryBudgetStore()
@@ -287,23 +329,23 @@ class Budget:
 
     @property
     def spent(self) -> float:
-        """Credits counted in the current period (charged, or possibly charged).
+        """Credits counted in the current period (charged, or possibly charged), including
+        charges this object could not write to a shared store yet.
 
         Raises:
             KnoudsError: a shared budget's store cannot be reached.
         """
-        return self._store.totals(self._key(self._clock()), self._clock()).spent
+        return self._totals(self._clock()).spent
 
     @property
     def held(self) -> float:
         """Credits expected from runs in flight right now."""
-        return self._store.totals(self._key(self._clock()), self._clock()).held
+        return self._totals(self._clock()).held
 
     @property
     def remaining(self) -> float:
         """Credits left in the current period (never negative)."""
-        now = self._clock()
-        totals = self._store.totals(self._key(now), now)
+        totals = self._totals(self._clock())
         return max(self.credits - totals.spent - totals.held, 0.0)
 
     def reset(self) -> None:
@@ -324,7 +366,10 @@ class Budget:
         else:
             # The process id too: processes forked from one Budget share its prefix and counter.
             hold_id = f"{self._hold_prefix}{os.getpid()}-{next(self._hold_ids)}"
+        asked = False
         try:
+            self._send_unsent()
+            asked = True
             granted, totals = self._store.hold(
                 key,
                 hold_id,
@@ -339,11 +384,14 @@ class Budget:
             if not isinstance(interrupt, BudgetStoreError):
                 # Interrupted (Ctrl-C, a task queue's time limit) while the hold was being
                 # taken: it may have landed, and nobody would ever settle it. Hand it back.
-                if pending is None:
+                if asked and pending is None:
                     with contextlib.suppress(Exception):
                         self._store.settle(key, hold_id, 0.0, self._ttl())
                 raise
             error = interrupt
+            if asked and pending is None:
+                # The hold may have landed although its answer did not: give it back later.
+                self._keep_unsent(_Unsent(key, hold_id, 0.0, self._next_settle_id(hold_id)))
             # Fail closed: a budget that cannot be checked must not become no budget at all.
             raise BudgetExceededError(
                 f"Not starting {what}: the credit budget {self.name!r} cannot be checked "
@@ -370,18 +418,57 @@ class Budget:
             raise _refusal(self, totals, amount, scope=scope, what=what)
         return Hold(self, key, hold_id, amount)
 
+    def _next_settle_id(self, hold_id: str) -> str:
+        # Unique across processes like hold ids: a pending marker's hold id is shared by all.
+        return f"{self._hold_prefix}{os.getpid()}-{next(self._settle_ids)}:{hold_id}"
+
     def _settle(self, hold: Hold, charge: float) -> None:
+        unsent = _Unsent(hold.key, hold.hold_id, charge, self._next_settle_id(hold.hold_id))
         try:
-            self._store.settle(hold.key, hold.hold_id, charge, self._ttl())
+            self._send_unsent()
+            self._store.settle(hold.key, hold.hold_id, charge, self._ttl(), unsent.settle_id)
         except BudgetStoreError as error:
             # The run is over and paid for: losing its result over bookkeeping would be worse.
-            # Its hold expires after hold_ttl; the charge is missing from the shared count.
+            # The charge is kept here, counted by this object, and written (once) when the
+            # store answers again.
+            self._keep_unsent(unsent)
             logger.warning(
-                "Could not count %g credits in the credit budget %r: %s", charge, self.name, error
+                "Could not count %g credits in the credit budget %r yet (%s): kept in this "
+                "process and written when the store answers again",
+                charge,
+                self.name,
+                error,
             )
 
+    def _keep_unsent(self, unsent: _Unsent) -> None:
+        with self._unsent_lock:
+            self._unsent.append(unsent)
+
+    def _send_unsent(self) -> None:
+        """Write the settlements the store could not take before, oldest first.
+
+        Raises:
+            BudgetStoreError: the store is still away (what is left stays kept).
+        """
+        if not self._unsent:
+            return
+        with self._unsent_lock:
+            while self._unsent:
+                first = self._unsent[0]
+                self._store.settle(
+                    first.key, first.hold_id, first.charge, self._ttl(), first.settle_id
+                )
+                self._unsent.pop(0)
+
     def _totals(self, now: float) -> Totals:
-        return self._store.totals(self._key(now), now)
+        key = self._key(now)
+        # Still unsent: counted below; the store is asked anyway, and raises if it is away.
+        with contextlib.suppress(BudgetStoreError):
+            self._send_unsent()
+        totals = self._store.totals(key, now)
+        with self._unsent_lock:
+            kept = sum(u.charge for u in self._unsent if u.key == key)
+        return Totals(totals.spent + kept, totals.held) if kept else totals
 
     def __repr__(self) -> str:
         period = "" if self.period is None else f", period={self.period:g}s"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+import random
 import socket
 import sqlite3
 import threading
@@ -310,18 +311,57 @@ class SQLiteJournal(Journal):
     def _connection(self) -> sqlite3.Connection:
         # A connection must not cross a fork (Celery's prefork pool, multiprocessing).
         if self._conn is None or self._pid != os.getpid():
+            self._conn, self._pid = self._open(), os.getpid()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect and prepare the file, waiting up to the busy timeout for other processes.
+
+        Switching a file to WAL needs it to itself, and SQLite reports a concurrent opener as
+        busy at once instead of waiting (its busy handler is not called there), so the whole
+        preparation is retried until the busy timeout.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.002
+        while True:
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout,
                 isolation_level=None,
                 check_same_thread=False,
             )
+            try:
+                self._prepare(conn)
+            except sqlite3.OperationalError as error:
+                conn.close()
+                if not _busy(error) or time.monotonic() + pause > deadline:
+                    raise
+            except BaseException:
+                conn.close()
+                raise
+            else:
+                return conn
+            time.sleep(pause * (0.5 + random.random()))  # jitter: openers do not retry in step
+            pause = min(pause * 2, 0.1)
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if self._durable else 'NORMAL'}")
-            conn.execute(_SCHEMA)
-            conn.execute("DELETE FROM knouds_runs WHERE expires_at < ?", (self._clock(),))
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+        conn.execute(f"PRAGMA synchronous={'FULL' if self._durable else 'NORMAL'}")
+        conn.execute(_SCHEMA)
+        # Purge what expired, judged by this process's clock AND by the newest write in the
+        # file: a clock running ahead (days) must not purge the live records of the others.
+        try:
+            conn.execute(
+                "DELETE FROM knouds_runs WHERE expires_at < ? AND expires_at < "
+                "(SELECT MAX(json_extract(data, '$.updated_at')) FROM knouds_runs)",
+                (self._clock(),),
+            )
+        except sqlite3.OperationalError as error:
+            if _busy(error):
+                raise
+            # A SQLite built without its JSON functions: keep everything (expired entries
+            # are still ignored when read, and replaced when their key runs again).
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -412,6 +452,15 @@ class SQLiteJournal(Journal):
 
     def __repr__(self) -> str:
         return f"SQLiteJournal({str(self.path)!r})"
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the file (busy or locked)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes)
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
 
 
 def open_journal(spec: JournalSpec) -> Journal:

@@ -241,7 +241,7 @@ class SharedPacing:
         self.fallback = fallback
         self._clock = clock
         self._lock = threading.Lock()
-        self._keys: dict[str, tuple[str, str]] = {}
+        self._keys: dict[str, tuple[str, str, str]] = {}
         self._seen: dict[str, RateLimit] = {}
         # How far the server's clock is ahead of ours, from the newest response of any bucket.
         self._offset = 0.0
@@ -266,12 +266,12 @@ class SharedPacing:
         """Whether the last exchange with the store succeeded."""
         return not self._outage.down
 
-    def _bucket_keys(self, bucket: str) -> tuple[str, str]:
+    def _bucket_keys(self, bucket: str) -> tuple[str, str, str]:
         keys = self._keys.get(bucket)
         if keys is None:
-            # One hash tag per namespace and bucket: both keys live in one cluster slot.
+            # One hash tag per namespace and bucket: the keys live in one cluster slot.
             base = f"knouds:ratelimit:{{{self.namespace}:{bucket}}}"
-            keys = self._keys[bucket] = (base, f"{base}:inflight")
+            keys = self._keys[bucket] = (base, f"{base}:inflight", f"{base}:gone")
         return keys
 
     def _server_now(self) -> float:
@@ -317,6 +317,9 @@ class SharedPacing:
                 self._answered()
                 granted, wait = decision
                 return (SharedTicket(bucket, token) if granted else None), wait
+            # No answer, yet the store may run the reservation once it wakes (a stall): give
+            # its token up, so that the next reservation drops it, or the store refuses it.
+            self.abandon(SharedTicket(bucket, token))
             self._failed(reply, bucket)
         return self.pacer.acquire(bucket, pace=pace)
 
@@ -347,6 +350,8 @@ class SharedPacing:
         reply = yield StoreCall(self.runner, "release", self._bucket_keys(ticket.bucket), args)
         if isinstance(reply, BaseException):
             # The response is in hand: a store failure now must not cost the caller's result.
+            # The slot is handed back again with the next reservation.
+            self.abandon(ticket)
             self._failed(reply, ticket.bucket, raising=False)
         else:
             self._answered()

@@ -14,14 +14,24 @@ from .redis import is_async_redis_client
 
 __all__ = ["ACQUIRE", "RELEASE", "ScriptRunner", "StoreCall"]
 
-# KEYS: the bucket's state hash, its in-flight sorted set (token -> lease end).
+# KEYS: the bucket's state hash, its in-flight sorted set (token -> lease end), and the tokens
+# given up (sorted set: token -> lease end): slots handed back without a response, and
+# reservations whose answer never came back (the store stalled) and that the client paced
+# without. A reservation arriving after its token was given up is refused, so a stalled
+# server running it late cannot pin a slot its client never uses.
 # ARGV: now (server clock), pace, token, lease, margin, poll, seed limit/remaining/reset
 # (what this process last saw, or ""), then tokens to drop.
 ACQUIRE = """
-local state, inflight = KEYS[1], KEYS[2]
+local state, inflight, gone = KEYS[1], KEYS[2], KEYS[3]
 local now, pace, token = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3]
 local lease, margin, poll = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-for i = 10, #ARGV do redis.call('ZREM', inflight, ARGV[i]) end
+for i = 10, #ARGV do
+  redis.call('ZREM', inflight, ARGV[i])
+  redis.call('ZADD', gone, now + lease, ARGV[i])
+end
+redis.call('ZREMRANGEBYSCORE', gone, '-inf', now)
+if #ARGV >= 10 then redis.call('PEXPIRE', gone, math.ceil(lease * 1000)) end
+if redis.call('ZSCORE', gone, token) then return {0, 0} end
 redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now)
 local s = redis.call('HMGET', state, 'limit', 'reset', 'rolled', 'sent', 'external')
 local limit, reset, rolled = tonumber(s[1]), tonumber(s[2]), s[3] == '1'
@@ -59,8 +69,8 @@ if wait == 0 then return {1, 0} end
 return {0, math.ceil(wait * 1000000)}
 """
 
-# KEYS: as above. ARGV: token, limit, remaining, reset (all "" when the response had no
-# headers), now, lease.
+# KEYS: as above (the third unused). ARGV: token, limit, remaining, reset (all "" when the
+# response had no headers), now, lease.
 RELEASE = """
 local state, inflight = KEYS[1], KEYS[2]
 redis.call('ZREM', inflight, ARGV[1])
@@ -146,7 +156,7 @@ class StoreCall:
 
     runner: ScriptRunner
     script: str
-    keys: tuple[str, str]
+    keys: tuple[str, ...]
     args: tuple[object, ...]
 
     def run(self) -> object:

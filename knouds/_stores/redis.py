@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
+import threading
 from typing import Any
 
 from .._exceptions import ConfigurationError
@@ -16,10 +18,13 @@ from .._exceptions import ConfigurationError
 __all__ = [
     "DEFAULT_REDIS_TIMEOUT",
     "REDIS_SCHEMES",
+    "Durability",
+    "check_durability",
     "is_async_redis_client",
     "is_redis_client",
     "is_redis_url",
     "redis_connection",
+    "warn_evicting",
 ]
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -27,6 +32,7 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # wait on it.
 DEFAULT_REDIS_TIMEOUT = 0.5
 _INSTALL_HINT = 'Install the Redis support with: pip install "knouds[redis]"'
+logger = logging.getLogger("knouds")
 
 
 def is_redis_url(value: object) -> bool:
@@ -106,4 +112,123 @@ def redis_connection(
         return target
     raise ConfigurationError(
         f"Expected a redis:// or rediss:// URL or a redis-py client, got {type(target).__name__}."
+    )
+
+
+# -- whether a server keeps what is written to it ------------------------------------------------
+
+_warned: set[tuple[str, str]] = set()  # (server, topic): each warning once per server
+_warned_lock = threading.Lock()
+
+
+class Durability:
+    """What a Redis server said about keeping data: its eviction policy and persistence.
+
+    Attributes:
+        eviction: the ``maxmemory-policy`` (``"noeviction"`` keeps every key), or ``None`` when
+            the server would not say (``CONFIG`` disabled, as on many managed services).
+        persistent: whether AOF or RDB snapshots are on, or ``None`` when unknown.
+    """
+
+    def __init__(self, eviction: str | None, persistent: bool | None) -> None:
+        self.eviction = eviction
+        self.persistent = persistent
+
+    @property
+    def evicting(self) -> bool:
+        """Whether the server may drop keys under memory pressure (a ``volatile-*`` policy drops
+        keys that have a lifetime, which journal and budget keys do)."""
+        return self.eviction is not None and self.eviction != "noeviction"
+
+
+def _server_name(client: Any) -> str:
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None)
+    if isinstance(kwargs, dict):
+        where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
+        return f"{where}/{kwargs.get('db', 0)}"
+    return f"{type(client).__name__}@{id(client):x}"
+
+
+def _config(client: Any, name: str) -> str:
+    reply = client.config_get(name)
+    value = reply.get(name) if isinstance(reply, dict) else None
+    if value is None:
+        raise LookupError(f"CONFIG GET {name} returned {reply!r}")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _warn_once(server: str, topic: str, message: str, *args: object) -> None:
+    with _warned_lock:
+        if (server, topic) in _warned:
+            return
+        _warned.add((server, topic))
+    logger.warning(message, *args)
+
+
+def check_durability(client: Any, *, purpose: str) -> Durability | None:
+    """Ask a Redis server whether it keeps what ``purpose`` writes, warning once per server.
+
+    Reads ``CONFIG GET maxmemory-policy``, ``appendonly`` and ``save``. Persistence off (no AOF,
+    no RDB snapshots: a restart forgets everything) is logged as a warning on the ``knouds``
+    logger; so is a server that refuses ``CONFIG`` (the settings could not be checked). What an
+    evicting policy means is for the caller to decide, from the answer.
+
+    Args:
+        client: a sync redis-py client.
+        purpose: what the keys are, for the messages (``"run journal"``, ``"credit budget"``).
+
+    Returns:
+        What the server said, or ``None`` when it could not be reached (nothing is logged then:
+        the caller may ask again later).
+    """
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError, TimeoutError
+
+    server = _server_name(client)
+    try:
+        eviction = _config(client, "maxmemory-policy")
+        aof = _config(client, "appendonly")
+        save = _config(client, "save")
+    except (RedisConnectionError, TimeoutError):
+        return None
+    except (RedisError, LookupError, AttributeError) as error:
+        _warn_once(
+            server,
+            "unchecked",
+            "Could not check that the Redis server %s keeps the %s's keys (CONFIG GET refused: "
+            "%s). It needs maxmemory-policy noeviction and AOF or RDB persistence; otherwise "
+            "keys may be lost.",
+            server,
+            purpose,
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__,
+        )
+        return Durability(None, None)
+    persistent = aof.strip().lower() == "yes" or bool(save.strip())
+    if not persistent:
+        _warn_once(
+            server,
+            "persistence",
+            "The Redis server %s has persistence off (appendonly no, no save points): a restart "
+            "loses the %s's keys. Turn on AOF (appendonly yes) or RDB snapshots.",
+            server,
+            purpose,
+        )
+    return Durability(eviction, persistent)
+
+
+def warn_evicting(client: Any, durability: Durability | None, *, purpose: str, risk: str) -> None:
+    """Log once per server that its eviction policy may drop ``purpose``'s keys, and what that
+    would cost (``risk``)."""
+    if durability is None or not durability.evicting:
+        return
+    server = _server_name(client)
+    _warn_once(
+        server,
+        "eviction",
+        "The Redis server %s has maxmemory-policy %s: under memory pressure it may evict the "
+        "%s's keys, and %s. Set maxmemory-policy noeviction.",
+        server,
+        durability.eviction,
+        purpose,
+        risk,
     )

@@ -20,6 +20,7 @@ from .._core.journal import (
 from .._exceptions import ConfigurationError
 from .._public import publish
 from .journal import Journal
+from .redis import check_durability
 
 if TYPE_CHECKING:
     import redis
@@ -83,6 +84,15 @@ class RedisJournal(Journal):
             machine counts as dead; set it above your longest run.
         clock: a function returning epoch seconds (entries still expire in Redis after ``ttl``
             real seconds).
+        allow_eviction: accept a server whose ``maxmemory-policy`` may evict keys (anything
+            but ``noeviction``; a ``volatile-*`` policy evicts keys with a lifetime, as journal
+            entries have). Without it such a server is refused with `ConfigurationError` when
+            the journal is opened: an evicted entry lets its run be sent, and paid, again.
+
+    The server should keep every key (``maxmemory-policy noeviction``) and persist them (AOF or
+    RDB snapshots). The journal checks both when it is opened (``CONFIG GET``): persistence off,
+    or a server that refuses ``CONFIG`` (many managed services), is logged as one warning per
+    server on the ``knouds`` logger.
 
     Example:
         >>> journal = knouds.RedisJournal("redis://localhost:6379/0")  # doctest: +SKIP
@@ -97,14 +107,38 @@ class RedisJournal(Journal):
         ttl: float = DEFAULT_TTL,
         stale_after: float = DEFAULT_STALE_AFTER,
         clock: Callable[[], float] | None = None,
+        allow_eviction: bool = False,
     ) -> None:
         super().__init__(ttl=ttl, stale_after=stale_after, clock=clock)
         self._owns_client = isinstance(client, str)
         self._redis = connect(client)
         self.namespace: str = namespace
+        self.allow_eviction: bool = allow_eviction
         self._prefix = f"knouds:journal:{namespace}:"
         self._claim_script = self._redis.register_script(_CLAIM)
         self._update_script = self._redis.register_script(_UPDATE)
+        self._checked = False
+        try:
+            self._check_server()
+        except ConfigurationError:
+            self.close()
+            raise
+
+    def _check_server(self) -> None:
+        """Refuse a server that may evict entries; warn when it does not persist them. A server
+        that cannot be reached now is checked again before the next claim."""
+        durability = check_durability(self._redis, purpose="run journal")
+        if durability is None:
+            return
+        self._checked = True
+        if durability.evicting and not self.allow_eviction:
+            raise ConfigurationError(
+                f"The Redis server of this run journal has maxmemory-policy "
+                f"{durability.eviction}: under memory pressure it may evict journal entries, and "
+                "a run whose entry was evicted would be sent (and paid for) again. Set "
+                "maxmemory-policy noeviction on the server, or accept the risk with "
+                "RedisJournal(..., allow_eviction=True)."
+            )
 
     def _key(self, key: str) -> str:
         return self._prefix + key
@@ -113,6 +147,8 @@ class RedisJournal(Journal):
         return max(int(self.ttl * 1000), 1)
 
     def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> JournalClaim:
+        if not self._checked:
+            self._check_server()
         held = self._claim_script(
             keys=[self._key(entry.key)],
             args=[entry.to_json(), replace_token or "", self._ttl_ms()],

@@ -458,3 +458,65 @@ def test_a_store_url_becomes_a_client_with_a_short_timeout(asynchronous: bool) -
     assert "SSL" in conn.connection_pool.connection_class.__name__
     assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == DEFAULT_REDIS_TIMEOUT
     assert kwargs["retry"].get_retries() == 0
+
+
+def wait_for_slots(conn: redis.Redis, inflight: bytes, count: int) -> bool:
+    """Whether the in-flight set reaches ``count`` slots within a few seconds (real time: what
+    a server does after a freeze cannot be driven by a fake clock)."""
+    deadline = time.monotonic() + 5
+    while conn.zcard(inflight) != count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+async def test_a_reservation_a_frozen_store_runs_late_pins_no_slot(
+    connect: Callable[..., Any],
+    emu: Emulator,
+    redis_server: RedisServer,
+    fake_time: FakeTime,
+) -> None:
+    client = connect(rate_limit_store=redis_server.url)
+    await run(client, "teaches the window")
+    assert redis_server.pid is not None
+    os.kill(redis_server.pid, signal.SIGSTOP)  # frozen: the reservation times out unanswered
+    try:
+        assert (await run(client, "paced alone")).text
+    finally:
+        os.kill(redis_server.pid, signal.SIGCONT)
+    with redis.Redis.from_url(redis_server.url) as conn:
+        inflight = next(iter(conn.scan_iter("*:inflight")))
+        # The woken server runs the reservation it was sent: one slot, for a minute's lease.
+        assert wait_for_slots(conn, inflight, 1)
+
+        fake_time.now = (fake_time.now // WINDOW + 1) * WINDOW + 1  # the next window
+        fake_time.sleeps.clear()
+        for i in range(LIMIT):  # the whole limit: no slot is held by the lost reservation
+            assert (await run(client, f"next window {i}")).text
+        assert fake_time.sleeps == []
+        assert conn.zcard(inflight) == 0
+    assert 429 not in run_statuses(emu)
+
+
+def test_a_reservation_given_up_before_the_store_runs_it_is_refused(redis_url: str) -> None:
+    from knouds._stores.pacing_scripts import ACQUIRE
+
+    keys = [
+        "knouds:ratelimit:{t:b}",
+        "knouds:ratelimit:{t:b}:inflight",
+        "knouds:ratelimit:{t:b}:gone",
+    ]
+    with redis.Redis.from_url(redis_url) as conn:
+        acquire = conn.register_script(ACQUIRE)
+
+        def reserve(token: str, *dropped: str) -> Any:
+            seed = (3, 3, 1_700_000_010)
+            return acquire(keys=keys, args=[1_700_000_000, 1, token, 60, 0.5, 1, *seed, *dropped])
+
+        # The client gave "late" up (no answer came) and said so with its next reservation;
+        # the stalled server then runs "late" after all.
+        assert reserve("next", "late") == [1, 0]
+        assert reserve("late") == [0, 0]
+        assert conn.zrange(keys[1], 0, -1) == [b"next"]
+        assert 0 < conn.pttl(keys[2]) <= 60_000
