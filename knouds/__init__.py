@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from . import webhooks
     from ._async.client import AsyncClient
     from ._core.journal import JournalEntry
-    from ._core.ratelimit import (
-        RateLimit,
-    )
     from ._core.retry import (
         RetryEvent,
         RetryPolicy,
@@ -71,8 +68,9 @@ if TYPE_CHECKING:
         WorkflowNotFoundError,
     )
     from ._stores.budget import Budget
-    from ._stores.journal import Journal, SQLiteJournal
+    from ._stores.journal import Journal
     from ._stores.redis_journal import RedisJournal
+    from ._stores.sqlite_journal import SQLiteJournal
     from ._stores.usage import BatchResults, Usage, UsageLine
     from ._sync.client import Client
     from ._transports.aiohttp import DefaultAioHttpClient
@@ -92,6 +90,7 @@ if TYPE_CHECKING:
         WorkflowSchema,
         WorkflowSummary,
     )
+    from .models._ratelimit import RateLimit
     from .webhooks import WebhookEvent
 
 __all__ = [

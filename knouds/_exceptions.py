@@ -45,8 +45,8 @@ from ._public import publish
 if TYPE_CHECKING:
     import httpx
 
-    from ._core.ratelimit import RateLimit
     from .models import Execution
+    from .models._ratelimit import RateLimit
 
 __all__ = [
     "APIConnectionError",

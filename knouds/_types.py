@@ -1,12 +1,15 @@
-"""Small shared types: the ``NOT_GIVEN`` sentinel and type aliases."""
+"""Small shared types: the ``NOT_GIVEN`` sentinel and type aliases (httpx only for type checking:
+importing the data types loads no I/O module)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
-import httpx
 from typing_extensions import final
+
+if TYPE_CHECKING:
+    import httpx
 
 from ._public import publish
 
@@ -51,7 +54,7 @@ class NotGiven:
 
 NOT_GIVEN: Final = NotGiven()
 
-TimeoutTypes: TypeAlias = float | httpx.Timeout | None
+TimeoutTypes: TypeAlias = "float | httpx.Timeout | None"
 Headers: TypeAlias = Mapping[str, str]
 Inputs: TypeAlias = Mapping[str, Any]
 JSONObject: TypeAlias = dict[str, Any]

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from .._base.offload import Landed, aperform
 from .._core.attempt import Send, Sleep, StoreCall
-from .._core.pipeline import Command, Follow
+from .._core.commands import Command, Follow
 
 __all__ = ["drive"]
 

@@ -13,7 +13,6 @@ import httpx
 
 from .._core.attempt import CallContext, Endpoint
 from .._core.journal import JournalKeys
-from .._core.ratelimit import Pacer, RateLimit
 from .._core.retry import RetryPolicy
 from .._core.settings import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -26,12 +25,14 @@ from .._core.settings import (
 from .._core.spend import check_credits
 from .._exceptions import APIConnectionError, ConfigurationError
 from .._stores.budget import Budget
+from .._stores.pacer import Pacer
 from .._stores.pacing import Pacing, SharedPacing, build_pacing, derive_namespace
 from .._stores.spend import SpendTracker
 from .._stores.usage import Usage
 from .._transports.deadline import install_deadlines
 from .._types import NOT_GIVEN, Clock, NotGiven, TimeoutTypes
 from ..models import RunResult
+from ..models._ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from .._stores.journal import Journal, JournalSpec

@@ -13,7 +13,7 @@ import contextvars
 from collections.abc import Callable
 from typing import TypeVar
 
-from .._core.pipeline import Blocking
+from .._core.commands import Blocking
 
 __all__ = ["Landed", "aperform", "off_loop", "perform", "run_here"]
 

@@ -12,7 +12,7 @@ from .._core.retry import RetryEvent, RetryPolicy
 from .._exceptions import InvalidBodyError
 
 if TYPE_CHECKING:
-    from .._core.ratelimit import RateLimit
+    from ..models._ratelimit import RateLimit
 
 __all__: list[str] = []
 

@@ -93,8 +93,9 @@ def open_journal_arg(spec: str) -> Journal:
     Raises:
         JournalUsageError: no file at that path, or a directory.
     """
-    from .._stores.journal import SQLiteJournal, open_journal
+    from .._stores.journal import open_journal
     from .._stores.redis import is_redis_url
+    from .._stores.sqlite_journal import SQLiteJournal
 
     if is_redis_url(spec):
         return open_journal(spec)

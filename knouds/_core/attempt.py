@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 import pydantic
@@ -24,10 +24,10 @@ from .._exceptions import (
     KnoudsError,
     RateLimitError,
 )
-from .._stores.pacing import PaceTicket, Pacing, StoreCall
-from .._transports.deadline import BodyTooLarge, SendProgress
 from .._types import Clock
-from .ratelimit import RateLimit
+from ..models._ratelimit import RateLimit
+from .exchange import BodyTooLarge, SendProgress
+from .pacing import Pacing, StoreCall
 from .requests import Endpoint, check_execution_id, check_slug, encode_inputs, encode_workflow
 from .responses import (
     map_transport_error,
@@ -297,7 +297,7 @@ def attempt_flow(
     ctx: CallContext, parse: Callable[[object, RateLimit | None], T]
 ) -> Generator[Command, object, T]:
     """One attempt: wait for rate-limit budget, send, then parse or raise a knouds error."""
-    ticket: PaceTicket | None = None
+    ticket: Any = None
     try:
         waited = last_wait = 0.0
         while True:

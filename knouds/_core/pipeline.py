@@ -32,7 +32,7 @@ import logging
 import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .._exceptions import (
     ExecutionCancelledError,
@@ -42,7 +42,19 @@ from .._exceptions import (
     KnoudsError,
 )
 from ..models import Execution, RunResult
-from .attempt import CallContext, Dispatch, Parse, Send, Sleep, StoreCall, Verdict, attempts
+from .attempt import CallContext, Dispatch, Parse, Sleep, Verdict, attempts
+from .commands import (
+    Claim,
+    Command,
+    Follow,
+    Hold,
+    JournalBackend,
+    Observe,
+    Record,
+    Settle,
+    SpendLedger,
+    Unclaim,
+)
 from .journal import (
     JournalClaim,
     JournalEntry,
@@ -54,20 +66,9 @@ from .journal import (
 from .spend import RunRef
 
 __all__ = [
-    "Blocking",
     "Call",
-    "Claim",
-    "Command",
-    "Follow",
-    "Hold",
-    "JournalBackend",
     "Journaling",
-    "Observe",
-    "Record",
-    "Settle",
-    "SpendLedger",
     "Spending",
-    "Unclaim",
     "call_flow",
 ]
 
@@ -75,191 +76,6 @@ T = TypeVar("T")
 logger = logging.getLogger("knouds")
 _FIRST_RECHECK = 0.05
 _MAX_RECHECK = 1.0
-
-
-# -- what the pipeline asks of the journal and of the spend ledger -------------------------------
-
-
-class JournalBackend(Protocol):
-    """What the pipeline needs of a run journal (`knouds.Journal` provides it)."""
-
-    offload: bool
-
-    def claim(
-        self, key: str, target: str, inputs_hash: str, token: str, replace_token: str | None
-    ) -> JournalClaim: ...
-
-    def record(self, entry: JournalEntry, **changes: Any) -> bool: ...
-
-    def abandon(self, key: str, token: str, error: dict[str, Any]) -> bool: ...
-
-    def is_alive(self, entry: JournalEntry, now: float) -> bool: ...
-
-    def mark_in_flight(self, token: str) -> None: ...
-
-    def mark_done(self, token: str) -> None: ...
-
-
-class Ticket(Protocol):
-    """A run's holds under the budgets, as the ledger hands them out."""
-
-
-class SpendLedger(Protocol):
-    """What the pipeline needs of a client's budget, usage and learned costs."""
-
-    def blocking(self) -> bool: ...
-
-    def begin(self, ref: RunRef, batch: Any, now: float, submission: bool) -> Any: ...
-
-    def finish(self, ticket: Any, value: object) -> None: ...
-
-    def fail(self, ticket: Any, verdict: Verdict) -> None: ...
-
-    def observe(self, execution: Execution) -> None: ...
-
-
-# -- commands ----------------------------------------------------------------------------------
-
-
-class Blocking(Protocol):
-    """A command the driver performs by calling `perform`: in a worker thread when ``blocking``
-    (on the async client), to the end even after an interrupt when ``must_land``."""
-
-    @property
-    def blocking(self) -> bool: ...
-
-    @property
-    def must_land(self) -> bool: ...
-
-    def perform(self) -> object: ...
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Claim a journal key for this run; resumes with the journal's `JournalClaim`."""
-
-    journal: JournalBackend
-    key: str
-    target: str
-    inputs_hash: str
-    token: str
-    replace_token: str | None
-    must_land = False
-
-    @property
-    def blocking(self) -> bool:
-        return self.journal.offload
-
-    def perform(self) -> JournalClaim:
-        return self.journal.claim(
-            self.key, self.target, self.inputs_hash, self.token, self.replace_token
-        )
-
-
-@dataclass(frozen=True)
-class Unclaim:
-    """Hand back a claim that may have been written while the run was interrupted before its
-    request was built (``rejected``: the next run of the key sends it)."""
-
-    journal: JournalBackend
-    key: str
-    token: str
-    error: dict[str, Any]
-    must_land = True
-
-    @property
-    def blocking(self) -> bool:
-        return self.journal.offload
-
-    def perform(self) -> bool:
-        return self.journal.abandon(self.key, self.token, self.error)
-
-
-@dataclass(frozen=True)
-class Record:
-    """Record how a claimed run went (compare-and-set on the claim's token)."""
-
-    journal: JournalBackend
-    entry: JournalEntry
-    changes: dict[str, Any]
-    must_land = True
-
-    @property
-    def blocking(self) -> bool:
-        return self.journal.offload
-
-    def perform(self) -> bool:
-        return self.journal.record(self.entry, **self.changes)
-
-
-@dataclass(frozen=True)
-class Hold:
-    """Hold a run's expected cost under the client's budget and the batch's ``max_credits``;
-    resumes with the ledger's ticket, or raises `BudgetExceededError`."""
-
-    ledger: SpendLedger
-    ref: RunRef
-    batch: Any
-    now: float
-    submission: bool
-    must_land = False
-
-    @property
-    def blocking(self) -> bool:
-        return self.ledger.blocking()
-
-    def perform(self) -> object:
-        return self.ledger.begin(self.ref, self.batch, self.now, self.submission)
-
-
-@dataclass(frozen=True)
-class Settle:
-    """Turn a run's holds into what it was charged, and count it in the usage."""
-
-    ledger: SpendLedger
-    ticket: object
-    value: object = None
-    verdict: Verdict | None = None  # set for a run that ended in an error or an interrupt
-    must_land = True
-
-    @property
-    def blocking(self) -> bool:
-        return self.ledger.blocking()
-
-    def perform(self) -> None:
-        if self.verdict is None:
-            self.ledger.finish(self.ticket, self.value)
-        else:
-            self.ledger.fail(self.ticket, self.verdict)
-
-
-@dataclass(frozen=True)
-class Observe:
-    """Count a submitted execution's cost once it is seen ended (``executions.get``/``wait``)."""
-
-    ledger: SpendLedger
-    execution: Execution
-    must_land = True
-
-    @property
-    def blocking(self) -> bool:
-        return self.ledger.blocking()
-
-    def perform(self) -> None:
-        self.ledger.observe(self.execution)
-
-
-@dataclass(frozen=True)
-class Follow:
-    """Make another public call of the same client (waiting on a journaled run's execution):
-    the driver calls ``fn(*args)`` (awaiting it on the async client) and resumes with its value.
-    """
-
-    fn: Callable[..., Any]
-    args: tuple[Any, ...] = ()
-
-
-Command = Sleep | Send | StoreCall | Claim | Unclaim | Record | Hold | Settle | Observe | Follow
 
 
 # -- the plan of one call ----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from .._exceptions import (
     class_for,
 )
 from ..models import Execution, Identity, RunResult, Workflow, WorkflowSchema, WorkflowSummary
-from .ratelimit import RateLimit, parse_retry_after
+from ..models._ratelimit import RateLimit, parse_retry_after
 from .requests import Endpoint, short
 
 if TYPE_CHECKING:

@@ -244,11 +244,18 @@ def resolve_rate_limit_store(value: object) -> object | None:
     if isinstance(value, str):
         if value.strip().lower() in LOCAL_STORE_NAMES:
             return None
-        from .._stores.redis import is_redis_url
-
         if not is_redis_url(value):
             raise ConfigurationError(
                 "rate_limit_store must be a redis:// or rediss:// URL, a redis-py client, or "
                 "'local'."
             )
     return value
+
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def is_redis_url(value: object) -> bool:
+    """Whether ``value`` is a string naming a Redis server (``redis://``, ``rediss://``,
+    ``unix://``)."""
+    return isinstance(value, str) and value.strip().lower().startswith(REDIS_SCHEMES)

@@ -7,9 +7,9 @@ Every time in them is on the Knouds server's clock, as the calling process judge
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from .._core.pacing import StoreCall
 from .redis import is_async_redis_client
 
 __all__ = ["ACQUIRE", "RELEASE", "ScriptRunner", "StoreCall"]
@@ -147,22 +147,3 @@ class ScriptRunner:
             await self.client.aclose()
         else:
             self.client.close()
-
-
-@dataclass(frozen=True)
-class StoreCall:
-    """Command: run a pacing script on the store and resume the flow with its reply (or the
-    exception it raised)."""
-
-    runner: ScriptRunner
-    script: str
-    keys: tuple[str, ...]
-    args: tuple[object, ...]
-
-    def run(self) -> object:
-        """Run it synchronously."""
-        return self.runner.run(self.script, self.keys, self.args)
-
-    async def arun(self) -> object:
-        """Run it in the event loop."""
-        return await self.runner.arun(self.script, self.keys, self.args)

@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Any
 
+from .._core.settings import REDIS_SCHEMES, is_redis_url
 from .._exceptions import ConfigurationError
 
 __all__ = [
@@ -27,18 +28,11 @@ __all__ = [
     "warn_evicting",
 ]
 
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # A store that takes longer than this to answer is treated as down: the SDK's own work must not
 # wait on it.
 DEFAULT_REDIS_TIMEOUT = 0.5
 _INSTALL_HINT = 'Install the Redis support with: pip install "knouds[redis]"'
 logger = logging.getLogger("knouds")
-
-
-def is_redis_url(value: object) -> bool:
-    """Whether ``value`` is a string naming a Redis server (``redis://``, ``rediss://``,
-    ``unix://``)."""
-    return isinstance(value, str) and value.strip().lower().startswith(REDIS_SCHEMES)
 
 
 def _redis_module(name: str) -> Any:

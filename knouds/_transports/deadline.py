@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import httpcore
 import httpx
 
+from .._core.exchange import BodyTooLarge, SendProgress
 from .._core.settings import ACCEPT_ENCODING
 
 if TYPE_CHECKING:
@@ -37,12 +38,11 @@ __all__ = [
     "BOUNDED_ENCODINGS",
     "SEND_DEADLINE",
     "BodyReader",
-    "BodyTooLarge",
     "DeadlineBackend",
-    "SendProgress",
     "install_deadlines",
     "reports_progress",
     "time_is_up",
+    "timed_out",
 ]
 
 # The monotonic instant by which the exchange running in this thread or task must end.
@@ -58,79 +58,9 @@ SEND_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 BOUNDED_ENCODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate", ""})
 
 
-class BodyTooLarge(Exception):
-    """The response body passed the size cap; the rest was not read."""
-
-    def __init__(self, response: httpx.Response, limit: int) -> None:
-        super().__init__(f"the response body is larger than {limit} bytes")
-        self.response = response
-        self.limit = limit
-
-
 def time_is_up(request: httpx.Request) -> httpx.ReadTimeout:
     """The error standing for an exchange that ran out of time (it may have been processed)."""
     return httpx.ReadTimeout("no complete answer in the time the call allows", request=request)
-
-
-class SendProgress:
-    """How far one async exchange got, from httpcore's ``trace`` events, so that an exchange cut
-    off by its time limit is reported truthfully: "nothing was sent" while it was still
-    connecting (TCP or TLS), "may have been processed" once the request started to leave.
-
-    Transports that report no events (aiohttp, custom ones) always get the cautious answer.
-    ``traced`` is set by a shell whose transport is an httpcore pool (it reports every step, so
-    no event yet means the exchange is still waiting for a pooled connection).
-    """
-
-    __slots__ = ("connecting", "handshake", "sending", "started", "tcp", "traced")
-
-    def __init__(self) -> None:
-        self.connecting = False
-        self.sending = False
-        self.handshake = False
-        self.traced = False
-        self.started = False  # set by the shell when it begins the exchange
-        self.tcp: typing.Any = None
-
-    @property
-    def nothing_sent(self) -> bool:
-        """Whether, by the transport's own account, no byte of the request was written yet."""
-        return not self.started or (self.traced and not self.sending)
-
-    async def trace(self, name: str, info: dict[str, typing.Any]) -> None:
-        """The ``trace`` request extension httpcore calls on every step of the exchange."""
-        self.trace_sync(name, info)
-
-    def trace_sync(self, name: str, info: dict[str, typing.Any]) -> None:
-        """`trace` for a synchronous httpcore pool."""
-        if name.startswith("connection."):
-            self.connecting = True
-            if name == "connection.connect_tcp.complete":
-                self.tcp = info.get("return_value")
-            elif name == "connection.start_tls.started":
-                self.handshake = True
-            elif name == "connection.start_tls.complete":
-                self.handshake, self.tcp = False, None  # the connection owns the stream now
-        elif name.endswith(".started") and "send_" in name:
-            # Request headers (or an HTTP/2 preface, or a proxy's CONNECT): from here on the
-            # server may have seen something.
-            self.sending = True
-
-    async def timed_out(self, request: httpx.Request) -> httpx.TimeoutException:
-        """The error for an exchange whose time ran out at this point.
-
-        A TLS handshake cut off by the time limit leaves its TCP stream to nobody (httpcore
-        closes it on errors, not on cancellation): it is closed here.
-        """
-        if self.handshake and self.tcp is not None:
-            stream, self.tcp = self.tcp, None
-            with contextlib.suppress(Exception):  # already broken: nothing more to release
-                await stream.aclose()
-        if self.connecting and not self.sending:
-            return httpx.ConnectTimeout(
-                "no connection in the time the call allows; nothing was sent", request=request
-            )
-        return time_is_up(request)
 
 
 class BodyReader:
@@ -325,6 +255,23 @@ def _deadline(send: Send, http: httpx.Client) -> Iterator[float | None]:
         SEND_DEADLINE.reset(token)
 
 
+async def timed_out(progress: SendProgress, request: httpx.Request) -> httpx.TimeoutException:
+    """The error for an exchange whose time ran out where ``progress`` says it got.
+
+    A TLS handshake cut off by the time limit leaves its TCP stream to nobody (httpcore
+    closes it on errors, not on cancellation): it is closed here.
+    """
+    if progress.handshake and progress.tcp is not None:
+        stream, progress.tcp = progress.tcp, None
+        with contextlib.suppress(Exception):  # already broken: nothing more to release
+            await stream.aclose()
+    if progress.connecting and not progress.sending:
+        return httpx.ConnectTimeout(
+            "no connection in the time the call allows; nothing was sent", request=request
+        )
+    return time_is_up(request)
+
+
 @contextlib.asynccontextmanager
 async def _async_deadline(send: Send, http: httpx.AsyncClient) -> AsyncIterator[float | None]:
     """The monotonic instant by which ``send``'s exchange must end (async): the whole exchange
@@ -343,6 +290,6 @@ async def _async_deadline(send: Send, http: httpx.AsyncClient) -> AsyncIterator[
             async with _timeout(send.limit):
                 yield deadline
     except asyncio.TimeoutError:
-        raise await progress.timed_out(send.request) from None
+        raise await timed_out(progress, send.request) from None
     finally:
         send.request.extensions.pop("trace", None)

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr
 
-from .._core.ratelimit import RateLimit
 from ._base import KnoudsModel as _Model
+from ._ratelimit import RateLimit
 from ._results import RunResult
 
 __all__ = [

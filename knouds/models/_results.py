@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import PrivateAttr
 
-from .._core.ratelimit import RateLimit
 from .._types import NOT_GIVEN
 from ._base import KnoudsModel as _Model
 from ._media import Media, MediaKind, collect_media, collect_text
+from ._ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from pathlib import Path

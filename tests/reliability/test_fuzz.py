@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import knouds
 from knouds import webhooks
 from knouds._core.attempt import Endpoint, raise_for_response
-from knouds._core.ratelimit import clock_offset, parse_retry_after
+from knouds.models._ratelimit import clock_offset, parse_retry_after
 from knouds.testing import Emulator, Fault
 
 FUZZ = settings(

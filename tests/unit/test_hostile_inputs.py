@@ -17,8 +17,9 @@ import pytest
 
 import knouds
 import knouds._exceptions as exceptions_module
-from knouds._core.ratelimit import Pacer, RateLimit
 from knouds._media.files import fit_name
+from knouds._stores.pacer import Pacer
+from knouds.models._ratelimit import RateLimit
 from knouds.webhooks import sign, verify
 from tests.conftest import API_KEY, BASE_URL, FakeTime, json_response, rate_headers, resolve
 

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from knouds import RateLimit
-from knouds._core.ratelimit import Pacer, clock_offset, parse_retry_after
 from knouds._core.requests import Endpoint
+from knouds._stores.pacer import Pacer
+from knouds.models._ratelimit import clock_offset, parse_retry_after
 
 NOW = 1_700_000_000.0
 

@@ -8,13 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from knouds._core.ratelimit import (
-    Pacer,
-    RateLimit,
-    Ticket,
-    clock_offset,
-    parse_retry_after,
-)
+from knouds._stores.pacer import Pacer, Ticket
+from knouds.models._ratelimit import RateLimit, clock_offset, parse_retry_after
 
 
 def test_seconds_until_reset_defaults_to_the_real_clock() -> None:

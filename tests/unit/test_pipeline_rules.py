@@ -1,0 +1,171 @@
+"""Rules of the run pipeline the exit test does not cover: one account, one history; journal and
+store I/O of the async client kept off the event loop.
+
+Both clients, real SQLite files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import knouds
+from tests.conftest import API_KEY, BASE_URL, resolve
+
+MODEL = "gpt-image-2"
+OTHER_KEY = "knouds_live_other_fedcba9876543210"
+
+
+def _counting() -> tuple[Any, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        key = request.headers["x-api-key"]
+        body = {"success": True, "result": {"images": [f"https://cdn.test/{key[-4:]}.png"]}}
+        return httpx.Response(200, json={**body, "cost": 4})
+
+    return handler, seen
+
+
+async def test_a_copy_for_another_key_is_never_answered_from_the_first_keys_runs(
+    make_client: Any, tmp_path: Path
+) -> None:
+    handler, seen = _counting()
+    client = make_client(handler, journal=str(tmp_path / "runs.sqlite"))
+    first = await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+    other = client.with_options(api_key=OTHER_KEY)
+
+    with pytest.raises(knouds.IdempotencyConflictError, match="another account"):
+        await resolve(other.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+    # A batch of the same inputs: the same, input by input.
+    outcomes = await resolve(other.models.run_many(MODEL, [{"prompt": "fox"}]))
+    assert isinstance(outcomes[0], knouds.RunResult)  # no journal key: run for this account
+
+    assert len(seen) == 2
+    assert first.images[0].url.endswith("cdef.png")
+    same = await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="k"))
+    assert same.from_journal
+
+
+async def test_two_clients_of_two_keys_sharing_one_journal_keep_their_runs_apart(
+    make_client: Any, tmp_path: Path
+) -> None:
+    handler, seen = _counting()
+    path = str(tmp_path / "runs.sqlite")
+    ours = make_client(handler, journal=path)
+    theirs = make_client(handler, journal=path, api_key=OTHER_KEY)
+    batch = [{"prompt": "a"}, {"prompt": "b"}]
+
+    done = await resolve(ours.models.run_many(MODEL, batch))
+    again = await resolve(theirs.models.run_many(MODEL, batch))
+
+    assert all(isinstance(outcome, knouds.RunResult) for outcome in done)
+    # Never the first account's results, never sent again for it either.
+    assert all(isinstance(outcome, knouds.IdempotencyConflictError) for outcome in again)
+    assert len(seen) == 2
+    assert {request.headers["x-api-key"] for request in seen} == {API_KEY}
+
+
+@pytest.mark.parametrize("client_kind", ["async"])  # the sync client's caller is the waiter
+async def test_opening_a_batch_journal_never_blocks_the_event_loop(
+    make_client: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "batch.sqlite"
+    knouds.SQLiteJournal(str(path)).close()
+    handler, _ = _counting()
+    client = make_client(handler)
+    # Another process's writer holds the file's write lock for a while.
+    holder = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.0, lambda: holder.execute("COMMIT"))
+    release.start()
+
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.02)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        outcomes = await client.models.run_many(MODEL, [{"prompt": "x"}], journal=str(path))
+    finally:
+        ticking.cancel()
+        release.join()
+        holder.close()
+
+    assert isinstance(outcomes[0], knouds.RunResult)
+    assert max(gaps) < 0.5  # the loop kept serving other tasks while the file was locked
+
+
+@pytest.mark.parametrize("client_kind", ["async"])
+async def test_the_async_client_opens_and_closes_its_journal_off_the_event_loop(
+    make_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler, _ = _counting()
+    loop_thread = threading.get_ident()
+    opened_on: list[int] = []
+    closed_on: list[int] = []
+    real_init = knouds.SQLiteJournal.__init__
+    real_close = knouds.SQLiteJournal.close
+
+    def init(self: knouds.SQLiteJournal, *args: Any, **kwargs: Any) -> None:
+        opened_on.append(threading.get_ident())
+        real_init(self, *args, **kwargs)
+
+    def close(self: knouds.SQLiteJournal) -> None:
+        closed_on.append(threading.get_ident())
+        real_close(self)
+
+    monkeypatch.setattr(knouds.SQLiteJournal, "__init__", init)
+    monkeypatch.setattr(knouds.SQLiteJournal, "close", close)
+    client = make_client(handler, journal=str(tmp_path / "runs.sqlite"))
+    assert opened_on == []  # not at construction: on first use
+    await client.models.run(MODEL, {"prompt": "x"})
+    await client.models.run_many(MODEL, [{"prompt": "y"}], journal=str(tmp_path / "b.sqlite"))
+    await client.aclose()
+
+    assert len(opened_on) == 2
+    assert loop_thread not in opened_on
+    assert len(closed_on) == 2
+    assert loop_thread not in closed_on
+
+
+async def test_a_bad_idempotency_key_is_a_configuration_error_and_sends_nothing(
+    make_client: Any, tmp_path: Path
+) -> None:
+    handler, seen = _counting()
+    client = make_client(handler, journal=str(tmp_path / "runs.sqlite"))
+    for key in ("", "x" * 501, 7):
+        with pytest.raises(knouds.ConfigurationError, match="idempotency_key"):
+            await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key=key))
+    assert seen == []
+    assert client.journal.entries() == []
+
+
+def test_the_api_key_is_never_stored_in_a_journal(tmp_path: Path) -> None:
+    handler, _ = _counting()
+    path = tmp_path / "runs.sqlite"
+    client = knouds.Client(
+        API_KEY,
+        base_url=BASE_URL,
+        journal=str(path),
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    client.models.run(MODEL, {"prompt": "x"}, idempotency_key="k")
+    client.close()
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert API_KEY.encode() not in stored
+    assert API_KEY.split("_")[-1].encode() not in stored
