@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from ..._base.batch import BatchProgress
 from ..._base.runs import _ASYNC, RunOptions
+from ..._base.workflows import RefusedInputs
 from ..._core.attempt import Endpoint, check_slug, encode_inputs, parse_execution, parse_run_result
 from ..._core.spend import (
     BatchSpend,
@@ -43,7 +44,15 @@ class AsyncRuns:
         return RunRef("model" if self._kind == "models" else "workflow", name)
 
     async def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
-        """Refuse ``inputs`` before anything runs (``validate=True``); models check nothing."""
+        """Refuse ``inputs`` before anything runs (``validate``, ``check_inputs``); models check
+        nothing."""
+
+    async def _screen(
+        self, name: str, items: list[Inputs], options: RunOptions, return_exceptions: bool
+    ) -> list[Inputs]:
+        """A batch's inputs, those the check refuses replaced by a `RefusedInputs`; models
+        check nothing."""
+        return items
 
     async def _estimate_each(
         self,
@@ -66,8 +75,7 @@ class AsyncRuns:
     ) -> T:
         """One run or submission (``params`` carries ``async=true`` for a submission)."""
         content = encode_inputs(inputs)
-        if options.validate:
-            await self._check_inputs(name, inputs, options)
+        await self._check_inputs(name, inputs, options)
         models = self._kind == "models"
         ctx = self._client._context(
             Endpoint.model_run(name) if models else Endpoint.workflow_run(name),
@@ -148,6 +156,8 @@ class AsyncRuns:
         batch: BatchSpend,
     ) -> RunResult:
         """One input of a batch."""
+        if isinstance(inputs, RefusedInputs):  # refused by the check: never sent
+            raise inputs.error
         if journal is not None:
             result: RunResult = await self._journaled(
                 journal,
@@ -198,8 +208,9 @@ class AsyncRuns:
         """``run_many``: the batch, within its spend control, recorded in its journal (or the
         client's) when there is one."""
         check_slug(name, "model name" if self._kind == "models" else "workflow slug")
-        items = list(inputs_list)
-        batch = await self._plan(name, len(items), max_credits, progress, options)
+        items = await self._screen(name, list(inputs_list), options, return_exceptions)
+        runs = sum(not isinstance(item, RefusedInputs) for item in items)
+        batch = await self._plan(name, runs, max_credits, progress, options)
         book, opened = self._client._batch_journal(journal)
         try:
             outcomes = await run_batch_async(

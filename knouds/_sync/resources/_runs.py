@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from ..._base.batch import BatchProgress
 from ..._base.runs import _ASYNC, RunOptions
+from ..._base.workflows import RefusedInputs
 from ..._core.attempt import Endpoint, check_slug, encode_inputs, parse_execution, parse_run_result
 from ..._core.spend import (
     BatchSpend,
@@ -45,7 +46,15 @@ class Runs:
         return RunRef("model" if self._kind == "models" else "workflow", name)
 
     def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
-        """Refuse ``inputs`` before anything runs (``validate=True``); models check nothing."""
+        """Refuse ``inputs`` before anything runs (``validate``, ``check_inputs``); models check
+        nothing."""
+
+    def _screen(
+        self, name: str, items: list[Inputs], options: RunOptions, return_exceptions: bool
+    ) -> list[Inputs]:
+        """A batch's inputs, those the check refuses replaced by a `RefusedInputs`; models
+        check nothing."""
+        return items
 
     def _estimate_each(
         self,
@@ -68,8 +77,7 @@ class Runs:
     ) -> T:
         """One run or submission (``params`` carries ``async=true`` for a submission)."""
         content = encode_inputs(inputs)
-        if options.validate:
-            self._check_inputs(name, inputs, options)
+        self._check_inputs(name, inputs, options)
         models = self._kind == "models"
         ctx = self._client._context(
             Endpoint.model_run(name) if models else Endpoint.workflow_run(name),
@@ -146,6 +154,8 @@ class Runs:
         batch: BatchSpend,
     ) -> RunResult:
         """One input of a batch."""
+        if isinstance(inputs, RefusedInputs):  # refused by the check: never sent
+            raise inputs.error
         if journal is not None:
             result: RunResult = self._journaled(
                 journal,
@@ -196,8 +206,9 @@ class Runs:
         """``run_many``: the batch, within its spend control, recorded in its journal (or the
         client's) when there is one."""
         check_slug(name, "model name" if self._kind == "models" else "workflow slug")
-        items = list(inputs_list)
-        batch = self._plan(name, len(items), max_credits, progress, options)
+        items = self._screen(name, list(inputs_list), options, return_exceptions)
+        runs = sum(not isinstance(item, RefusedInputs) for item in items)
+        batch = self._plan(name, runs, max_credits, progress, options)
         book, opened = self._client._batch_journal(journal)
         try:
             outcomes = run_batch(
