@@ -7,6 +7,7 @@ Examples::
     knouds submit seedance-2-i2v -i prompt="waves"      # prints the execution id
     knouds wait 3f1c...                                  # waits for it and prints the result
     knouds batch gpt-image-2 inputs.jsonl --out results.jsonl   # resumable: run it again
+    knouds types my-thumbnail-pipeline -o knouds_types.py  # TypedDicts of workflow inputs
     knouds demo                                          # try it offline against the emulator
 
 The API key comes from ``--api-key`` or ``KNOUDS_API_KEY``; the server from ``--base-url`` or
@@ -48,6 +49,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 from .._version import __version__
 from .batch import add_batch_command
 from .output import Elapsed, credits, print_result, rate_limit_dict, save_media
+from .types import add_types_command, lookalike_hint
 
 if TYPE_CHECKING:
     import knouds
@@ -194,7 +196,7 @@ def _timeout(args: argparse.Namespace) -> float | NotGiven:
 
 def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     inputs = parse_inputs(args.input, args.inputs_json)
-    with _client(args) as client:
+    with _client(args) as client, lookalike_hint(inputs):
         resource = client.workflows if args.workflow else client.models
         with Elapsed(f"running {args.name}", err):
             result = resource.run(args.name, inputs, timeout=_timeout(args))
@@ -204,7 +206,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     inputs = parse_inputs(args.input, args.inputs_json)
-    with _client(args) as client:
+    with _client(args) as client, lookalike_hint(inputs):
         resource = client.workflows if args.workflow else client.models
         execution = resource.submit(args.name, inputs, timeout=_timeout(args))
     if args.json:
@@ -366,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--json", action="store_true", help="print JSON")
 
     add_batch_command(add)
+    add_types_command(add, _client)
 
     whoami = add("whoami", _cmd_whoami, "show who the API key belongs to")
     whoami.add_argument("--json", action="store_true", help="print JSON")

@@ -325,8 +325,9 @@ def check_inputs(slug: str, inputs: Mapping[str, object], rules: InputRules) -> 
 
 
 def missing_input_hint(message: str, inputs: Mapping[str, object]) -> str | None:
-    """For a server message naming a missing input (``"Missing required input: prompt"``), the
-    given names that look like it: ``"'prmpt' looks like 'prompt'"``; else ``None``."""
+    """For a server message naming a missing input (``"Missing required input: prompt"``), a
+    question naming the given inputs that look like it (``"did you mean 'prompt' instead of
+    'prmpt'?"``); ``None`` when there is none."""
     match = _MISSING_INPUT.search(message)
     if match is None:
         return None
@@ -334,5 +335,5 @@ def missing_input_hint(message: str, inputs: Mapping[str, object]) -> str | None
     lookalikes = [name for name in inputs if name != wanted and did_you_mean(name, [wanted])]
     if not lookalikes:
         return None
-    names = ", ".join(repr(name) for name in lookalikes)
-    return f"{names} {'looks' if len(lookalikes) == 1 else 'look'} like {wanted!r}"
+    names = " or ".join(repr(name) for name in lookalikes)
+    return f"did you mean {wanted!r} instead of {names}?"

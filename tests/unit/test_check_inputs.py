@@ -79,7 +79,8 @@ def test_a_field_is_read_tolerantly() -> None:
     assert read_field("prompt") is None
     # Options in a shape not understood are not checked at all.
     odd = read_field({"name": "x", "options": [["a"], "b"]})
-    assert odd is not None and odd.options is None
+    assert odd is not None
+    assert odd.options is None
     assert read_rules([*FIELDS, {"name": "prompt", "type": "number"}]).names == [
         f["name"] for f in FIELDS
     ]
@@ -138,9 +139,11 @@ def test_every_mistake_is_named_at_once_and_a_batch_index_is_given() -> None:
 
 def test_missing_input_hint_names_lookalikes() -> None:
     message = "Missing required input: prompt"
-    assert missing_input_hint(message, {"prmpt": "x"}) == "'prmpt' looks like 'prompt'"
+    assert missing_input_hint(message, {"prmpt": "x"}) == (
+        "did you mean 'prompt' instead of 'prmpt'?"
+    )
     assert missing_input_hint(message, {"prmpt": 1, "Prompt": 2, "size": 3}) == (
-        "'prmpt', 'Prompt' look like 'prompt'"
+        "did you mean 'prompt' instead of 'prmpt' or 'Prompt'?"
     )
     assert missing_input_hint(message, {"size": "x"}) is None
     assert missing_input_hint("Invalid input num_images", {"num_image": 1}) is None
