@@ -46,8 +46,9 @@ def main(slug: str = "my-thumbnail-pipeline") -> None:
 
         # Send only the inputs this workflow has; omitted fields fall back to their defaults.
         inputs = {k: v for k, v in WANTED_INPUTS.items() if k in schema.field_names}
-        # validate=True reads the schema first and refuses unknown input names before running.
-        result = client.workflows.run(slug, inputs, validate=True)
+        # check_inputs=True checks the inputs against the schema (read once, then cached) and
+        # refuses unknown names and values it rules out before running.
+        result = client.workflows.run(slug, inputs, check_inputs=True)
         print(f"result: {result!r}")
         for media in result.media:
             print(f"  {media.kind}: {media.url}")
@@ -55,7 +56,7 @@ def main(slug: str = "my-thumbnail-pipeline") -> None:
             print(f"  text: {result.text}")
 
         try:
-            client.workflows.run(slug, {**inputs, "colour": "teal"}, validate=True)
+            client.workflows.run(slug, {**inputs, "colour": "teal"}, check_inputs=True)
         except knouds.InvalidInputsError as error:
             print(f"refused before running: {error}")
 

@@ -31,6 +31,7 @@ class RunOptions(NamedTuple):
     timeout: TimeoutTypes | NotGiven
     extra_headers: Mapping[str, str] | None
     retry: RetryPolicy | None
+    check_inputs: bool | None = None  # None: the client's setting
 
 
 def run_ref(kind: Kind, name: str) -> RunRef:

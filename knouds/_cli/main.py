@@ -8,6 +8,7 @@ Examples::
     knouds wait 3f1c...                                  # waits for it and prints the result
     knouds batch gpt-image-2 inputs.jsonl --out results.jsonl   # resumable: run it again
     knouds journal list inputs.jsonl.journal.sqlite --state unknown   # settle unknown outcomes
+    knouds types my-thumbnail-pipeline -o knouds_types.py  # TypedDicts of workflow inputs
     knouds demo                                          # try it offline against the emulator
 
 The API key comes from ``--api-key`` or ``KNOUDS_API_KEY``; the server from ``--base-url`` or
@@ -50,6 +51,7 @@ from .batch import CheckedValue, add_batch_command, seconds
 from .inputs import UsageError, read_text
 from .journal import add_journal_command, redact_urls
 from .output import Elapsed, credits, print_result, rate_limit_dict, save_media
+from .types import add_types_command, lookalike_hint
 
 if TYPE_CHECKING:
     import knouds
@@ -188,7 +190,7 @@ def _timeout(args: argparse.Namespace) -> float | NotGiven:
 
 def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     inputs = parse_inputs(args.input, args.inputs_json)
-    with _client(args) as client:
+    with _client(args) as client, lookalike_hint(inputs):
         resource = client.workflows if args.workflow else client.models
         with Elapsed(f"running {args.name}", err):
             result = resource.run(args.name, inputs, timeout=_timeout(args))
@@ -198,7 +200,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _cmd_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     inputs = parse_inputs(args.input, args.inputs_json)
-    with _client(args) as client:
+    with _client(args) as client, lookalike_hint(inputs):
         resource = client.workflows if args.workflow else client.models
         execution = resource.submit(args.name, inputs, timeout=_timeout(args))
     if args.json:
@@ -375,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_batch_command(add)
     add_journal_command(add)
+    add_types_command(add, _client)
 
     whoami = add("whoami", _cmd_whoami, "show who the API key belongs to")
     whoami.add_argument("--json", action="store_true", help="print JSON")

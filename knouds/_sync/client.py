@@ -12,6 +12,7 @@ import httpx
 
 from .._base.client import _BaseClient, _closed_error, _Pool
 from .._base.offload import run_here
+from .._base.workflows import SchemaCache
 from .._core.attempt import CallContext, Endpoint, Parse, Send, parse_identity
 from .._core.pipeline import Call, call_flow
 from .._core.retry import RetryPolicy
@@ -74,6 +75,10 @@ class Client(_BaseClient):
         budget: a number of credits, or a `Budget` (with a period, or shared through
             Redis). A run that would spend past it raises `BudgetExceededError` before
             anything is sent; see `Budget` for the possible overshoot.
+        check_inputs: check the inputs of every workflow run against the workflow's schema
+            before sending (default off; each call can say otherwise). The schema is read once
+            per workflow and client (copies made by `with_options` share it); a mistake raises
+            `InvalidInputsError` and nothing is sent. See ``workflows.run``.
 
     Example:
         >>> client = knouds.Client()  # doctest: +SKIP
@@ -103,6 +108,7 @@ class Client(_BaseClient):
         sleep: SleepFn | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         budget: float | Budget | None = None,
+        check_inputs: bool = False,
     ) -> None:
         self._configure(
             api_key,
@@ -126,6 +132,8 @@ class Client(_BaseClient):
         self._pool = _Pool(http, owned=owned).take()
         self._builds_pool = True
         self._open_journal(journal, now=True)
+        self._check_inputs = check_inputs
+        self._schemas = SchemaCache((self._namespace(),))
         self.models = Models(self)
         self.workflows = Workflows(self)
         self.executions = Executions(self)
@@ -140,17 +148,26 @@ class Client(_BaseClient):
         retry: RetryPolicy | None = None,
         pace: bool | None = None,
         default_headers: Mapping[str, str] | None = None,
+        check_inputs: bool | None = None,
     ) -> Client:
         """A copy with some settings changed, sharing this client's connection pool, its credit
-        budget and usage report, and (for the same key) its rate-limit state. Closing the copy
-        leaves the pool open; closing this client closes it. A copy keeps working after this
-        client is garbage-collected."""
+        budget and usage report, and (for the same key) its rate-limit state and the workflow
+        schemas ``check_inputs`` read. Closing the copy leaves the pool open; closing this
+        client closes it. A copy keeps working after this client is garbage-collected.
+
+        Args:
+            api_key, base_url, timeout, max_retries, retry, pace, default_headers: as for the
+                constructor; ``None`` (or not given) keeps this client's.
+            check_inputs: check workflow inputs against their schema (``None``: as this client).
+        """
         kwargs = self._copy_kwargs(
             api_key, base_url, timeout, max_retries, retry, pace, default_headers
         )
-        copy = Client(http_client=self._http, sleep=self._sleep, **kwargs)
+        checks = self._check_inputs if check_inputs is None else check_inputs
+        copy = Client(http_client=self._http, sleep=self._sleep, check_inputs=checks, **kwargs)
         copy._pool, copy._builds_pool = self._pool.take(), False
         copy._adopt_state(self)
+        copy._schemas = self._schemas.for_copy(copy._schemas.owner)
         return copy
 
     def whoami(

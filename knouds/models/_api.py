@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr
+from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError, model_validator
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from ._base import KnoudsModel as _Model
 from ._ratelimit import RateLimit
@@ -95,7 +96,12 @@ class Identity(_Model):
 
 
 class SchemaField(_Model):
-    """One input field of a workflow. Only ``name`` is guaranteed; the rest is kept as sent."""
+    """One input field of a workflow. Only ``name`` is guaranteed; the rest is kept as sent.
+
+    Read tolerantly: a value of an unexpected type (``"min": "low"``) reads as ``None`` instead
+    of failing the whole schema, and the keys the SDK does not name (``step``, ...) are kept
+    (``model_extra``).
+    """
 
     name: str
     type: str | None = None
@@ -106,6 +112,31 @@ class SchemaField(_Model):
     default: Any = None
     min: float | None = None
     max: float | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _tolerate(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as error:
+            if not isinstance(data, dict):
+                raise
+            odd = {e["loc"][0] for e in error.errors() if e["loc"]}
+            if not odd or "name" in odd:
+                raise
+            return handler({k: v for k, v in data.items() if k not in odd})
+
+
+def _named_fields(value: object) -> object:
+    """The schema's fields that have a name (the one thing the API guarantees); others are left
+    out rather than failing the whole schema."""
+    if not isinstance(value, (list, tuple)):
+        return [] if value is None else value
+    return [f for f in value if isinstance(f, dict) and isinstance(f.get("name"), str)]
+
+
+def _saved_values(value: object) -> object:
+    return {} if value is None else value
 
 
 class WorkflowSchema(_Model):
@@ -118,8 +149,10 @@ class WorkflowSchema(_Model):
         estimated_credit_cost: the credit estimate, when the server gives one.
     """
 
-    fields: list[SchemaField] = Field(default_factory=list)
-    values: dict[str, Any] = Field(default_factory=dict)
+    fields: Annotated[list[SchemaField], BeforeValidator(_named_fields)] = Field(
+        default_factory=list
+    )
+    values: Annotated[dict[str, Any], BeforeValidator(_saved_values)] = Field(default_factory=dict)
     name: str | None = None
     description: str | None = None
     estimated_credit_cost: int | float | None = Field(default=None, alias="estimatedCreditCost")

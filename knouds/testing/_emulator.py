@@ -293,9 +293,12 @@ class Emulator:
 
         Args:
             slug: The workflow's slug.
-            fields: Input fields, each with ``name`` and usually ``type`` (``text``, ``select``
-                with ``options``, ``number``, ``boolean``, ``image``), ``required``, ``default``.
-                Default: one required text field ``prompt``.
+            fields: Input fields, each with ``name`` and usually ``type`` (in any case:
+                ``text``, ``textarea``, ``select`` or ``pills`` with ``options``, ``number`` or
+                ``slider`` with ``min``/``max``, ``boolean`` or ``toggle``, ``image`` or
+                ``upload`` for an HTTPS URL), ``required``, ``default``. A run whose input breaks
+                them gets ``400 INVALID_INPUTS``; names the schema does not list are ignored, as
+                Knouds does. Default: one required text field ``prompt``.
             public: Serve it on the public-schema endpoint (``publicPlayground``).
             kind: The kind of output.
             cost: Credits charged per run.

@@ -62,15 +62,51 @@ def default_models() -> list[ModelSpec]:
     ]
 
 
-def _type_ok(field_type: str, value: object, spec: Mapping[str, object]) -> bool:
-    if field_type == "select":
-        options = spec.get("options")
-        return not isinstance(options, list) or value in options
-    if field_type == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if field_type in ("boolean", "toggle"):
-        return isinstance(value, bool)
-    return isinstance(value, str)
+_STRING_TYPES = frozenset(
+    {"text", "textarea", "string", "upload", "image", "video", "audio", "file"}
+)
+_NUMBER_TYPES = frozenset({"number", "slider", "integer"})
+_TOGGLE_TYPES = frozenset({"boolean", "toggle"})
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _value_problem(spec: Mapping[str, object], value: object) -> str | None:
+    """What the server would say is wrong with one workflow input, or ``None``.
+
+    The emulator's own field types, in any case: ``text``/``textarea`` and the upload types
+    (``upload``, ``image``, ...) take strings, ``number``/``slider``/``integer`` numbers
+    (within ``min``/``max``), ``boolean``/``toggle`` true or false; a field with ``options``
+    (``select``, ``pills``) one of them. Other types take anything.
+    """
+    options = spec.get("options")
+    if isinstance(options, list) and options:
+        allowed = [o.get("value") if isinstance(o, dict) else o for o in options]
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if not any(type(item) is type(o) and item == o for o in allowed) and not (
+                _is_number(item) and any(_is_number(o) and item == o for o in allowed)
+            ):
+                return f"expected one of {', '.join(json.dumps(o) for o in allowed)}"
+        return None
+    field_type = str(spec.get("type", "text")).lower()
+    if field_type in _STRING_TYPES and not isinstance(value, str):
+        return "expected a string"
+    if field_type in _TOGGLE_TYPES and not isinstance(value, bool):
+        return "expected true or false"
+    if field_type in _NUMBER_TYPES and not _is_number(value):
+        return "expected a number"
+    if field_type == "integer" and isinstance(value, float) and not value.is_integer():
+        return "expected a whole number"
+    if _is_number(value):
+        low, high = spec.get("min"), spec.get("max")
+        if _is_number(low) and value < low:  # type: ignore[operator]
+            return f"must be at least {low}"
+        if _is_number(high) and value > high:  # type: ignore[operator]
+            return f"must be at most {high}"
+    return None
 
 
 def validate_model_inputs(spec: ModelSpec, inputs: Mapping[str, object]) -> str | None:
@@ -111,8 +147,9 @@ def resolve_workflow_inputs(
             if f.get("required"):
                 return merged, f"Missing required input: {name}"
             continue
-        if not _type_ok(str(f.get("type", "text")), value, f):
-            return merged, f"Invalid input {name}: unexpected value"
+        problem = _value_problem(f, value)
+        if problem is not None:
+            return merged, f"Invalid input {name}: {problem}"
     return merged, None
 
 

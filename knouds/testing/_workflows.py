@@ -305,6 +305,52 @@ PROMPT_FIELD: dict[str, object] = {
 }
 
 
+# One field of every kind the editor offers (Text, Textarea, Number, Slider, Pills, Toggle, an
+# upload), spelt as the editor names them: the API documents no type strings, so clients must
+# read them in any case.
+THUMBNAIL_FIELDS: tuple[dict[str, object], ...] = (
+    {
+        "name": "aspect_ratio",
+        "type": "Pills",
+        "label": "Aspect ratio",
+        "options": ["16:9", "9:16", "1:1"],
+        "default": "16:9",
+    },
+    {
+        "name": "negative_prompt",
+        "type": "Textarea",
+        "label": "Negative prompt",
+        "description": "What to keep out of the picture.",
+    },
+    {
+        "name": "num_images",
+        "type": "Number",
+        "label": "Number of images",
+        "min": 1,
+        "max": 4,
+        "default": 1,
+    },
+    {
+        "name": "creativity",
+        "type": "Slider",
+        "label": "Creativity",
+        "description": "How far the picture may stray from the prompt.",
+        "min": 0,
+        "max": 1,
+        "step": 0.05,
+        "default": 0.5,
+    },
+    {"name": "add_title", "type": "Toggle", "label": "Add the title", "default": False},
+    {
+        "name": "reference_image",
+        "type": "Upload",
+        "label": "Reference image",
+        "description": "An HTTPS URL of an image whose look to follow.",
+    },
+)
+"""The fields ``my-thumbnail-pipeline`` has besides ``prompt`` and ``style``."""
+
+
 def default_workflows() -> list[WorkflowSpec]:
     """The workflows every new emulator starts with, those of the documentation's examples."""
     style: dict[str, object] = {
@@ -327,7 +373,7 @@ def default_workflows() -> list[WorkflowSpec]:
         ),
         simple_workflow(
             "my-thumbnail-pipeline",
-            (PROMPT_FIELD, style),
+            (PROMPT_FIELD, style, *THUMBNAIL_FIELDS),
             kind="image",
             cost=5,
             name="My thumbnail pipeline",

@@ -94,7 +94,16 @@ def test_workflow_run_and_schema(emu: Emulator, capsys: pytest.CaptureFixture[st
 
     status, out, _ = run_cli(capsys, "workflow", "schema", SLUG, "--json")
     assert status == 0
-    assert [f["name"] for f in json.loads(out)["fields"]] == ["prompt", "style"]
+    assert [f["name"] for f in json.loads(out)["fields"]] == [
+        "prompt",
+        "style",
+        "aspect_ratio",
+        "negative_prompt",
+        "num_images",
+        "creativity",
+        "add_title",
+        "reference_image",
+    ]
 
 
 def test_submit_then_wait(emu: Emulator, capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,16 @@ async def test_submit_and_wait_for_a_workflow(client: Any) -> None:
 
 async def test_schema_and_public_schema(client: Any) -> None:
     schema = await resolve(client.workflows.schema(SLUG))
-    assert schema.field_names == ["prompt", "style"]
+    assert schema.field_names == [
+        "prompt",
+        "style",
+        "aspect_ratio",
+        "negative_prompt",
+        "num_images",
+        "creativity",
+        "add_title",
+        "reference_image",
+    ]
     assert schema.name == "My thumbnail pipeline"
     assert schema.estimated_credit_cost == 5
     assert schema.values["style"] == "photo"

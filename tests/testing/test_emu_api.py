@@ -255,7 +255,16 @@ def test_custom_model_required_inputs(http: httpx.Client, emu: Emulator) -> None
 def test_schema_and_public_schema(http: httpx.Client, emu: Emulator) -> None:
     schema = http.get("/api/workflows/my-thumbnail-pipeline/schema").json()
     names = [f["name"] for f in schema["fields"]]
-    assert names == ["prompt", "style"]
+    assert names == [
+        "prompt",
+        "style",
+        "aspect_ratio",
+        "negative_prompt",
+        "num_images",
+        "creativity",
+        "add_title",
+        "reference_image",
+    ]
     assert schema["values"]["style"] == "photo"
     assert {"name", "description", "estimatedCreditCost"} <= schema.keys()
     assert http.get("/api/workflows/nope/schema").json() == {"error": "Workflow not found"}

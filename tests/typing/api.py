@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal, TypedDict
 
 from typing_extensions import assert_type
 
@@ -64,6 +65,29 @@ def workflows_and_executions(client: Client) -> None:
     assert_type(client.executions.cancel(execution.id), knouds.Execution)
     assert_type(client.executions.wait(execution.id, timeout=600), RunResult)
     assert_type(client.whoami(), knouds.Identity)
+
+
+class ThumbnailInputs(TypedDict, total=False):
+    """What ``knouds types my-thumbnail-pipeline`` writes (a part of it)."""
+
+    prompt: str
+    aspect_ratio: Literal["16:9", "9:16", "1:1"]
+    num_images: float
+
+
+def checked_and_typed_inputs() -> None:
+    client = Client(check_inputs=True)
+    assert_type(client.with_options(check_inputs=False), Client)
+    inputs: ThumbnailInputs = {"prompt": "a lighthouse", "aspect_ratio": "9:16", "num_images": 2}
+    assert_type(client.workflows.run("my-thumbnail-pipeline", inputs, check_inputs=True), RunResult)
+    assert_type(client.workflows.submit("my-pipeline", inputs, check_inputs=None), knouds.Execution)
+    batch = client.workflows.run_many("my-pipeline", [inputs, inputs], check_inputs=False)
+    assert_type(batch, knouds.BatchResults)
+    AsyncClient(check_inputs=True)
+    Client(check_inputs="yes")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    _typo: ThumbnailInputs = {"prmpt": "a lighthouse"}  # type: ignore[typeddict-unknown-key]  # pyright: ignore[reportAssignmentType]
+    _wrong: ThumbnailInputs = {"aspect_ratio": "4:3"}  # type: ignore[typeddict-item]  # pyright: ignore[reportAssignmentType]
+    client.models.run("gpt-image-2", {}, check_inputs=True)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
 
 
 def workflow_definitions(client: Client) -> None:

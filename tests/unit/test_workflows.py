@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import knouds
-from knouds._base.workflows import check_input_names
+from knouds._base.workflows import check_workflow_inputs
 from knouds.resources.workflows import AsyncWorkflows, Workflows
 from tests.conftest import API_KEY, json_response, resolve
 
@@ -160,14 +160,14 @@ async def test_validate_with_bad_inputs_sends_nothing(make_client: MakeClient) -
     assert server.requests == []
 
 
-def test_check_input_names() -> None:
+def test_check_workflow_inputs_names() -> None:
     schema = knouds.WorkflowSchema.model_validate(SCHEMA)
-    check_input_names(SLUG, {}, schema)
-    check_input_names(SLUG, {"prompt": "x", "style": "3d"}, schema)
+    check_workflow_inputs(SLUG, {}, schema)
+    check_workflow_inputs(SLUG, {"prompt": "x", "style": "3d"}, schema)
     with pytest.raises(knouds.InvalidInputsError, match="'a', 'b'"):
-        check_input_names(SLUG, {"a": 1, "prompt": "x", "b": 2}, schema)
+        check_workflow_inputs(SLUG, {"a": 1, "prompt": "x", "b": 2}, schema)
     with pytest.raises(knouds.InvalidInputsError, match="fields are: none"):
-        check_input_names(SLUG, {"a": 1}, knouds.WorkflowSchema())
+        check_workflow_inputs(SLUG, {"a": 1}, knouds.WorkflowSchema())
 
 
 def test_sync_and_async_workflows_have_the_same_surface() -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from ..._base.batch import BatchProgress
 from ..._base.offload import off_loop
 from ..._base.runs import RunOptions, check_name, plan_run, run_ref
+from ..._base.workflows import RefusedInputs
 from ..._core.requests import encode_inputs
 from ..._core.spend import RunRef
 from ..._stores.spend import BatchSpend, plan_batch
@@ -38,7 +39,15 @@ class AsyncRuns:
         return run_ref(self._kind, name)
 
     async def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
-        """Refuse ``inputs`` before anything runs (``validate=True``); models check nothing."""
+        """Refuse ``inputs`` before anything runs (``validate``, ``check_inputs``); models check
+        nothing."""
+
+    async def _screen(
+        self, name: str, items: list[Inputs], options: RunOptions, return_exceptions: bool
+    ) -> list[Inputs]:
+        """A batch's inputs, those the check refuses replaced by a `RefusedInputs`; models
+        check nothing."""
+        return items
 
     async def _estimate_each(
         self,
@@ -69,8 +78,7 @@ class AsyncRuns:
         settled, and recorded in ``journal`` when there is one (sent only if its key holds no
         run yet)."""
         content = encode_inputs(inputs)  # refused first: nothing is fetched for bad inputs
-        if options.validate:
-            await self._check_inputs(name, inputs, options)
+        await self._check_inputs(name, inputs, options)
         client = self._client
         executions = client.executions
         call = plan_run(
@@ -126,6 +134,8 @@ class AsyncRuns:
         batch: BatchSpend,
     ) -> RunResult:
         """One input of a batch (with ``submit``: submitted, then waited for)."""
+        if isinstance(inputs, RefusedInputs):  # refused by the check: never sent
+            raise inputs.error
         value = await self._start(
             name,
             inputs,
@@ -177,8 +187,9 @@ class AsyncRuns:
         client's) when there is one."""
         check_name(self._kind, name)
         client = self._client
-        items = list(inputs_list)
-        batch = await self._plan(name, len(items), max_credits, progress, options)
+        items = await self._screen(name, list(inputs_list), options, return_exceptions)
+        runs = sum(not isinstance(item, RefusedInputs) for item in items)
+        batch = await self._plan(name, runs, max_credits, progress, options)
         blocking = client._needs_journal(journal)
         book, opened = await off_loop(blocking, client._batch_journal, journal)
         try:

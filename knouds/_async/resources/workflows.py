@@ -4,14 +4,20 @@ definitions (list, get, create, update, delete)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from ..._base.batch import BatchProgress
 from ..._base.runs import RunOptions
-from ..._base.workflows import _total, _wants_estimate, check_input_names
+from ..._base.workflows import (
+    RefusedInputs,
+    _total,
+    _wants_estimate,
+    check_workflow_inputs,
+)
 from ..._core.attempt import Endpoint, parse_schema
+from ..._core.inputs import InputRules, input_error
 from ..._core.retry import RetryPolicy
-from ..._exceptions import APIStatusError
+from ..._exceptions import APIStatusError, InvalidInputsError, PermissionDeniedError
 from ..._stores.usage import BatchResults
 from ..._types import NOT_GIVEN, Inputs, NotGiven, TimeoutTypes
 from ...models import Execution, RunResult, WorkflowSchema
@@ -19,7 +25,8 @@ from ._runs import AsyncRuns
 from .workflow_definitions import AsyncWorkflowDefinitions
 
 if TYPE_CHECKING:
-    from ..._stores.journal import JournalSpec
+    from ..._stores.journal import Journal, JournalSpec
+    from ..._stores.spend import BatchSpend
     from ..client import AsyncClient
 
 
@@ -35,13 +42,96 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
+    def _checks(self, options: RunOptions) -> bool:
+        """Whether this call checks inputs against the cached schema (``check_inputs``)."""
+        wanted = options.check_inputs
+        return self._client._check_inputs if wanted is None else wanted
+
     async def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
-        """Refuse input names the workflow's schema does not list (one more request)."""
-        schema = await self.schema(
-            name, timeout=options.timeout, extra_headers=options.extra_headers
-        )
-        check_input_names(name, inputs, schema)
+        """Refuse inputs the workflow's schema shows a mistake in: with ``validate``, read the
+        schema for this call; with ``check_inputs``, the client's cached one."""
+        if options.validate:
+            schema = await self.schema(
+                name, timeout=options.timeout, extra_headers=options.extra_headers
+            )
+            self._client._schemas.store(name, schema)
+            check_workflow_inputs(name, inputs, schema)
+            _total(self._client, name, schema, 1)  # remember the published estimate
+        elif self._checks(options):
+            rules = await self._input_rules(name, options)
+            error = None if rules is None else input_error(name, inputs, rules)
+            if error is not None:
+                raise error
+
+    async def _input_rules(self, name: str, options: RunOptions) -> InputRules | None:
+        """The workflow's input rules, read once per client; ``None`` when the key may not read
+        its schema (its inputs then go unchecked, with one warning)."""
+        cache = self._client._schemas
+        known, rules = cache.lookup(name)
+        if known:
+            return rules
+        try:
+            schema = await self.schema(
+                name, timeout=options.timeout, extra_headers=options.extra_headers
+            )
+        except PermissionDeniedError as error:  # e.g. a key without workflow:read
+            cache.unreadable(name, error)
+            return None
         _total(self._client, name, schema, 1)  # remember the published estimate
+        return cache.store(name, schema)
+
+    async def _screen(
+        self, name: str, items: list[Inputs], options: RunOptions, return_exceptions: bool
+    ) -> list[Inputs]:
+        """With ``check_inputs``, a batch's inputs with those the check refuses replaced by a
+        `RefusedInputs` (or, with ``return_exceptions=False``, the first refusal raised)."""
+        if not self._checks(options) or not items:
+            return items
+        rules = await self._input_rules(name, options)
+        if rules is None:
+            return items
+        screened: list[Inputs] = []
+        for index, inputs in enumerate(items):
+            error = input_error(name, inputs, rules, index) if isinstance(inputs, Mapping) else None
+            if error is not None and not return_exceptions:
+                raise error
+            screened.append(inputs if error is None else cast("Inputs", RefusedInputs(error)))
+        return screened
+
+    async def _start(
+        self,
+        name: str,
+        inputs: Inputs,
+        options: RunOptions,
+        *,
+        submit: bool,
+        journal: Journal | None = None,
+        key: str | None = None,
+        want_execution: bool = False,
+        then_wait: bool = False,
+        resend_unknown: bool = False,
+        poll_interval: float = 1.0,
+        batch: BatchSpend | None = None,
+    ) -> Any:
+        try:
+            return await super()._start(
+                name,
+                inputs,
+                options,
+                submit=submit,
+                journal=journal,
+                key=key,
+                want_execution=want_execution,
+                then_wait=then_wait,
+                resend_unknown=resend_unknown,
+                poll_interval=poll_interval,
+                batch=batch,
+            )
+        except InvalidInputsError as error:
+            if error.status_code is not None and (options.validate or self._checks(options)):
+                # The server refused inputs the check let through: its schema has changed.
+                self._client._schemas.forget(name)
+            raise
 
     async def _estimate_each(
         self,
@@ -107,6 +197,7 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
         resend_unknown: bool = False,
         poll_interval: float = 1.0,
         max_credits: float | None = None,
+        check_inputs: bool | None = None,
     ) -> BatchResults:
         """Run a workflow on many inputs, ``concurrency`` at a time; results come in input order.
 
@@ -140,6 +231,10 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
                 For a workflow, its published estimate (``estimatedCreditCost``) times the
                 number of inputs is compared with it first: a batch estimated above it is
                 refused whole, before anything runs.
+            check_inputs: check every input against the workflow's schema first (``None``: the
+                client's setting; see `run`). Inputs with a mistake are not sent: their slots
+                hold the `InvalidInputsError`, naming the input's index, and the others run
+                (with ``return_exceptions=False``, the first one is raised and nothing runs).
 
         Returns:
             One slot per input, in input order: its `RunResult`, or the
@@ -149,13 +244,15 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
         Raises:
             InvalidSlugError: ``slug`` is not valid; raised at once, nothing is sent.
             BudgetExceededError: the batch's estimate exceeds ``max_credits``; nothing is sent.
+            InvalidInputsError: with ``check_inputs`` and ``return_exceptions=False``, an input
+                has a mistake; nothing is sent.
             KnoudsError: with ``return_exceptions=False``, the first error an input raised.
 
         Example:
             >>> inputs = [{"prompt": p} for p in ["a red fox", "a blue whale"]]
             >>> await client.workflows.run_many("my-thumbnail-pipeline", inputs)  # doctest: +SKIP
         """
-        options = RunOptions(False, timeout, extra_headers, retry)
+        options = RunOptions(False, timeout, extra_headers, retry, check_inputs)
         return await self._run_many(
             slug,
             inputs_list,
@@ -180,25 +277,34 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         idempotency_key: str | None = None,
+        check_inputs: bool | None = None,
     ) -> RunResult:
         """Run a workflow and wait for its output.
 
         Args:
             slug: the workflow's slug, e.g. ``"my-thumbnail-pipeline"``.
             inputs: values for the workflow's Request Input fields (see `schema`).
-            validate: first read the schema and refuse input names it does not list (one more
-                request; nothing runs when a name is unknown).
+            validate: read the schema for this call (one more request) and check the inputs
+                against it, as ``check_inputs`` does; a schema that cannot be read fails the call.
             timeout: this call's per-attempt timeout (default: the client's).
             extra_headers: headers for this call only.
             retry: this call's retry policy (default: the client's).
             idempotency_key: names this run in the client's journal (see ``AsyncModels.run``).
+            check_inputs: check the inputs against the workflow's schema before sending
+                (``None``: the client's ``check_inputs``). The schema is read once per client
+                and workflow, then cached. Refused: a name the schema does not list (with the
+                closest one suggested), a value outside a field's options or its ``min``/``max``,
+                a value of the wrong type where the field's type says (text, number, toggle). A
+                key that may not read the schema (403) turns the check off for that workflow,
+                with one warning on the ``knouds`` logger.
 
         Raises:
             WorkflowNotFoundError: no workflow of the key's account has this slug.
-            InvalidInputsError: ``inputs`` is not a mapping, or (with ``validate=True``) names a
-                field the workflow does not have; nothing is run.
+            InvalidInputsError: ``inputs`` is not a mapping, or (with ``validate`` or
+                ``check_inputs``) the schema shows a mistake in it; then ``status_code`` is
+                ``None`` and nothing is sent.
         """
-        options = RunOptions(validate, timeout, extra_headers, retry)
+        options = RunOptions(validate, timeout, extra_headers, retry, check_inputs)
         return await self._run(slug, inputs, options, idempotency_key)
 
     async def submit(
@@ -211,12 +317,14 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         idempotency_key: str | None = None,
+        check_inputs: bool | None = None,
     ) -> Execution:
         """Start a workflow run asynchronously (``?async=true``) and return at once.
 
-        Takes the same arguments as `run`; follow it with ``client.executions.wait``.
+        Takes the same arguments as `run` (``check_inputs`` included); follow it with
+        ``client.executions.wait``.
         """
-        options = RunOptions(validate, timeout, extra_headers, retry)
+        options = RunOptions(validate, timeout, extra_headers, retry, check_inputs)
         return await self._submit(slug, inputs, options, idempotency_key)
 
     async def schema(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from ..._base.batch import BatchProgress
 from ..._base.offload import run_here
 from ..._base.runs import RunOptions, check_name, plan_run, run_ref
+from ..._base.workflows import RefusedInputs
 from ..._core.requests import encode_inputs
 from ..._core.spend import RunRef
 from ..._stores.spend import BatchSpend, plan_batch
@@ -40,7 +41,15 @@ class Runs:
         return run_ref(self._kind, name)
 
     def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
-        """Refuse ``inputs`` before anything runs (``validate=True``); models check nothing."""
+        """Refuse ``inputs`` before anything runs (``validate``, ``check_inputs``); models check
+        nothing."""
+
+    def _screen(
+        self, name: str, items: list[Inputs], options: RunOptions, return_exceptions: bool
+    ) -> list[Inputs]:
+        """A batch's inputs, those the check refuses replaced by a `RefusedInputs`; models
+        check nothing."""
+        return items
 
     def _estimate_each(
         self,
@@ -71,8 +80,7 @@ class Runs:
         settled, and recorded in ``journal`` when there is one (sent only if its key holds no
         run yet)."""
         content = encode_inputs(inputs)  # refused first: nothing is fetched for bad inputs
-        if options.validate:
-            self._check_inputs(name, inputs, options)
+        self._check_inputs(name, inputs, options)
         client = self._client
         executions = client.executions
         call = plan_run(
@@ -124,6 +132,8 @@ class Runs:
         batch: BatchSpend,
     ) -> RunResult:
         """One input of a batch (with ``submit``: submitted, then waited for)."""
+        if isinstance(inputs, RefusedInputs):  # refused by the check: never sent
+            raise inputs.error
         value = self._start(
             name,
             inputs,
@@ -173,8 +183,9 @@ class Runs:
         client's) when there is one."""
         check_name(self._kind, name)
         client = self._client
-        items = list(inputs_list)
-        batch = self._plan(name, len(items), max_credits, progress, options)
+        items = self._screen(name, list(inputs_list), options, return_exceptions)
+        runs = sum(not isinstance(item, RefusedInputs) for item in items)
+        batch = self._plan(name, runs, max_credits, progress, options)
         blocking = client._needs_journal(journal)
         book, opened = run_here(blocking, client._batch_journal, journal)
         try:
