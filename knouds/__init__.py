@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from ._exceptions import (
         APIConnectionError,
+        APIKeyAccessDeniedError,
         ApiKeyAccessDeniedError,
         APIResponseValidationError,
         APIStatusError,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
         AuthenticationError,
         BadRequestError,
         BudgetExceededError,
+        BudgetStoreError,
         CapabilityAboveCeilingError,
         CapabilityDeniedError,
         ConfigurationError,
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
         RateLimitError,
         RateLimitStoreError,
         ScopeDeniedError,
+        StoreError,
         UnknownOutcomeError,
         WebhookVerificationError,
         WorkflowNotFoundError,
@@ -99,6 +102,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIConnectionError",
+    "APIKeyAccessDeniedError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
@@ -110,6 +114,7 @@ __all__ = [
     "BatchResults",
     "Budget",
     "BudgetExceededError",
+    "BudgetStoreError",
     "CapabilityAboveCeilingError",
     "CapabilityDeniedError",
     "Client",
@@ -155,6 +160,7 @@ __all__ = [
     "SQLiteJournal",
     "SchemaField",
     "ScopeDeniedError",
+    "StoreError",
     "UnknownOutcomeError",
     "Usage",
     "UsageLine",

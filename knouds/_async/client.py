@@ -20,6 +20,7 @@ from .._core.attempt import (
     attempt_flow,
     parse_identity,
 )
+from .._core.checks import check_client_settings, check_copy_settings
 from .._core.retry import RetryPolicy
 from .._core.settings import DEFAULT_LIMITS, DEFAULT_MAX_RESPONSE_BYTES, NO_PLAIN_HTTP_PROXY
 from .._exceptions import KnoudsError
@@ -113,6 +114,18 @@ class AsyncClient(_BaseClient):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         budget: float | Budget | None = None,
     ) -> None:
+        check_client_settings(
+            http_client,
+            asynchronous=True,
+            max_retries=max_retries,
+            retry=retry,
+            default_headers=default_headers,
+            clock=clock,
+            sleep=sleep,
+            journal=journal,
+            max_response_bytes=max_response_bytes,
+            budget=budget,
+        )
         self._configure(
             api_key,
             base_url,
@@ -154,6 +167,7 @@ class AsyncClient(_BaseClient):
         budget and usage report, and (for the same key) its rate-limit state. Closing the copy
         leaves the pool open; closing this client closes it. A copy keeps working after this
         client is garbage-collected."""
+        check_copy_settings(max_retries, retry, default_headers)
         kwargs = self._copy_kwargs(
             api_key, base_url, timeout, max_retries, retry, pace, default_headers
         )

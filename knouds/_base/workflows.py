@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._core.checks import check_count
 from .._core.spend import RunRef
 from .._exceptions import InvalidInputsError
 from .._types import Inputs
@@ -39,8 +40,7 @@ def _wants_estimate(client: _BaseClient, max_credits: object, progress: object) 
 
 
 def _total(client: _BaseClient, slug: str, schema: WorkflowSchema, runs: int) -> float | None:
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 0:
-        raise ValueError(f"runs must be a whole number >= 0, got {runs!r}")
+    check_count(runs, "runs")
     each = schema.estimated_credit_cost
     if each is None:
         return None

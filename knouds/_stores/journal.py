@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from .. import _exceptions as errors
+from .._core.checks import check_callable, check_seconds
 from .._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -330,11 +331,10 @@ class Journal(abc.ABC):
         stale_after: float = DEFAULT_STALE_AFTER,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        if ttl <= 0 or stale_after <= 0:
-            raise ValueError("ttl and stale_after must be positive numbers of seconds")
+        check_callable(clock, "clock")
         self._clock = clock or time.time
-        self.ttl: float = float(ttl)
-        self.stale_after: float = float(stale_after)
+        self.ttl: float = check_seconds(ttl, "ttl")
+        self.stale_after: float = check_seconds(stale_after, "stale_after")
         self.owned: bool = False  # opened by a client from a path or URL: the client closes it
         # Whether the async client runs this journal's operations in a worker thread: any of them
         # may wait (a disk sync, another process's write lock, a network round trip), and the
@@ -495,7 +495,7 @@ class SQLiteJournal(Journal):
         super().__init__(ttl=ttl, stale_after=stale_after, clock=clock)
         self.path: Path = Path(path)
         self._durable = durable
-        self._busy_timeout = busy_timeout
+        self._busy_timeout = check_seconds(busy_timeout, "busy_timeout", allow_zero=True)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0

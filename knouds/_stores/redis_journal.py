@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .._core.checks import check_name
 from .._exceptions import ConfigurationError
 from .._public import publish
 from .journal import (
@@ -84,6 +85,10 @@ class RedisJournal(Journal):
         clock: a function returning epoch seconds (entries still expire in Redis after ``ttl``
             real seconds).
 
+    Raises:
+        ConfigurationError: an empty ``namespace``, or a ``ttl`` or ``stale_after`` that is not
+            a positive finite number of seconds.
+
     Example:
         >>> journal = knouds.RedisJournal("redis://localhost:6379/0")  # doctest: +SKIP
         >>> client = knouds.Client(journal=journal)  # doctest: +SKIP
@@ -99,6 +104,7 @@ class RedisJournal(Journal):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(ttl=ttl, stale_after=stale_after, clock=clock)
+        check_name(namespace, "namespace")
         self._owns_client = isinstance(client, str)
         self._redis = connect(client)
         self.namespace: str = namespace

@@ -10,6 +10,7 @@ from ..._base.batch import BatchProgress
 from ..._base.runs import RunOptions
 from ..._base.workflows import _total, _wants_estimate, check_input_names
 from ..._core.attempt import Endpoint, parse_schema
+from ..._core.checks import check_batch, check_call, check_count, check_journal_spec
 from ..._core.retry import RetryPolicy
 from ..._exceptions import APIStatusError
 from ..._stores.usage import BatchResults
@@ -88,6 +89,7 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
             >>> await client.workflows.estimate("my-thumbnail-pipeline", runs=20)  # doctest: +SKIP
             100.0
         """
+        check_count(runs, "runs")
         schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers, retry=retry)
         return _total(self._client, slug, schema, runs)
 
@@ -148,6 +150,9 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
 
         Raises:
             InvalidSlugError: ``slug`` is not valid; raised at once, nothing is sent.
+            ConfigurationError: a bad setting (``concurrency``, ``max_credits``,
+                ``poll_interval``, ``journal``, ``timeout``, ``retry``...); raised at once,
+                nothing is sent.
             BudgetExceededError: the batch's estimate exceeds ``max_credits``; nothing is sent.
             KnoudsError: with ``return_exceptions=False``, the first error an input raised.
 
@@ -155,6 +160,9 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
             >>> inputs = [{"prompt": p} for p in ["a red fox", "a blue whale"]]
             >>> await client.workflows.run_many("my-thumbnail-pipeline", inputs)  # doctest: +SKIP
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
+        check_batch(concurrency, poll_interval, max_credits)
+        check_journal_spec(journal)
         options = RunOptions(False, timeout, extra_headers, retry)
         return await self._run_many(
             slug,
@@ -198,6 +206,7 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
             InvalidInputsError: ``inputs`` is not a mapping, or (with ``validate=True``) names a
                 field the workflow does not have; nothing is run.
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
         options = RunOptions(validate, timeout, extra_headers, retry)
         return await self._run(slug, inputs, options, idempotency_key)
 
@@ -216,6 +225,7 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
 
         Takes the same arguments as `run`; follow it with ``client.executions.wait``.
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
         options = RunOptions(validate, timeout, extra_headers, retry)
         return await self._submit(slug, inputs, options, idempotency_key)
 

@@ -12,6 +12,7 @@ from ..._base.batch import BatchProgress
 from ..._base.runs import RunOptions
 from ..._base.workflows import _total, _wants_estimate, check_input_names
 from ..._core.attempt import Endpoint, parse_schema
+from ..._core.checks import check_batch, check_call, check_count, check_journal_spec
 from ..._core.retry import RetryPolicy
 from ..._exceptions import APIStatusError
 from ..._stores.usage import BatchResults
@@ -86,6 +87,7 @@ class Workflows(Runs, WorkflowDefinitions):
             >>> client.workflows.estimate("my-thumbnail-pipeline", runs=20)  # doctest: +SKIP
             100.0
         """
+        check_count(runs, "runs")
         schema = self.schema(slug, timeout=timeout, extra_headers=extra_headers, retry=retry)
         return _total(self._client, slug, schema, runs)
 
@@ -146,6 +148,9 @@ class Workflows(Runs, WorkflowDefinitions):
 
         Raises:
             InvalidSlugError: ``slug`` is not valid; raised at once, nothing is sent.
+            ConfigurationError: a bad setting (``concurrency``, ``max_credits``,
+                ``poll_interval``, ``journal``, ``timeout``, ``retry``...); raised at once,
+                nothing is sent.
             BudgetExceededError: the batch's estimate exceeds ``max_credits``; nothing is sent.
             KnoudsError: with ``return_exceptions=False``, the first error an input raised.
 
@@ -153,6 +158,9 @@ class Workflows(Runs, WorkflowDefinitions):
             >>> inputs = [{"prompt": p} for p in ["a red fox", "a blue whale"]]
             >>> client.workflows.run_many("my-thumbnail-pipeline", inputs)  # doctest: +SKIP
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
+        check_batch(concurrency, poll_interval, max_credits)
+        check_journal_spec(journal)
         options = RunOptions(False, timeout, extra_headers, retry)
         return self._run_many(
             slug,
@@ -196,6 +204,7 @@ class Workflows(Runs, WorkflowDefinitions):
             InvalidInputsError: ``inputs`` is not a mapping, or (with ``validate=True``) names a
                 field the workflow does not have; nothing is run.
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
         options = RunOptions(validate, timeout, extra_headers, retry)
         return self._run(slug, inputs, options, idempotency_key)
 
@@ -214,6 +223,7 @@ class Workflows(Runs, WorkflowDefinitions):
 
         Takes the same arguments as `run`; follow it with ``client.executions.wait``.
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
         options = RunOptions(validate, timeout, extra_headers, retry)
         return self._submit(slug, inputs, options, idempotency_key)
 
