@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     )
     from ._exceptions import (
         APIConnectionError,
+        APIKeyAccessDeniedError,
         ApiKeyAccessDeniedError,
         APIResponseValidationError,
         APIStatusError,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         AuthenticationError,
         BadRequestError,
         BudgetExceededError,
+        BudgetStoreError,
         CapabilityAboveCeilingError,
         CapabilityDeniedError,
         ConfigurationError,
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
         RateLimitError,
         RateLimitStoreError,
         ScopeDeniedError,
+        StoreError,
         UnknownOutcomeError,
         WebhookVerificationError,
         WorkflowNotFoundError,
@@ -95,6 +98,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIConnectionError",
+    "APIKeyAccessDeniedError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
@@ -106,6 +110,7 @@ __all__ = [
     "BatchResults",
     "Budget",
     "BudgetExceededError",
+    "BudgetStoreError",
     "CapabilityAboveCeilingError",
     "CapabilityDeniedError",
     "Client",
@@ -151,6 +156,7 @@ __all__ = [
     "SQLiteJournal",
     "SchemaField",
     "ScopeDeniedError",
+    "StoreError",
     "UnknownOutcomeError",
     "Usage",
     "UsageLine",

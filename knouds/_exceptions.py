@@ -3,7 +3,8 @@
 All of them derive from `KnoudsError`::
 
     KnoudsError
-    ├── ConfigurationError                  (bad client settings: no API key, insecure base URL)
+    ├── ConfigurationError                  (a bad setting: no API key, insecure base URL, a
+    │                                        negative timeout...; also a ValueError)
     ├── BudgetExceededError                 (a run refused by the SDK's credit budget; nothing sent)
     ├── APIConnectionError ── APITimeoutError
     ├── APIResponseValidationError          (2xx body that is not what the contract says)
@@ -11,10 +12,12 @@ All of them derive from `KnoudsError`::
     ├── MediaDownloadError                  (a media file could not be fetched: url, status_code)
     ├── ExecutionCancelledError             (an async execution ended cancelled)
     ├── ExecutionTimeoutError               (executions.wait gave up; the execution goes on)
-    ├── RateLimitStoreError                 (the shared rate-limit store did not answer)
-    ├── JournalError                        (the run journal failed: nothing was sent)
-    │   ├── UnknownOutcomeError             (a journaled run never recorded its end: key, entry)
-    │   └── IdempotencyConflictError        (a key reused for another run: key)
+    ├── StoreError                          (a store the SDK keeps its state in failed)
+    │   ├── RateLimitStoreError             (the shared rate-limit store did not answer)
+    │   ├── BudgetStoreError                (a shared credit budget's store did not answer)
+    │   └── JournalError                    (the run journal failed: nothing was sent)
+    │       ├── UnknownOutcomeError         (a journaled run never recorded its end: key, entry)
+    │       └── IdempotencyConflictError    (a key reused for another run: key)
     └── APIStatusError                      (status_code, code, message, body, response, rate_limit)
         ├── BadRequestError (400) ── InvalidInputsError, InvalidSlugError, InvalidBodyError,
         │                            AsyncNotSupportedError, InvalidScopeError,
@@ -24,7 +27,7 @@ All of them derive from `KnoudsError`::
         ├── PermissionDeniedError (403) ── ScopeDeniedError (required, actual),
         │                                  CapabilityDeniedError (required), ModelTierRequiredError,
         │                                  CapabilityAboveCeilingError (attempted),
-        │                                  ApiKeyAccessDeniedError
+        │                                  APIKeyAccessDeniedError
         ├── NotFoundError (404) ── ModelNotFoundError, WorkflowNotFoundError, ExecutionNotFoundError
         ├── RateLimitError (429)             (retry_after seconds, limit, tier)
         └── InternalServerError (5xx) ── ExecutionFailedError
@@ -32,7 +35,10 @@ All of them derive from `KnoudsError`::
 The class is chosen on two axes: the error ``code`` picks it where the code is known, the HTTP
 status otherwise. An unknown code keeps its string on ``.code``. Errors caught before anything is
 sent (a malformed model name, ``inputs`` that is not a mapping) use the class the server's code
-would map to, with ``status_code=None``.
+would map to, with ``status_code=None``; a bad setting (``timeout=-1``, ``concurrency=0``,
+``Budget(-1)``...) raises `ConfigurationError`, naming the parameter, before anything is sent.
+
+``ApiKeyAccessDeniedError`` is the former name of `APIKeyAccessDeniedError` (the same class).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIConnectionError",
+    "APIKeyAccessDeniedError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
@@ -58,6 +65,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
+    "BudgetStoreError",
     "CapabilityAboveCeilingError",
     "CapabilityDeniedError",
     "ConfigurationError",
@@ -86,6 +94,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitStoreError",
     "ScopeDeniedError",
+    "StoreError",
     "UnknownOutcomeError",
     "WebhookVerificationError",
     "WorkflowNotFoundError",
@@ -150,7 +159,12 @@ def _unpickle(cls: type[KnoudsError], args: tuple[object, ...]) -> KnoudsError:
 
 
 class ConfigurationError(KnoudsError, ValueError):
-    """The client's settings are unusable (no API key, a non-HTTPS base URL, ...)."""
+    """A setting is unusable: the client's (no API key, a non-HTTPS base URL, ...) or a call's
+    (``timeout=-1``, ``run_many(concurrency=0)``, ``Budget(-1)``, ``RetryPolicy(deadline=0)``...).
+
+    Raised before anything is sent, with a message naming the parameter and the value it was
+    given. It is a ``ValueError`` too, so ``except ValueError`` keeps catching it.
+    """
 
 
 class BudgetExceededError(KnoudsError):
@@ -185,9 +199,25 @@ class BudgetExceededError(KnoudsError):
         self.scope = scope
 
 
-class RateLimitStoreError(KnoudsError):
+class StoreError(KnoudsError):
+    """A store the SDK keeps its state in failed: the shared rate-limit store
+    (`RateLimitStoreError`), a shared credit budget's store (`BudgetStoreError`) or the run
+    journal (`JournalError`, and its `UnknownOutcomeError` and `IdempotencyConflictError`).
+
+    Catch it to handle every store failure in one place; when a run is refused for it, nothing
+    was sent.
+    """
+
+
+class RateLimitStoreError(StoreError):
     """The shared rate-limit store (Redis) did not answer and the client was told to raise
     rather than pace on its own (``rate_limit_store_fallback="raise"``). Nothing was sent."""
+
+
+class BudgetStoreError(StoreError):
+    """A shared credit budget's store (Redis) could not be reached. Runs are refused meanwhile
+    (with `BudgetExceededError`, caused by this error); reading `Budget.spent`, `Budget.held` or
+    `Budget.remaining` raises it."""
 
 
 class APIConnectionError(KnoudsError):
@@ -421,8 +451,15 @@ class CapabilityAboveCeilingError(PermissionDeniedError):
         self.attempted: str | None = self._field(self.body, "attempted")
 
 
-class ApiKeyAccessDeniedError(PermissionDeniedError):
-    """403 ``API_KEY_ACCESS_DENIED``: the Free tier cannot create keys."""
+class APIKeyAccessDeniedError(PermissionDeniedError):
+    """403 ``API_KEY_ACCESS_DENIED``: the Free tier cannot create keys.
+
+    ``ApiKeyAccessDeniedError``, its former name, is the same class.
+    """
+
+
+ApiKeyAccessDeniedError = APIKeyAccessDeniedError
+"""The former name of `APIKeyAccessDeniedError` (the same class), kept working."""
 
 
 class NotFoundError(APIStatusError):
@@ -524,7 +561,7 @@ class ExecutionTimeoutError(KnoudsError, TimeoutError):
         self.execution = execution
 
 
-class JournalError(KnoudsError):
+class JournalError(StoreError):
     """The run journal could not be read or written (a locked or unwritable SQLite file, an
     unreachable Redis). Raised before the run is sent: a run the journal cannot record is not
     started."""
@@ -602,7 +639,7 @@ CODE_TO_CLASS: dict[str, type[APIStatusError]] = {
     "CAPABILITY_DENIED": CapabilityDeniedError,
     "MODEL_TIER_REQUIRED": ModelTierRequiredError,
     "CAPABILITY_ABOVE_CEILING": CapabilityAboveCeilingError,
-    "API_KEY_ACCESS_DENIED": ApiKeyAccessDeniedError,
+    "API_KEY_ACCESS_DENIED": APIKeyAccessDeniedError,
     "MODEL_NOT_FOUND": ModelNotFoundError,
     "WORKFLOW_NOT_FOUND": WorkflowNotFoundError,
     "EXECUTION_NOT_FOUND": ExecutionNotFoundError,

@@ -16,6 +16,7 @@ __all__ = ["PUBLIC", "publish"]
 
 PUBLIC: Final[Mapping[str, str]] = {
     "APIConnectionError": "knouds._exceptions",
+    "APIKeyAccessDeniedError": "knouds._exceptions",
     "APIResponseValidationError": "knouds._exceptions",
     "APIStatusError": "knouds._exceptions",
     "APITimeoutError": "knouds._exceptions",
@@ -27,6 +28,7 @@ PUBLIC: Final[Mapping[str, str]] = {
     "BatchResults": "knouds._stores.usage",
     "Budget": "knouds._stores.budget",
     "BudgetExceededError": "knouds._exceptions",
+    "BudgetStoreError": "knouds._exceptions",
     "CapabilityAboveCeilingError": "knouds._exceptions",
     "CapabilityDeniedError": "knouds._exceptions",
     "Client": "knouds._sync.client",
@@ -72,6 +74,7 @@ PUBLIC: Final[Mapping[str, str]] = {
     "SQLiteJournal": "knouds._stores.sqlite_journal",
     "SchemaField": "knouds.models",
     "ScopeDeniedError": "knouds._exceptions",
+    "StoreError": "knouds._exceptions",
     "UnknownOutcomeError": "knouds._exceptions",
     "Usage": "knouds._stores.usage",
     "UsageLine": "knouds._stores.usage",

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from ._exceptions import WebhookVerificationError
+from ._exceptions import ConfigurationError, WebhookVerificationError
 from ._public import publish
 from .models import ExecutionError, KnoudsModel
 
@@ -52,6 +52,16 @@ class WebhookEvent(KnoudsModel):
     result: Any = None
     error: ExecutionError | None = None
     timestamp: int | None = None
+
+
+class _VerifySettingError(ConfigurationError, WebhookVerificationError):
+    """A setting of `verify` that cannot work: no secret, a tolerance or ``now`` that is not a
+    finite number.
+
+    Both a `ConfigurationError` (a bad setting, like every other one) and, as `verify` promises,
+    a `WebhookVerificationError`: a handler that answers 400 to every failed verification keeps
+    doing so.
+    """
 
 
 def _digest(secret: str, timestamp: int | str, payload: bytes) -> str:
@@ -157,17 +167,23 @@ def verify(
         WebhookVerificationError: a missing or malformed header (non-ASCII included), no
             matching signature (compared in constant time), a timestamp outside the tolerance, a
             tolerance that is not a finite number, or a body that is not an event. Nothing else
-            is raised, and nothing unverified is accepted.
+            is raised, and nothing unverified is accepted. A bad setting (no ``secret``, a
+            negative or NaN ``tolerance``, a ``now`` that is not a finite time) raises an error
+            that is also a `ConfigurationError`.
     """
     if not secret or not isinstance(secret, str):
-        raise WebhookVerificationError("No webhook secret given: cannot verify the delivery.")
+        given = repr(secret) if secret in ("", None) else f"a {type(secret).__name__}"
+        raise _VerifySettingError(
+            f"No webhook secret given (secret must be a non-empty string, got {given}): cannot "
+            "verify the delivery."
+        )
     if not _finite_seconds(tolerance) or tolerance < 0:
-        raise WebhookVerificationError(
+        raise _VerifySettingError(
             f"tolerance must be a finite number of seconds >= 0, got {tolerance!r}: nothing can be "
             "verified against it."
         )
     if now is not None and not _finite_seconds(now):
-        raise WebhookVerificationError(f"now must be a finite Unix time, got {now!r}.")
+        raise _VerifySettingError(f"now must be a finite Unix time, got {now!r}.")
     if signature_header is None:
         raise WebhookVerificationError(f"The {SIGNATURE_HEADER} header is missing.")
     header = _header_text(signature_header)

@@ -12,6 +12,7 @@ from .._base.client import _BaseClient, _closed_error, _Pool
 from .._base.offload import off_loop
 from .._base.workflows import SchemaCache
 from .._core.attempt import CallContext, Endpoint, Parse, Send, parse_identity
+from .._core.checks import check_client_settings, check_copy_settings
 from .._core.pipeline import Call, call_flow
 from .._core.retry import RetryPolicy
 from .._core.settings import DEFAULT_LIMITS, DEFAULT_MAX_RESPONSE_BYTES, NO_PLAIN_HTTP_PROXY
@@ -108,6 +109,18 @@ class AsyncClient(_BaseClient):
         budget: float | Budget | None = None,
         check_inputs: bool = False,
     ) -> None:
+        check_client_settings(
+            http_client,
+            asynchronous=True,
+            max_retries=max_retries,
+            retry=retry,
+            default_headers=default_headers,
+            clock=clock,
+            sleep=sleep,
+            journal=journal,
+            max_response_bytes=max_response_bytes,
+            budget=budget,
+        )
         self._configure(
             api_key,
             base_url,
@@ -158,6 +171,7 @@ class AsyncClient(_BaseClient):
                 constructor; ``None`` (or not given) keeps this client's.
             check_inputs: check workflow inputs against their schema (``None``: as this client).
         """
+        check_copy_settings(max_retries, retry, default_headers)
         kwargs = self._copy_kwargs(
             api_key, base_url, timeout, max_retries, retry, pace, default_headers
         )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .._core.checks import check_download
 from .._media.clients import DEFAULT_CHUNK_SIZE, _async_media_client
 from .._media.fetch import (
     TRANSPORT_ERRORS,
@@ -39,6 +40,13 @@ async def aiter_media(
     http_client: httpx.AsyncClient | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """Stream the file at ``url`` in chunks (see `knouds.Media.aiter_bytes`)."""
+    check_download(
+        max_bytes=max_bytes,
+        timeout=timeout,
+        http_client=http_client,
+        asynchronous=True,
+        chunk_size=chunk_size,
+    )
     fetch = Fetch(url, max_bytes, timeout)
     async with _async_media_client(http_client) as client:
         while True:
@@ -70,6 +78,7 @@ async def asave_media(
     http_client: httpx.AsyncClient | None = None,
 ) -> Path:
     """Save the file at ``url`` (see `knouds.Media.asave`)."""
+    check_download(max_bytes=max_bytes, timeout=timeout, http_client=http_client, asynchronous=True)
     check_url(url)
     target = destination(path_or_dir, filename)
     chunks = aiter_media(url, max_bytes=max_bytes, timeout=timeout, http_client=http_client)
@@ -92,6 +101,7 @@ async def asave_all(
 ) -> list[Path]:
     """Save every file into ``directory`` (see `knouds.RunResult.asave_all`), over one
     connection pool."""
+    check_download(max_bytes=max_bytes, timeout=timeout, http_client=http_client, asynchronous=True)
     for item in media:
         check_url(item.url)
     into = as_directory(directory)

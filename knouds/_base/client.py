@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import httpx
 
 from .._core.attempt import CallContext, Endpoint
+from .._core.checks import check_retry
 from .._core.journal import JournalKeys
 from .._core.retry import RetryPolicy
 from .._core.settings import (
@@ -276,6 +277,7 @@ class _BaseClient:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> CallContext:
+        check_retry(retry)
         headers = dict(self._settings.headers)
         if not endpoint.authenticated:
             headers.pop("x-api-key", None)

@@ -8,6 +8,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from .._core.checks import check_count
 from .._core.inputs import InputRules, check_inputs, read_rules
 from .._core.spend import RunRef
 from .._exceptions import APIStatusError, InvalidInputsError
@@ -103,8 +104,7 @@ def _wants_estimate(client: _BaseClient, max_credits: object, progress: object) 
 
 
 def _total(client: _BaseClient, slug: str, schema: WorkflowSchema, runs: int) -> float | None:
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 0:
-        raise ValueError(f"runs must be a whole number >= 0, got {runs!r}")
+    check_count(runs, "runs")
     each = schema.estimated_credit_cost
     if each is None:
         return None

@@ -8,7 +8,6 @@ decisions live here once.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
@@ -25,6 +24,7 @@ from .._exceptions import (
 from .._types import NOT_GIVEN, NotGiven
 from ..models import Execution, RunResult
 from .attempt import check_execution_id
+from .checks import check_seconds
 from .responses import redact
 from .retry import RetryPolicy
 
@@ -97,14 +97,6 @@ def _passing(error: KnoudsError) -> bool:
     )
 
 
-def _check_seconds(name: str, value: float, *, allow_zero: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return float(value)
-
-
 @dataclass
 class Poll:
     """The state of one ``wait``: when it started, how long to wait next, what was seen last.
@@ -136,14 +128,13 @@ class Poll:
 
         Raises:
             ExecutionNotFoundError: the id is not a valid execution id (nothing is sent).
-            ValueError: a negative timeout, or a poll interval that is not positive.
+            ConfigurationError: a negative, NaN or infinite timeout (``None`` waits as long as it
+                takes), or a poll interval that is not a positive finite number.
         """
         execution_id = check_execution_id(execution_id_of(execution))
-        interval = _check_seconds("poll_interval", poll_interval, allow_zero=False)
-        maximum = max(
-            _check_seconds("max_poll_interval", max_poll_interval, allow_zero=False), interval
-        )
-        limit = None if timeout is None else _check_seconds("timeout", timeout, allow_zero=True)
+        interval = check_seconds(poll_interval, "poll_interval")
+        maximum = max(check_seconds(max_poll_interval, "max_poll_interval"), interval)
+        limit = None if timeout is None else check_seconds(timeout, "timeout", allow_zero=True)
         deadline = None if limit is None else now + limit
         last = execution if isinstance(execution, Execution) else None
         return cls(execution_id, deadline, interval, maximum, limit, last, secret)

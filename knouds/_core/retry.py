@@ -23,6 +23,7 @@ from .._exceptions import (
 )
 from .._public import publish
 from .._types import Clock
+from .checks import check_callable, check_count, check_seconds
 
 if TYPE_CHECKING:
     import tenacity
@@ -82,6 +83,12 @@ class RetryPolicy:
         on_retry: called with a `RetryEvent` before each retry's wait, in the thread or
             task that retries (several at once under threads or ``run_many``: keep it
             thread-safe and quick).
+
+    Raises:
+        ConfigurationError: a field that cannot work: ``max_retries`` that is not a whole
+            number >= 0, a negative or NaN backoff or ``max_retry_wait``, an infinite
+            ``initial_backoff``, a ``deadline`` that is not a positive finite number, an
+            ``on_retry`` that is not callable (a bool is never taken for a number).
     """
 
     max_retries: int = 2
@@ -96,12 +103,14 @@ class RetryPolicy:
     on_retry: Callable[[RetryEvent], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if self.max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
-        if self.initial_backoff < 0 or self.max_backoff < 0 or self.max_retry_wait < 0:
-            raise ValueError("backoff and wait limits must be >= 0")
-        if self.deadline is not None and self.deadline <= 0:
-            raise ValueError("deadline must be a positive number of seconds or None")
+        # Refused here, before any call uses the policy: each raises ConfigurationError.
+        check_count(self.max_retries, "max_retries")
+        check_seconds(self.initial_backoff, "initial_backoff", allow_zero=True)
+        check_seconds(self.max_backoff, "max_backoff", allow_zero=True, allow_infinity=True)
+        check_seconds(self.max_retry_wait, "max_retry_wait", allow_zero=True, allow_infinity=True)
+        if self.deadline is not None:
+            check_seconds(self.deadline, "deadline")
+        check_callable(self.on_retry, "on_retry")
 
     def with_max_retries(self, max_retries: int) -> RetryPolicy:
         """A copy with another ``max_retries``."""

@@ -88,7 +88,7 @@ def to_timeout(value: TimeoutTypes) -> httpx.Timeout:
             ):
                 raise ConfigurationError(
                     f"timeout {part} must be a finite number of seconds >= 0 (None for no limit), "
-                    f"got {seconds!r}."
+                    f"got {seconds!r}; nothing was sent."
                 )
         return value
     if value is None:
@@ -101,7 +101,7 @@ def to_timeout(value: TimeoutTypes) -> httpx.Timeout:
     ):
         raise ConfigurationError(
             "timeout must be a positive, finite number of seconds (None for no timeout), "
-            f"got {value!r}."
+            f"got {value!r}; nothing was sent."
         )
     return httpx.Timeout(float(value), connect=min(float(value), DEFAULT_CONNECT_TIMEOUT))
 
@@ -247,8 +247,16 @@ def resolve_rate_limit_store(value: object) -> object | None:
         if not is_redis_url(value):
             raise ConfigurationError(
                 "rate_limit_store must be a redis:// or rediss:// URL, a redis-py client, or "
-                "'local'."
+                f"'local', got {_describe_url(value)}; nothing was sent."
             )
+        return value
+    from .._stores.redis import is_redis_client
+
+    if not is_redis_client(value):
+        raise ConfigurationError(
+            "rate_limit_store must be a redis:// or rediss:// URL, a redis-py client, or "
+            f"'local', got an object of type {type(value).__name__!r}; nothing was sent."
+        )
     return value
 
 

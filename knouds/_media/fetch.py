@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .._core.checks import check_count
 from .._core.settings import USER_AGENT, to_timeout
 from .._exceptions import MediaDownloadError
 from .._types import NotGiven
@@ -105,8 +106,8 @@ class Fetch:
     """
 
     def __init__(self, url: str, max_bytes: int | None, timeout: MediaTimeout) -> None:
-        if max_bytes is not None and max_bytes < 0:
-            raise ValueError(f"max_bytes must be >= 0 or None, got {max_bytes!r}")
+        if max_bytes is not None:
+            check_count(max_bytes, "max_bytes")
         self.origin = self.url = check_url(url)
         self.max_bytes = max_bytes
         self.timeout = _timeout(timeout)

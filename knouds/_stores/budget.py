@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import math
 import os
 import threading
 import time
@@ -26,7 +25,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from .._exceptions import BudgetExceededError, KnoudsError
+from .._core.checks import bad_setting, check_callable, check_credits, check_seconds
+from .._exceptions import BudgetExceededError, BudgetStoreError
 from .._public import publish
 from .budget_store import _EPSILON, BudgetStore, MemoryBudgetStore, Totals, _allows
 
@@ -36,11 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["Budget", "BudgetStore", "BudgetStoreError", "Hold", "MemoryBudgetStore", "Totals"]
 
 logger = logging.getLogger("knouds")
-
-
-class BudgetStoreError(KnoudsError):
-    """A shared budget's store could not be reached. Runs are refused meanwhile (with
-    `BudgetExceededError`); reading `Budget.spent` or `Budget.remaining` raises this."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +61,26 @@ class Hold:
 def _seconds(period: float | timedelta | None) -> float | None:
     if period is None:
         return None
-    seconds = period.total_seconds() if isinstance(period, timedelta) else float(period)
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"period must be a positive duration, got {period!r}")
-    return seconds
+    if isinstance(period, timedelta) and period > timedelta(0):
+        return period.total_seconds()
+    if isinstance(period, timedelta):
+        raise bad_setting("period", "a positive duration", period)
+    return check_seconds(period, "period")
+
+
+def _check_store(store: object) -> None:
+    """A shared budget's store: a Redis URL or a redis-py client (a URL is shown without its
+    credentials)."""
+    from .redis import is_redis_client, is_redis_url
+
+    if is_redis_url(store) or is_redis_client(store):
+        return
+    if isinstance(store, str):
+        from .._core.settings import _describe_url
+
+        got = _describe_url(store)
+        raise bad_setting("store", "a redis:// URL or a redis-py client", store, got=got)
+    raise bad_setting("store", "a redis:// URL or a redis-py client", store)
 
 
 class Budget:
@@ -119,6 +130,11 @@ class Budget:
         clock: returns epoch seconds, used for periods (inject a fake one in tests). A client
             given a plain number of credits builds its budget with its own clock.
 
+    Raises:
+        ConfigurationError: a setting that cannot work (negative, NaN or infinite credits, a
+            period or ``hold_ttl`` that is not a positive duration, a negative price, an empty
+            name...), before anything is counted.
+
     Example:
         >>> budget = knouds.Budget(500, period=timedelta(days=1))
         >>> budget.remaining
@@ -142,31 +158,22 @@ class Budget:
         clock: Clock | None = None,
         prices: Mapping[str, float] | None = None,
     ) -> None:
-        if isinstance(credits, bool) or not isinstance(credits, (int, float)):
-            raise TypeError(f"credits must be a number, got {credits!r}")
-        if not math.isfinite(credits) or credits < 0:
-            raise ValueError(f"credits must be a finite number >= 0, got {credits!r}")
-        if not name or not isinstance(name, str):
-            raise ValueError("name must be a non-empty string")
-        self.credits = float(credits)
+        self.credits = check_credits(credits, "credits")
         self.period = _seconds(period)
+        if not isinstance(name, str) or not name:
+            raise bad_setting("name", "a non-empty string", name)
         self.name = name
-        if isinstance(hold_ttl, bool) or not isinstance(hold_ttl, (int, float)):
-            raise TypeError(f"hold_ttl must be a number of seconds, got {hold_ttl!r}")
-        if not math.isfinite(hold_ttl) or hold_ttl <= 0:
-            raise ValueError(
-                f"hold_ttl must be a positive, finite number of seconds, got {hold_ttl!r}"
-            )
-        self.hold_ttl = float(hold_ttl)
+        self.hold_ttl = check_seconds(hold_ttl, "hold_ttl")
         self.prices = {}
+        if prices is not None and not isinstance(prices, Mapping):
+            raise bad_setting(
+                "prices", "a mapping of model names or workflow slugs to credits", prices
+            )
         for model, price in (prices or {}).items():
             if not isinstance(model, str) or not model:
-                raise TypeError(f"prices must map names to credits, got the key {model!r}")
-            if isinstance(price, bool) or not isinstance(price, (int, float)):
-                raise TypeError(f"the price of {model!r} must be a number, got {price!r}")
-            if not math.isfinite(price) or price < 0:
-                raise ValueError(f"the price of {model!r} must be >= 0, got {price!r}")
-            self.prices[model] = float(price)
+                raise bad_setting("prices", "a mapping with names as keys", model)
+            self.prices[model] = check_credits(price, f"prices[{model!r}]")
+        check_callable(clock, "clock")
         self._clock = clock or time.time
         # Hold ids: unique across processes sharing a store, cheap to make for every run.
         self._hold_prefix = uuid.uuid4().hex[:16] + "-"
@@ -181,6 +188,7 @@ class Budget:
         if store is None:
             self._store = MemoryBudgetStore()
         else:
+            _check_store(store)
             from .redis_budget import RedisBudgetStore
 
             self._store = RedisBudgetStore(store)
@@ -205,18 +213,26 @@ class Budget:
         charges this object could not write to a shared store yet.
 
         Raises:
-            KnoudsError: a shared budget's store cannot be reached.
+            BudgetStoreError: a shared budget's store cannot be reached.
         """
         return self._totals(self._clock()).spent
 
     @property
     def held(self) -> float:
-        """Credits expected from runs in flight right now."""
+        """Credits expected from runs in flight right now.
+
+        Raises:
+            BudgetStoreError: a shared budget's store cannot be reached.
+        """
         return self._totals(self._clock()).held
 
     @property
     def remaining(self) -> float:
-        """Credits left in the current period (never negative)."""
+        """Credits left in the current period (never negative).
+
+        Raises:
+            BudgetStoreError: a shared budget's store cannot be reached.
+        """
         totals = self._totals(self._clock())
         return max(self.credits - totals.spent - totals.held, 0.0)
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from .._core.checks import check_callable, check_seconds
 from .._core.journal import (
     DEFAULT_STALE_AFTER,
     DEFAULT_TTL,
@@ -111,11 +112,10 @@ class Journal(abc.ABC):
         stale_after: float = DEFAULT_STALE_AFTER,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        if ttl <= 0 or stale_after <= 0:
-            raise ValueError("ttl and stale_after must be positive numbers of seconds")
+        check_callable(clock, "clock")
         self._clock = clock or time.time
-        self.ttl: float = float(ttl)
-        self.stale_after: float = float(stale_after)
+        self.ttl: float = check_seconds(ttl, "ttl")
+        self.stale_after: float = check_seconds(stale_after, "stale_after")
         self.owned: bool = False  # opened by a client from a path or URL: the client closes it
         # Whether the async client runs this journal's operations in a worker thread: any of them
         # may wait (a disk sync, another process's write lock, a network round trip), and the

@@ -18,8 +18,8 @@ import re
 from collections.abc import Callable, Generator
 from typing import Protocol
 
+from .._core.checks import bad_setting
 from .._core.settings import resolve_rate_limit_store
-from .._exceptions import ConfigurationError
 from .._types import Clock
 
 # The pacer's own constants, so both stores decide alike.
@@ -69,9 +69,7 @@ def build_pacing(
         asynchronous: for an ``AsyncClient``.
     """
     if fallback not in ("local", "raise"):
-        raise ConfigurationError(
-            f"rate_limit_store_fallback must be 'local' or 'raise', got {fallback!r}."
-        )
+        raise bad_setting("rate_limit_store_fallback", "'local' or 'raise'", fallback)
     mode: Fallback = "raise" if fallback == "raise" else "local"
     if namespace is not None:
         validate_namespace(namespace)
@@ -108,8 +106,8 @@ def derive_namespace(api_key: str, base_url: str) -> str:
 def validate_namespace(namespace: str) -> str:
     """Check an explicit namespace: 1 to 128 letters, digits or ``. _ : -``."""
     if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
-        raise ConfigurationError(
-            "rate_limit_namespace must be 1 to 128 letters, digits or . _ : - characters."
+        raise bad_setting(
+            "rate_limit_namespace", "1 to 128 letters, digits or . _ : - characters", namespace
         )
     return namespace
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .._core.checks import check_name
 from .._core.journal import (
     DEFAULT_STALE_AFTER,
     DEFAULT_TTL,
@@ -94,6 +95,10 @@ class RedisJournal(Journal):
     or a server that refuses ``CONFIG`` (many managed services), is logged as one warning per
     server on the ``knouds`` logger.
 
+    Raises:
+        ConfigurationError: an empty ``namespace``, or a ``ttl`` or ``stale_after`` that is not
+            a positive finite number of seconds.
+
     Example:
         >>> journal = knouds.RedisJournal("redis://localhost:6379/0")  # doctest: +SKIP
         >>> client = knouds.Client(journal=journal)  # doctest: +SKIP
@@ -110,6 +115,7 @@ class RedisJournal(Journal):
         allow_eviction: bool = False,
     ) -> None:
         super().__init__(ttl=ttl, stale_after=stale_after, clock=clock)
+        check_name(namespace, "namespace")
         self._owns_client = isinstance(client, str)
         self._redis = connect(client)
         self.namespace: str = namespace

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from .._core.checks import check_seconds
 from .._core.journal import (
     DEFAULT_STALE_AFTER,
     DEFAULT_TTL,
@@ -77,7 +78,7 @@ class SQLiteJournal(Journal):
         super().__init__(ttl=ttl, stale_after=stale_after, clock=clock)
         self.path: Path = Path(path)
         self._durable = durable
-        self._busy_timeout = busy_timeout
+        self._busy_timeout = check_seconds(busy_timeout, "busy_timeout", allow_zero=True)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0

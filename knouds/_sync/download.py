@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .._core.checks import check_download
 from .._media.clients import DEFAULT_CHUNK_SIZE, _media_client
 from .._media.fetch import (
     TRANSPORT_ERRORS,
@@ -41,6 +42,13 @@ def iter_media(
     http_client: httpx.Client | None = None,
 ) -> Generator[bytes, None]:
     """Stream the file at ``url`` in chunks (see `knouds.Media.iter_bytes`)."""
+    check_download(
+        max_bytes=max_bytes,
+        timeout=timeout,
+        http_client=http_client,
+        asynchronous=False,
+        chunk_size=chunk_size,
+    )
     fetch = Fetch(url, max_bytes, timeout)
     with _media_client(http_client) as client:
         while True:
@@ -70,6 +78,9 @@ def save_media(
     http_client: httpx.Client | None = None,
 ) -> Path:
     """Save the file at ``url`` (see `knouds.Media.save`)."""
+    check_download(
+        max_bytes=max_bytes, timeout=timeout, http_client=http_client, asynchronous=False
+    )
     check_url(url)
     target = destination(path_or_dir, filename)
     chunks = iter_media(url, max_bytes=max_bytes, timeout=timeout, http_client=http_client)
@@ -92,6 +103,9 @@ def save_all(
 ) -> list[Path]:
     """Save every file into ``directory`` (see `knouds.RunResult.save_all`), over one
     connection pool."""
+    check_download(
+        max_bytes=max_bytes, timeout=timeout, http_client=http_client, asynchronous=False
+    )
     for item in media:
         check_url(item.url)
     into = as_directory(directory)

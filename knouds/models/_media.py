@@ -86,6 +86,9 @@ class Media(_Model):
             MediaDownloadError: on an error status (an expired link answers 403), a URL that is
                 not http(s), a redirect to plain HTTP or more than 5 redirects, a file over
                 ``max_bytes``, or a broken connection.
+            ConfigurationError: ``max_bytes`` that is not a whole number >= 0 (or ``None``),
+                a bad ``timeout``, or an ``http_client`` that is not an ``httpx.Client``;
+                nothing is sent.
         """
         chunks = self.iter_bytes(max_bytes=max_bytes, timeout=timeout, http_client=http_client)
         return b"".join(chunks)
@@ -100,7 +103,7 @@ class Media(_Model):
     ) -> Generator[bytes, None, None]:
         """Stream the file in chunks of up to ``chunk_size`` bytes, in constant memory.
 
-        Other arguments and errors as for `read`.
+        Other arguments and errors as for `read`; ``chunk_size`` is a whole number >= 1.
         """
         from .._sync.download import iter_media
 

@@ -132,12 +132,27 @@ def handle_errors(client: Client) -> None:
         assert_type(error.tier, str | None)
     except knouds.ExecutionFailedError as error:
         assert_type(error.execution, knouds.Execution | None)
+    except knouds.APIKeyAccessDeniedError as error:
+        assert_type(error.status_code, int | None)
     except knouds.APIStatusError as error:
         assert_type(error.code, str | None)
     except knouds.RateLimitStoreError as error:
         assert_type(error.message, str)
+    except knouds.BudgetStoreError as error:
+        assert_type(error.message, str)
+    except knouds.StoreError as error:
+        assert_type(error, knouds.StoreError)
+    except knouds.ConfigurationError as error:
+        assert_type(error.message, str)
     except knouds.KnoudsError as error:
         assert_type(str(error), str)
+
+
+def handle_the_former_name(client: Client) -> None:
+    try:
+        client.whoami()
+    except knouds.ApiKeyAccessDeniedError as error:
+        assert_type(error, knouds.APIKeyAccessDeniedError)
 
 
 def verify_a_webhook(body: bytes, header: str | None) -> None:

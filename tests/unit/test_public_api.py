@@ -20,6 +20,7 @@ from knouds._public import PUBLIC, publish
 
 EXPECTED_ALL = [
     "APIConnectionError",
+    "APIKeyAccessDeniedError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
@@ -31,6 +32,7 @@ EXPECTED_ALL = [
     "BatchResults",
     "Budget",
     "BudgetExceededError",
+    "BudgetStoreError",
     "CapabilityAboveCeilingError",
     "CapabilityDeniedError",
     "Client",
@@ -76,6 +78,7 @@ EXPECTED_ALL = [
     "SQLiteJournal",
     "SchemaField",
     "ScopeDeniedError",
+    "StoreError",
     "UnknownOutcomeError",
     "Usage",
     "UsageLine",
@@ -115,6 +118,12 @@ def test_error_hierarchy_matches_the_design() -> None:
         k.APIStatusError: k.KnoudsError,
         k.ExecutionCancelledError: k.KnoudsError,
         k.ExecutionTimeoutError: k.KnoudsError,
+        k.StoreError: k.KnoudsError,
+        k.RateLimitStoreError: k.StoreError,
+        k.BudgetStoreError: k.StoreError,
+        k.JournalError: k.StoreError,
+        k.UnknownOutcomeError: k.JournalError,
+        k.IdempotencyConflictError: k.JournalError,
     }
     hierarchy: dict[type[knouds.KnoudsError], list[type[knouds.KnoudsError]]] = {
         k.BadRequestError: [
@@ -132,7 +141,7 @@ def test_error_hierarchy_matches_the_design() -> None:
             k.CapabilityDeniedError,
             k.ModelTierRequiredError,
             k.CapabilityAboveCeilingError,
-            k.ApiKeyAccessDeniedError,
+            k.APIKeyAccessDeniedError,
         ],
         k.NotFoundError: [k.ModelNotFoundError, k.WorkflowNotFoundError, k.ExecutionNotFoundError],
         k.InternalServerError: [k.ExecutionFailedError],
@@ -151,6 +160,15 @@ def test_error_hierarchy_matches_the_design() -> None:
             tree[child] = parent
     for child, parent in tree.items():
         assert child.__bases__[0] is parent, child
+
+
+def test_former_names_are_the_same_classes() -> None:
+    assert knouds.ApiKeyAccessDeniedError is knouds.APIKeyAccessDeniedError
+    assert knouds.APIKeyAccessDeniedError.__name__ == "APIKeyAccessDeniedError"
+    from knouds._stores.budget import BudgetStoreError
+
+    assert BudgetStoreError is knouds.BudgetStoreError
+    assert issubclass(knouds.ConfigurationError, ValueError)
 
 
 def _public(obj: Any) -> dict[str, inspect.Signature | None]:
@@ -266,7 +284,11 @@ def test_public_classes_report_knouds_as_their_module() -> None:
     for name in PUBLIC_CLASSES:
         cls = getattr(knouds, name)
         assert cls.__module__ == "knouds", name
-        assert repr(cls) == f"<class 'knouds.{name}'>"
+        # A former name (ApiKeyAccessDeniedError) shows the class's own, documented name.
+        assert repr(cls) == f"<class 'knouds.{cls.__qualname__}'>"
+        assert getattr(knouds, cls.__qualname__) is cls
+    aliases = {name for name in PUBLIC_CLASSES if getattr(knouds, name).__qualname__ != name}
+    assert aliases == {"ApiKeyAccessDeniedError"}
 
 
 def test_annotations_of_public_classes_still_resolve() -> None:

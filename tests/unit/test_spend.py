@@ -202,13 +202,12 @@ async def test_a_budget_with_a_period_starts_afresh(
     assert client.usage.credits == 12
 
 
-@pytest.mark.parametrize(
-    ("budget", "error"), [(-1, ValueError), (float("nan"), ValueError), ("10", TypeError)]
-)
-def test_bad_budgets_are_refused(budget: object, error: type[Exception]) -> None:
+@pytest.mark.parametrize("budget", [-1, float("nan"), "10", True])
+def test_bad_budgets_are_refused(budget: object) -> None:
+    # ConfigurationError is a ValueError: code written for the ValueError raised before works.
     with pytest.raises(knouds.ConfigurationError, match="budget"):
         knouds.Client(api_key="knouds_live_x", budget=budget)  # type: ignore[arg-type]
-    with pytest.raises(error, match="credits"):
+    with pytest.raises(ValueError, match="credits"):
         knouds.Budget(budget)  # type: ignore[arg-type]
 
 
@@ -558,9 +557,9 @@ async def test_a_failed_submission_of_unknown_cost_does_not_block_the_next(
 
 
 def test_bad_prices_are_refused() -> None:
-    with pytest.raises(ValueError, match="price"):
+    with pytest.raises(knouds.ConfigurationError, match="price"):
         knouds.Budget(10, prices={"gpt-image-2": -1})
-    with pytest.raises(TypeError, match="price"):
+    with pytest.raises(knouds.ConfigurationError, match="price"):
         knouds.Budget(10, prices={"gpt-image-2": "4"})  # type: ignore[dict-item]
     assert knouds.Budget(10, prices={"gpt-image-2": 4}).prices == {"gpt-image-2": 4.0}
 

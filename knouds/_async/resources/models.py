@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..._base.batch import BatchProgress
 from ..._base.runs import RunOptions
+from ..._core.checks import check_batch, check_call, check_journal_spec
 from ..._core.retry import RetryPolicy
 from ..._stores.usage import BatchResults
 from ..._types import NOT_GIVEN, Inputs, NotGiven, TimeoutTypes
@@ -87,6 +88,9 @@ class AsyncModels(AsyncRuns):
 
         Raises:
             InvalidSlugError: ``name`` is not valid; raised at once, nothing is sent.
+            ConfigurationError: a bad setting (``concurrency``, ``max_credits``,
+                ``poll_interval``, ``journal``, ``timeout``, ``retry``...); raised at once,
+                nothing is sent.
             KnoudsError: with ``return_exceptions=False``, the first error an input raised.
 
         Example:
@@ -96,6 +100,9 @@ class AsyncModels(AsyncRuns):
             ...     "gpt-image-2", inputs, journal="batch.sqlite"
             ... )  # doctest: +SKIP
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
+        check_batch(concurrency, poll_interval, max_credits)
+        check_journal_spec(journal)
         options = RunOptions(False, timeout, extra_headers, retry)
         return await self._run_many(
             name,
@@ -149,8 +156,10 @@ class AsyncModels(AsyncRuns):
             IdempotencyConflictError: the key names a run of other inputs, or the retry
                 policy's ``deadline`` ran out while the key's run was in flight elsewhere
                 (nothing is sent).
-            ConfigurationError: an ``idempotency_key`` without a journal on the client.
+            ConfigurationError: an ``idempotency_key`` without a journal on the client, or a
+                bad ``timeout``, ``extra_headers`` or ``retry`` (nothing is sent).
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
         options = RunOptions(False, timeout, extra_headers, retry)
         return await self._run(name, inputs, options, idempotency_key)
 
@@ -170,5 +179,6 @@ class AsyncModels(AsyncRuns):
         asynchronously raise `AsyncNotSupportedError`. With ``idempotency_key`` (see `run`), a
         key already submitted returns its execution's current state instead of a new one.
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
         options = RunOptions(False, timeout, extra_headers, retry)
         return await self._submit(name, inputs, options, idempotency_key)

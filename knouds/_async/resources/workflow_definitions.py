@@ -19,6 +19,7 @@ from ..._core.attempt import (
     parse_workflow_list,
     workflow_echo,
 )
+from ..._core.checks import check_call
 from ..._core.retry import RetryPolicy
 from ..._exceptions import WorkflowNotFoundError
 from ..._types import NOT_GIVEN, NotGiven, TimeoutTypes
@@ -234,6 +235,7 @@ class AsyncWorkflowDefinitions:
         Raises:
             WorkflowNotFoundError: no workflow the key's account owns has this slug.
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
         policy, retries = _watching_retries(retry if retry is not None else self._client._policy)
         ctx = self._client._context(
             Endpoint.workflow_definition(slug, "DELETE"),

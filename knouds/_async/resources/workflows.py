@@ -15,6 +15,7 @@ from ..._base.workflows import (
     check_workflow_inputs,
 )
 from ..._core.attempt import Endpoint, parse_schema
+from ..._core.checks import check_batch, check_call, check_count, check_journal_spec
 from ..._core.inputs import InputRules, input_error
 from ..._core.retry import RetryPolicy
 from ..._exceptions import APIStatusError, InvalidInputsError, PermissionDeniedError
@@ -178,6 +179,7 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
             >>> await client.workflows.estimate("my-thumbnail-pipeline", runs=20)  # doctest: +SKIP
             100.0
         """
+        check_count(runs, "runs")
         schema = await self.schema(slug, timeout=timeout, extra_headers=extra_headers, retry=retry)
         return _total(self._client, slug, schema, runs)
 
@@ -243,6 +245,9 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
 
         Raises:
             InvalidSlugError: ``slug`` is not valid; raised at once, nothing is sent.
+            ConfigurationError: a bad setting (``concurrency``, ``max_credits``,
+                ``poll_interval``, ``journal``, ``timeout``, ``retry``...); raised at once,
+                nothing is sent.
             BudgetExceededError: the batch's estimate exceeds ``max_credits``; nothing is sent.
             InvalidInputsError: with ``check_inputs`` and ``return_exceptions=False``, an input
                 has a mistake; nothing is sent.
@@ -252,6 +257,9 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
             >>> inputs = [{"prompt": p} for p in ["a red fox", "a blue whale"]]
             >>> await client.workflows.run_many("my-thumbnail-pipeline", inputs)  # doctest: +SKIP
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
+        check_batch(concurrency, poll_interval, max_credits)
+        check_journal_spec(journal)
         options = RunOptions(False, timeout, extra_headers, retry, check_inputs)
         return await self._run_many(
             slug,
@@ -304,6 +312,7 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
                 ``check_inputs``) the schema shows a mistake in it; then ``status_code`` is
                 ``None`` and nothing is sent.
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
         options = RunOptions(validate, timeout, extra_headers, retry, check_inputs)
         return await self._run(slug, inputs, options, idempotency_key)
 
@@ -324,6 +333,7 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
         Takes the same arguments as `run` (``check_inputs`` included); follow it with
         ``client.executions.wait``.
         """
+        check_call(timeout=timeout, extra_headers=extra_headers, retry=retry)
         options = RunOptions(validate, timeout, extra_headers, retry, check_inputs)
         return await self._submit(slug, inputs, options, idempotency_key)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..._base.executions import _poll_context
 from ..._core.attempt import Endpoint, parse_execution
+from ..._core.checks import check_call
 from ..._core.pipeline import Call
 from ..._core.polling import ExecutionRef, Poll, execution_id_of
 from ..._core.retry import RetryPolicy
@@ -127,6 +128,7 @@ class Executions:
             >>> job = client.models.submit("seedance-2-i2v", {"prompt": "waves"})  # doctest: +SKIP
             >>> client.executions.wait(job).videos[0].url  # doctest: +SKIP
         """
+        check_call(extra_headers=extra_headers, retry=retry)
         client = self._client
         poll = Poll.start(
             execution_id,
