@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 import httpx
 
+from .._base.checks import check_client_settings
 from .._base.client import _BaseClient, _closed_error, _Pool
 from .._base.offload import off_loop
 from .._base.workflows import SchemaCache
 from .._core.attempt import CallContext, Endpoint, Parse, Send, parse_identity
-from .._core.checks import check_client_settings, check_copy_settings
+from .._core.checks import check_copy_settings
 from .._core.pipeline import Call, call_flow
 from .._core.retry import RetryPolicy
 from .._core.settings import DEFAULT_LIMITS, DEFAULT_MAX_RESPONSE_BYTES, NO_PLAIN_HTTP_PROXY

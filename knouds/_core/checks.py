@@ -14,11 +14,11 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from .._exceptions import ConfigurationError
+from .._types import NOT_GIVEN
 
 if TYPE_CHECKING:
     from .._types import TimeoutTypes
@@ -28,12 +28,10 @@ __all__ = [
     "check_batch",
     "check_call",
     "check_callable",
-    "check_client_settings",
     "check_copy_settings",
     "check_count",
     "check_credits",
     "check_download",
-    "check_journal_spec",
     "check_name",
     "check_retry",
     "check_seconds",
@@ -144,19 +142,22 @@ def _check_headers(headers: object, name: str) -> None:
 
 def _check_timeout(timeout: object) -> None:
     """A per-attempt timeout (see `knouds._core.settings.to_timeout`), unless not given."""
-    from .._types import NotGiven
-    from .settings import to_timeout
+    if timeout is not NOT_GIVEN and timeout is not None:
+        from .settings import to_timeout
 
-    if not isinstance(timeout, NotGiven):
         to_timeout(cast("TimeoutTypes", timeout))
 
 
 def check_call(*, timeout: object = None, extra_headers: object, retry: object) -> None:
     """The options every API call takes: ``timeout`` (``NOT_GIVEN`` for the client's; ``None``
-    is no timeout), ``extra_headers`` and ``retry``."""
-    _check_timeout(timeout)
-    _check_headers(extra_headers, "extra_headers")
-    check_retry(retry)
+    is no timeout), ``extra_headers`` and ``retry``. (Run on every call: the defaults cost
+    nothing.)"""
+    if timeout is not NOT_GIVEN and timeout is not None:
+        _check_timeout(timeout)
+    if extra_headers is not None:
+        _check_headers(extra_headers, "extra_headers")
+    if retry is not None:
+        check_retry(retry)
 
 
 def check_batch(concurrency: object, poll_interval: object, max_credits: object) -> None:
@@ -165,25 +166,6 @@ def check_batch(concurrency: object, poll_interval: object, max_credits: object)
     check_seconds(poll_interval, "poll_interval")
     if max_credits is not None:
         check_credits(max_credits, "max_credits")
-
-
-def check_journal_spec(journal: object, name: str = "journal") -> None:
-    """What ``journal=`` accepts: a `Journal`, a SQLite file path, a ``redis://`` URL, a
-    redis-py client, or ``None``."""
-    if journal is None:
-        return
-    from .._stores.journal import Journal
-    from .._stores.redis import is_redis_client
-
-    if isinstance(journal, Journal) or is_redis_client(journal):
-        return
-    if isinstance(journal, os.PathLike) or (isinstance(journal, str) and journal.strip()):
-        return
-    raise bad_setting(
-        name,
-        "a SQLite file path, a redis:// URL, a redis-py client or a knouds.Journal",
-        journal,
-    )
 
 
 def _check_http_client(http_client: object, *, asynchronous: bool) -> None:
@@ -197,37 +179,6 @@ def _check_http_client(http_client: object, *, asynchronous: bool) -> None:
         return
     kind = "an httpx.AsyncClient" if asynchronous else "an httpx.Client"
     raise bad_setting("http_client", f"{kind} (or None)", http_client, show=False)
-
-
-def check_client_settings(
-    http_client: object,
-    *,
-    asynchronous: bool,
-    max_retries: object,
-    retry: object,
-    default_headers: object,
-    clock: object,
-    sleep: object,
-    journal: object,
-    max_response_bytes: object,
-    budget: object,
-) -> None:
-    """The settings of ``Client(...)`` and ``AsyncClient(...)`` that are not checked as the
-    client is configured (``api_key``, ``base_url``, ``timeout`` and the rate-limit store are)."""
-    from .._stores.budget import Budget
-    from .._types import NotGiven
-
-    _check_http_client(http_client, asynchronous=asynchronous)
-    if not isinstance(max_retries, NotGiven):
-        check_count(max_retries, "max_retries")
-    check_retry(retry)
-    _check_headers(default_headers, "default_headers")
-    check_callable(clock, "clock")
-    check_callable(sleep, "sleep")
-    check_journal_spec(journal)
-    check_count(max_response_bytes, "max_response_bytes", minimum=1)
-    if budget is not None and not isinstance(budget, Budget):
-        check_credits(budget, "budget")
 
 
 def check_copy_settings(max_retries: object, retry: object, default_headers: object) -> None:

@@ -20,13 +20,12 @@ from typing import Protocol
 
 from .._core.checks import bad_setting
 from .._core.settings import resolve_rate_limit_store
+from .._exceptions import ConfigurationError
 from .._types import Clock
-
-# The pacer's own constants, so both stores decide alike.
 from ..models._ratelimit import RateLimit
 from .pacer import Pacer, Ticket
 from .pacing_scripts import ScriptRunner, StoreCall
-from .redis import DEFAULT_REDIS_TIMEOUT, is_redis_url, redis_connection
+from .redis import DEFAULT_REDIS_TIMEOUT, is_redis_client, is_redis_url, redis_connection
 from .shared_pacing import Fallback, PaceTicket, SharedPacing, SharedTicket
 
 __all__ = [
@@ -76,6 +75,11 @@ def build_pacing(
     if isinstance(target, SharedPacing):  # a with_options copy: the same connection
         return target.sibling(namespace or default_namespace(), pacer)
     target = resolve_rate_limit_store(target)
+    if target is not None and not isinstance(target, str) and not is_redis_client(target):
+        raise ConfigurationError(
+            "rate_limit_store must be a redis:// or rediss:// URL, a redis-py client, or "
+            f"'local', got an object of type {type(target).__name__!r}; nothing was sent."
+        )
     if target is None:
         return LocalPacing(pacer)
     owned = is_redis_url(target)

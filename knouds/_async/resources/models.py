@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ..._base.batch import BatchProgress
+from ..._base.checks import check_journal_spec
 from ..._base.runs import RunOptions
-from ..._core.checks import check_batch, check_call, check_journal_spec
+from ..._core.checks import check_batch, check_call
 from ..._core.retry import RetryPolicy
 from ..._stores.usage import BatchResults
 from ..._types import NOT_GIVEN, Inputs, NotGiven, TimeoutTypes

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from ..._base.batch import BatchProgress
+from ..._base.checks import check_journal_spec
 from ..._base.runs import RunOptions
 from ..._base.workflows import (
     RefusedInputs,
@@ -17,7 +18,7 @@ from ..._base.workflows import (
     check_workflow_inputs,
 )
 from ..._core.attempt import Endpoint, parse_schema
-from ..._core.checks import check_batch, check_call, check_count, check_journal_spec
+from ..._core.checks import check_batch, check_call, check_count
 from ..._core.inputs import InputRules, input_error
 from ..._core.retry import RetryPolicy
 from ..._exceptions import APIStatusError, InvalidInputsError, PermissionDeniedError
