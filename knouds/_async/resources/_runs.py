@@ -14,6 +14,7 @@ from ..._base.runs import RunOptions, check_name, plan_run, run_ref
 from ..._base.workflows import RefusedInputs
 from ..._core.requests import encode_inputs
 from ..._core.spend import RunRef
+from ..._exceptions import InvalidInputsError
 from ..._stores.spend import BatchSpend, plan_batch
 from ..._stores.usage import BatchResults
 from ..._types import Inputs
@@ -41,6 +42,9 @@ class AsyncRuns:
     async def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
         """Refuse ``inputs`` before anything runs (``validate``, ``check_inputs``); models check
         nothing."""
+
+    def _refused(self, name: str, options: RunOptions, error: InvalidInputsError) -> None:
+        """What a run whose inputs the server refused tells the checks (models: nothing)."""
 
     async def _screen(
         self, name: str, items: list[Inputs], options: RunOptions, return_exceptions: bool
@@ -98,7 +102,11 @@ class AsyncRuns:
             then_wait=then_wait,
             resend_unknown=resend_unknown,
         )
-        return await client._perform(call)
+        try:
+            return await client._perform(call)
+        except InvalidInputsError as error:
+            self._refused(name, options, error)
+            raise
 
     async def _run(
         self, name: str, inputs: Inputs, options: RunOptions, key: str | None

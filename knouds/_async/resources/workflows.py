@@ -4,7 +4,7 @@ definitions (list, get, create, update, delete)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from ..._base.batch import BatchProgress
 from ..._base.checks import check_journal_spec
@@ -27,8 +27,7 @@ from ._runs import AsyncRuns
 from .workflow_definitions import AsyncWorkflowDefinitions
 
 if TYPE_CHECKING:
-    from ..._stores.journal import Journal, JournalSpec
-    from ..._stores.spend import BatchSpend
+    from ..._stores.journal import JournalSpec
     from ..client import AsyncClient
 
 
@@ -100,40 +99,10 @@ class AsyncWorkflows(AsyncRuns, AsyncWorkflowDefinitions):
             screened.append(inputs if error is None else cast("Inputs", RefusedInputs(error)))
         return screened
 
-    async def _start(
-        self,
-        name: str,
-        inputs: Inputs,
-        options: RunOptions,
-        *,
-        submit: bool,
-        journal: Journal | None = None,
-        key: str | None = None,
-        want_execution: bool = False,
-        then_wait: bool = False,
-        resend_unknown: bool = False,
-        poll_interval: float = 1.0,
-        batch: BatchSpend | None = None,
-    ) -> Any:
-        try:
-            return await super()._start(
-                name,
-                inputs,
-                options,
-                submit=submit,
-                journal=journal,
-                key=key,
-                want_execution=want_execution,
-                then_wait=then_wait,
-                resend_unknown=resend_unknown,
-                poll_interval=poll_interval,
-                batch=batch,
-            )
-        except InvalidInputsError as error:
-            if error.status_code is not None and (options.validate or self._checks(options)):
-                # The server refused inputs the check let through: its schema has changed.
-                self._client._schemas.forget(name)
-            raise
+    def _refused(self, name: str, options: RunOptions, error: InvalidInputsError) -> None:
+        """The server refused inputs the check let through: its schema has changed."""
+        if error.status_code is not None and (options.validate or self._checks(options)):
+            self._client._schemas.forget(name)
 
     async def _estimate_each(
         self,

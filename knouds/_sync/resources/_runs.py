@@ -16,6 +16,7 @@ from ..._base.runs import RunOptions, check_name, plan_run, run_ref
 from ..._base.workflows import RefusedInputs
 from ..._core.requests import encode_inputs
 from ..._core.spend import RunRef
+from ..._exceptions import InvalidInputsError
 from ..._stores.spend import BatchSpend, plan_batch
 from ..._stores.usage import BatchResults
 from ..._types import Inputs
@@ -43,6 +44,9 @@ class Runs:
     def _check_inputs(self, name: str, inputs: Inputs, options: RunOptions) -> None:
         """Refuse ``inputs`` before anything runs (``validate``, ``check_inputs``); models check
         nothing."""
+
+    def _refused(self, name: str, options: RunOptions, error: InvalidInputsError) -> None:
+        """What a run whose inputs the server refused tells the checks (models: nothing)."""
 
     def _screen(
         self, name: str, items: list[Inputs], options: RunOptions, return_exceptions: bool
@@ -100,7 +104,11 @@ class Runs:
             then_wait=then_wait,
             resend_unknown=resend_unknown,
         )
-        return client._perform(call)
+        try:
+            return client._perform(call)
+        except InvalidInputsError as error:
+            self._refused(name, options, error)
+            raise
 
     def _run(self, name: str, inputs: Inputs, options: RunOptions, key: str | None) -> RunResult:
         """``run``: one run, recorded in the client's journal when it has one."""
