@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from ..models import Execution
 from .attempt import Send, Sleep, Verdict
@@ -20,9 +20,11 @@ from .pacing import StoreCall
 from .spend import RunRef
 
 __all__ = [
+    "COST_PENDING",
     "Blocking",
     "Claim",
     "Command",
+    "CostPendingType",
     "Follow",
     "Hold",
     "JournalBackend",
@@ -32,6 +34,20 @@ __all__ = [
     "SpendLedger",
     "Unclaim",
 ]
+
+
+class CostPendingType:
+    """The type of `COST_PENDING`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "COST_PENDING"
+
+
+COST_PENDING: Final = CostPendingType()
+"""What a `Hold` resumes the flow with while another run of the same model or workflow, of a
+cost not known yet, is in flight: the flow waits and asks again."""
 
 
 # -- what the pipeline asks of the journal and of the spend ledger -------------------------------

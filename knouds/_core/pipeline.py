@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from .._exceptions import (
+    BudgetExceededError,
     ExecutionCancelledError,
     ExecutionFailedError,
     IdempotencyConflictError,
@@ -44,6 +45,7 @@ from .._exceptions import (
 from ..models import Execution, RunResult
 from .attempt import CallContext, Dispatch, Parse, Sleep, Verdict, attempts
 from .commands import (
+    COST_PENDING,
     Claim,
     Command,
     Follow,
@@ -182,6 +184,35 @@ def _record(
     return None
 
 
+def _hold(call: Call[Any], spending: Spending) -> Generator[Command, object, object]:
+    """Hold the run's expected cost. While another run of the same model or workflow, of a cost
+    not known yet, is in flight, wait for it (its cost is then known and can be held), up to the
+    call's deadline."""
+    ctx = call.ctx
+    pause = _FIRST_RECHECK
+    while True:
+        ticket = yield Hold(
+            spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
+        )
+        if ticket is not COST_PENDING:
+            return ticket
+        if ctx.deadline_at is not None:
+            left = ctx.deadline_at - ctx.clock()
+            if left <= 0:
+                raise BudgetExceededError(
+                    f"Not starting {spending.ref.label}: its cost is not known yet, another "
+                    "run of it is in flight to learn it, and the call's deadline ran out "
+                    "waiting for it. Nothing was sent.",
+                    limit=0.0,
+                    spent=0.0,
+                    requested=0.0,
+                    scope="client",
+                )
+            pause = min(pause, left)
+        yield Sleep(pause)
+        pause = min(pause * 2, _MAX_RECHECK)
+
+
 def _charged(
     call: Call[T], dispatch: Dispatch
 ) -> Generator[Command, object, tuple[T, BaseException | None]]:
@@ -197,9 +228,7 @@ def _charged(
         if call.observe is not None and isinstance(value, Execution) and value.done:
             yield Observe(call.observe, value)
         return value, None
-    ticket = yield Hold(
-        spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
-    )
+    ticket = yield from _hold(call, spending)
     try:
         value = yield from attempts(ctx, call.parse)
     except GeneratorExit:

@@ -33,7 +33,21 @@ from .budget_store import _EPSILON, BudgetStore, MemoryBudgetStore, Totals, _all
 if TYPE_CHECKING:
     from .._types import Clock
 
-__all__ = ["Budget", "BudgetStore", "BudgetStoreError", "Hold", "MemoryBudgetStore", "Totals"]
+__all__ = [
+    "Budget",
+    "BudgetStore",
+    "BudgetStoreError",
+    "CostPending",
+    "Hold",
+    "MemoryBudgetStore",
+    "Totals",
+]
+
+
+class CostPending(Exception):
+    """Another run of the same model or workflow, of a cost not known yet, holds the marker
+    this one needs: wait for its end (its cost is known then), and ask again."""
+
 
 logger = logging.getLogger("knouds")
 
@@ -241,12 +255,20 @@ class Budget:
         self._store.clear(self._key(self._clock()))
 
     def _hold(
-        self, amount: float, now: float, *, scope: str, what: str, pending: str | None = None
+        self,
+        amount: float,
+        now: float,
+        *,
+        scope: str,
+        what: str,
+        pending: str | None = None,
+        wait: bool = False,
     ) -> Hold:
         """Hold ``amount`` credits for one run, or raise `BudgetExceededError`.
 
-        ``pending`` names a submission of unknown cost: it holds a marker shared by every
-        process, refused while another such submission of the same name is pending.
+        ``pending`` names a run of unknown cost: it holds a marker shared by every process,
+        refused while another run holding the same marker is in flight (a submission: with
+        `BudgetExceededError`; with ``wait``: with `CostPending`, and the caller waits).
         """
         key = self._key(now)
         if pending is not None:
@@ -290,6 +312,8 @@ class Budget:
                 scope=scope,
             ) from error
         if not granted and pending is not None and _allows(totals, amount, self.credits):
+            if wait:
+                raise CostPending(pending)
             raise BudgetExceededError(
                 f"Not starting {what}: its cost is not known yet and a submission of it is "
                 f"still pending under the credit budget {self.name!r}, which counts a "

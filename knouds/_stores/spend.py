@@ -27,10 +27,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .._core.attempt import Verdict
+from .._core.commands import COST_PENDING, CostPendingType
 from .._core.spend import RunRef, charged, check_credits
 from .._exceptions import BudgetExceededError
 from ..models import Execution, RunResult, WorkflowSummary
-from .budget import Budget, BudgetStoreError, Hold
+from .budget import Budget, BudgetStoreError, CostPending, Hold
 from .usage import BatchResults, UsageRecorder
 
 if TYPE_CHECKING:
@@ -128,8 +129,9 @@ class SpendTracker:
 
     def begin(
         self, ref: RunRef, batch: BatchSpend | None, now: float, submission: bool = False
-    ) -> _Ticket:
-        """Hold the run's expected cost under every budget, or raise `BudgetExceededError`."""
+    ) -> _Ticket | CostPendingType:
+        """Hold the run's expected cost under every budget, or raise `BudgetExceededError`;
+        `COST_PENDING` while another run of the same unknown cost is in flight."""
         if self.budget is None and (batch is None or batch.budget is None):
             return _Ticket(ref, (), 0.0, batch)  # nothing to hold: the common, cheap case
         known = self.known(ref)
@@ -139,17 +141,27 @@ class SpendTracker:
             pending = f"{ref.kind}:{ref.name}"
             hold = self.budget._hold(0.0, now, scope="client", what=ref.label, pending=pending)
             return _Ticket(ref, (hold,), 0.0, batch, pending=True)
+        # A run of unknown cost goes first alone: it holds a marker the others of the same
+        # model or workflow wait for (`COST_PENDING`), so they start only once its cost is known
+        # and can be held. (A charge of 0, a trial grant, is no price: it teaches nothing.)
+        gate = f"first-run:{ref.kind}:{ref.name}" if known is None else None
         holds: list[Hold] = []
         limits = [(self.budget, "client"), (batch.budget if batch else None, "batch")]
         try:
             for budget, scope in limits:
                 if budget is not None:
-                    holds.append(budget._hold(amount, now, scope=scope, what=ref.label))
-        except BudgetExceededError:
+                    hold = budget._hold(
+                        amount, now, scope=scope, what=ref.label, pending=gate, wait=True
+                    )
+                    holds.append(hold)
+        except (BudgetExceededError, CostPending) as refused:
             for hold in holds:
                 hold.budget._settle(hold, 0.0)
+            if isinstance(refused, CostPending):
+                return COST_PENDING
             raise
-        return _Ticket(ref, tuple(holds), amount, batch)
+        # A submission holding the marker keeps it until its end is seen (`observe`).
+        return _Ticket(ref, tuple(holds), amount, batch, pending=gate is not None and submission)
 
     def _record(self, ticket: _Ticket, cost: float | None, *, confirmed: bool = True) -> None:
         self.usage.record(ticket.ref.kind, ticket.ref.name, cost, confirmed=confirmed)

@@ -1,0 +1,151 @@
+"""A cap that caps when costs are not known yet: one run of a model or workflow of unknown cost
+goes first, the others wait (not fail) until its cost is known, then fit the limit.
+
+Both clients, runs truly concurrent (threads for the sync client, tasks for the async one), an
+in-memory budget and a real Redis budget shared by several clients as several processes would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+import knouds
+from tests.conftest import API_KEY, BASE_URL
+
+MODEL = "gpt-image-2"
+PRICE = 4
+
+
+class Server:
+    """Answers each run after a short real delay (so runs overlap), charging ``PRICE``; counts
+    the runs it served and the most it served at once."""
+
+    def __init__(self, cost: float = PRICE) -> None:
+        self.cost = cost
+        self.runs = 0
+        self.in_flight = 0
+        self.most = 0
+        self._lock = threading.Lock()
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.runs += 1
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+
+    def _leave(self) -> httpx.Response:
+        with self._lock:
+            self.in_flight -= 1
+        body = {"success": True, "result": {"images": ["https://cdn.test/a.png"]}}
+        return httpx.Response(200, json={**body, "cost": self.cost})
+
+    def sync(self, request: httpx.Request) -> httpx.Response:
+        self._enter()
+        time.sleep(0.02)
+        return self._leave()
+
+    async def async_(self, request: httpx.Request) -> httpx.Response:
+        self._enter()
+        await asyncio.sleep(0.02)
+        return self._leave()
+
+
+def _client(kind: str, server: Server, **options: Any) -> Any:
+    common = {"api_key": API_KEY, "base_url": BASE_URL, "pace": False, **options}
+    if kind == "sync":
+        transport = httpx.MockTransport(server.sync)
+        return knouds.Client(http_client=httpx.Client(transport=transport), **common)
+    atransport = httpx.MockTransport(server.async_)
+    return knouds.AsyncClient(http_client=httpx.AsyncClient(transport=atransport), **common)
+
+
+async def _batch(client: Any, count: int, **options: Any) -> list[Any]:
+    inputs = [{"prompt": f"p{i}"} for i in range(count)]
+    results = client.models.run_many(MODEL, inputs, concurrency=8, **options)
+    if isinstance(client, knouds.AsyncClient):
+        results = await results
+    return list(results)
+
+
+def _refused(outcomes: list[Any]) -> int:
+    return sum(isinstance(outcome, knouds.BudgetExceededError) for outcome in outcomes)
+
+
+async def test_a_budget_of_unknown_costs_is_never_passed(client_kind: str) -> None:
+    server = Server()
+    budget = knouds.Budget(20)
+    client = _client(client_kind, server, budget=budget)
+
+    outcomes = await _batch(client, 40)
+
+    assert budget.spent == 20  # before: all eight workers started at once, 32 and more
+    assert server.runs == 5
+    assert _refused(outcomes) == 35
+    assert budget.held == 0
+
+
+async def test_max_credits_of_unknown_costs_is_never_passed(client_kind: str) -> None:
+    server = Server()
+    client = _client(client_kind, server)
+
+    outcomes = await _batch(client, 40, max_credits=30)
+
+    assert server.runs * PRICE <= 30
+    assert server.runs == 7
+    assert _refused(outcomes) == 33
+
+
+async def test_the_first_run_goes_alone_then_the_others_run_together(client_kind: str) -> None:
+    server = Server()
+    client = _client(client_kind, server, budget=knouds.Budget(1000))
+
+    outcomes = await _batch(client, 24)
+
+    assert _refused(outcomes) == 0
+    assert server.most > 1  # once the cost is known, runs overlap again
+
+
+async def test_a_run_that_cost_nothing_teaches_no_price(client_kind: str) -> None:
+    server = Server(cost=0)  # trial-grant runs
+    budget = knouds.Budget(10)
+    client = _client(client_kind, server, budget=budget)
+
+    await _batch(client, 3)
+    server.cost = PRICE
+    outcomes = await _batch(client, 30)
+
+    # 3 free runs; then the first paid run goes alone and teaches the price, one more fits.
+    assert budget.spent == 8
+    assert server.runs == 3 + 2
+    assert _refused(outcomes) == 28
+
+
+@pytest.mark.parametrize("client_kind", ["sync"])  # threads stand for processes here
+def test_a_redis_budget_shared_by_clients_that_know_no_cost_is_never_passed(
+    redis_url: str, client_kind: str
+) -> None:
+    server = Server()
+    # Four clients with their own learned prices (as four processes would have), one budget.
+    clients = [
+        _client("sync", server, budget=knouds.Budget(40, store=redis_url, name="shared"))
+        for _ in range(4)
+    ]
+    threads = [
+        threading.Thread(target=lambda c=c: c.models.run_many(MODEL, [{"p": i} for i in range(30)]))
+        for c in clients
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    # At most one run of unknown cost is in flight anywhere: the limit is passed by at most
+    # one run's cost (before: 144 under 40 with 4 x 8 workers).
+    assert server.runs * PRICE <= 40 + PRICE
+    assert clients[0].budget.spent == server.runs * PRICE
