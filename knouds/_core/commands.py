@@ -10,6 +10,7 @@ may block, and to the end even after an interrupt when it ``must_land``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -70,6 +71,8 @@ class JournalBackend(Protocol):
 
     def mark_in_flight(self, token: str) -> None: ...
 
+    def within(self, seconds: float | None) -> AbstractContextManager[None]: ...
+
     def mark_done(self, token: str) -> None: ...
 
 
@@ -113,6 +116,7 @@ class Claim:
     inputs_hash: str
     token: str
     replace_token: str | None
+    timeout: float | None = None  # what is left of the call's deadline
     must_land = False
 
     @property
@@ -120,9 +124,10 @@ class Claim:
         return self.journal.offload
 
     def perform(self) -> JournalClaim:
-        return self.journal.claim(
-            self.key, self.target, self.inputs_hash, self.token, self.replace_token
-        )
+        with self.journal.within(self.timeout):
+            return self.journal.claim(
+                self.key, self.target, self.inputs_hash, self.token, self.replace_token
+            )
 
 
 @dataclass(frozen=True)

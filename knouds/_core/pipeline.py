@@ -272,8 +272,9 @@ def _journaled(
         token = uuid.uuid4().hex
         journal.mark_in_flight(token)  # before the claim exists: no reader takes it for dead
         try:
+            left = None if give_up_at is None else max(give_up_at - clock(), 0.0)
             answer = yield Claim(
-                journal, run.key, run.target, run.inputs_hash, token, replace_token
+                journal, run.key, run.target, run.inputs_hash, token, replace_token, left
             )
         except GeneratorExit:
             journal.mark_done(token)

@@ -9,12 +9,14 @@ backends only store entries, atomically, and say which process holds a claim.
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -39,6 +41,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# Seconds the journal operation running in this thread (or task) may wait on a lock held by
+# another process, when less than the journal's own wait (the call's deadline; see `within`).
+OPERATION_TIMEOUT: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "knouds_journal_operation_timeout", default=None
+)
 
 JournalSpec: TypeAlias = "Journal | str | os.PathLike[str] | redis.Redis"
 """A `Journal`, a SQLite file path, a ``redis://`` / ``rediss://`` URL, or a redis-py client."""
@@ -204,6 +212,17 @@ class Journal(abc.ABC):
             return False
         error = {"type": "KnoudsError", "message": note, "status_code": None, "code": None}
         return self.record(entry, state="failed", error=error)
+
+    @contextlib.contextmanager
+    def within(self, seconds: float | None) -> Iterator[None]:
+        """Bound the journal operations made inside by ``seconds`` of waiting on other writers
+        (``None``: the journal's own limit). The run pipeline claims within what is left of the
+        call's deadline: a locked file or a slow store ends the call on time, nothing sent."""
+        token = OPERATION_TIMEOUT.set(seconds)
+        try:
+            yield
+        finally:
+            OPERATION_TIMEOUT.reset(token)
 
     def abandon(self, key: str, token: str, error: dict[str, Any]) -> bool:
         """Hand back the claim ``token`` of a run interrupted before its request was built: the

@@ -21,7 +21,7 @@ from .._core.journal import (
     JournalEntry,
 )
 from .._public import publish
-from .journal import Journal
+from .journal import OPERATION_TIMEOUT, Journal
 
 if TYPE_CHECKING:
     import redis
@@ -97,7 +97,7 @@ class SQLiteJournal(Journal):
         busy at once instead of waiting (its busy handler is not called there), so the whole
         preparation is retried until the busy timeout.
         """
-        deadline = time.monotonic() + self._busy_timeout
+        deadline = time.monotonic() + self._wait()
         pause = 0.002
         while True:
             conn = sqlite3.connect(
@@ -139,17 +139,31 @@ class SQLiteJournal(Journal):
             # A SQLite built without its JSON functions: keep everything (expired entries
             # are still ignored when read, and replaced when their key runs again).
 
+    def _wait(self) -> float:
+        """Seconds to wait on another process's lock: the busy timeout, or less inside
+        `Journal.within`."""
+        limit = OPERATION_TIMEOUT.get()
+        return self._busy_timeout if limit is None else max(min(limit, self._busy_timeout), 0.0)
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+            wait = self._wait()
+            bounded = wait < self._busy_timeout
+            if bounded:
+                conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if bounded:
+                    conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
 
     def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> JournalClaim:
         with self._transaction() as conn:

@@ -169,3 +169,28 @@ def test_the_api_key_is_never_stored_in_a_journal(tmp_path: Path) -> None:
     stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert API_KEY.encode() not in stored
     assert API_KEY.split("_")[-1].encode() not in stored
+
+
+async def test_a_locked_journal_holds_a_call_no_longer_than_its_deadline(
+    make_client: Any, tmp_path: Path
+) -> None:
+    handler, seen = _counting()
+    path = tmp_path / "runs.sqlite"
+    knouds.SQLiteJournal(str(path)).close()
+    client = make_client(handler, journal=str(path), clock=time.time)
+    assert client.journal is not None  # opened before another process takes the write lock
+    holder = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process's writer, holding the lock for long
+    try:
+        started = time.monotonic()
+        with pytest.raises(knouds.JournalError, match="locked"):
+            await resolve(
+                client.models.run(MODEL, {"prompt": "x"}, retry=knouds.RetryPolicy(deadline=0.5))
+            )
+        took = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert took < 5  # the journal's own wait is 30 s; the call's deadline bounds it
+    assert seen == []  # nothing sent: the claim could not be made
