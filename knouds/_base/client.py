@@ -277,7 +277,8 @@ class _BaseClient:
         extra_headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
     ) -> CallContext:
-        check_retry(retry)
+        if retry is not None:
+            check_retry(retry)
         headers = dict(self._settings.headers)
         if not endpoint.authenticated:
             headers.pop("x-api-key", None)

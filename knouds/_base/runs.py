@@ -3,6 +3,7 @@ the spend ledger and, when journaled, its key and record (see ``knouds/_core/pip
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -34,6 +35,7 @@ class RunOptions(NamedTuple):
     check_inputs: bool | None = None  # None: the client's setting
 
 
+@functools.lru_cache(maxsize=512)
 def run_ref(kind: Kind, name: str) -> RunRef:
     """What the credit budget and the usage report call a model or workflow."""
     return RunRef("model" if kind == "models" else "workflow", name)
@@ -48,8 +50,8 @@ def plan_run(
     *,
     submit: bool,
     content: bytes,
-    wait: Callable[..., Any],
-    get: Callable[[str], Any],
+    wait: Callable[..., Any] | None,
+    get: Callable[[str], Any] | None,
     batch: BatchSpend | None = None,
     journal: Journal | None = None,
     key: str | None = None,
@@ -69,10 +71,13 @@ def plan_run(
         extra_headers=options.extra_headers,
         retry=options.retry,
     )
-    spending = Spending(client._spend, run_ref(kind, name), batch, submission=submit)
+    ledger = client._spend
+    spending = Spending(ledger, run_ref(kind, name), batch, submit, ledger.limited(batch))
     parse = parse_execution if submit else parse_run_result
     if journal is None:
         return Call(ctx, parse, spending)
+    assert wait is not None  # a journaled run follows its execution
+    assert get is not None
     keys = client._journal_keys()
     target = f"{kind}/{name}"
     journaling = Journaling(

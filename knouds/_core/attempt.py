@@ -81,14 +81,14 @@ _MAX_RECHECK = 0.5
 # -- one attempt, as a generator of I/O commands -------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Sleep:
     """Command: wait this many seconds, then resume the flow."""
 
     seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Send:
     """Command: send this request and resume the flow with the ``httpx.Response`` (its body
     read) or the exception the exchange raised.
@@ -131,6 +131,8 @@ class Dispatch:
 
     processed: bool = False
     in_hand: Send | None = None
+    # What interrupted the bookkeeping of a run that succeeded (raised once it is recorded).
+    interrupted: BaseException | None = None
 
     @property
     def nothing_processed(self) -> bool:

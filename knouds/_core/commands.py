@@ -81,6 +81,10 @@ class SpendLedger(Protocol):
 
     def blocking(self) -> bool: ...
 
+    def limited(self, batch: Any) -> bool: ...
+
+    def unheld(self, ref: RunRef, batch: Any) -> Any: ...
+
     def begin(self, ref: RunRef, batch: Any, now: float, submission: bool) -> Any: ...
 
     def finish(self, ticket: Any, value: object) -> None: ...
@@ -106,7 +110,7 @@ class Blocking(Protocol):
     def perform(self) -> object: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Claim:
     """Claim a journal key for this run; resumes with the journal's `JournalClaim`."""
 
@@ -130,7 +134,7 @@ class Claim:
             )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Unclaim:
     """Hand back a claim that may have been written while the run was interrupted before its
     request was built (``rejected``: the next run of the key sends it)."""
@@ -149,7 +153,7 @@ class Unclaim:
         return self.journal.abandon(self.key, self.token, self.error)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record:
     """Record how a claimed run went (compare-and-set on the claim's token)."""
 
@@ -166,7 +170,7 @@ class Record:
         return self.journal.record(self.entry, **self.changes)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Hold:
     """Hold a run's expected cost under the client's budget and the batch's ``max_credits``;
     resumes with the ledger's ticket, or raises `BudgetExceededError`."""
@@ -186,7 +190,7 @@ class Hold:
         return self.ledger.begin(self.ref, self.batch, self.now, self.submission)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Settle:
     """Turn a run's holds into what it was charged, and count it in the usage."""
 
@@ -207,7 +211,7 @@ class Settle:
             self.ledger.fail(self.ticket, self.verdict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Observe:
     """Count a submitted execution's cost once it is seen ended (``executions.get``/``wait``)."""
 
@@ -223,7 +227,7 @@ class Observe:
         self.ledger.observe(self.execution)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Follow:
     """Make another public call of the same client (waiting on a journaled run's execution):
     the driver calls ``fn(*args)`` (awaiting it on the async client) and resumes with its value.

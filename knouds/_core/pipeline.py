@@ -83,7 +83,7 @@ _MAX_RECHECK = 1.0
 # -- the plan of one call ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Spending:
     """A run's place in the spend ledger: which model or workflow, and which batch."""
 
@@ -91,9 +91,10 @@ class Spending:
     ref: RunRef
     batch: Any = None
     submission: bool = False
+    limited: bool = True  # under a budget or a batch's max_credits: the run holds its cost
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Journaling:
     """How a journaled run is recorded and followed.
 
@@ -115,7 +116,7 @@ class Journaling:
     deadline: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Call(Generic[T]):
     """One public call: its request context, how its answer is read, and what it involves."""
 
@@ -184,18 +185,13 @@ def _record(
     return None
 
 
-def _hold(call: Call[Any], spending: Spending) -> Generator[Command, object, object]:
-    """Hold the run's expected cost. While another run of the same model or workflow, of a cost
-    not known yet, is in flight, wait for it (its cost is then known and can be held), up to the
-    call's deadline."""
+def _wait_for_cost(call: Call[Any], spending: Spending) -> Generator[Command, object, object]:
+    """Hold the run's expected cost once another run of the same model or workflow, of a cost
+    not known yet, has ended (its cost is then known and can be held): wait for it, asking
+    again at growing intervals, up to the call's deadline."""
     ctx = call.ctx
     pause = _FIRST_RECHECK
     while True:
-        ticket = yield Hold(
-            spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
-        )
-        if ticket is not COST_PENDING:
-            return ticket
         if ctx.deadline_at is not None:
             left = ctx.deadline_at - ctx.clock()
             if left <= 0:
@@ -211,15 +207,19 @@ def _hold(call: Call[Any], spending: Spending) -> Generator[Command, object, obj
             pause = min(pause, left)
         yield Sleep(pause)
         pause = min(pause * 2, _MAX_RECHECK)
+        ticket = yield Hold(
+            spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
+        )
+        if ticket is not COST_PENDING:
+            return ticket
 
 
-def _charged(
-    call: Call[T], dispatch: Dispatch
-) -> Generator[Command, object, tuple[T, BaseException | None]]:
+def _charged(call: Call[T]) -> Generator[Command, object, T]:
     """Hold, make the attempts, settle: the part of a run the budget and the usage see.
 
-    Returns the answer, and what interrupted the settling of a run that succeeded (the caller
-    records the result first, then raises it: a paid result is never dropped).
+    What interrupts the settling of a run that succeeded is raised after it, unless the run is
+    journaled: then it is kept on the call's `Dispatch` for `_journaled`, which records the
+    result first (a paid result is never dropped) and raises it then.
     """
     spending = call.spending
     ctx = call.ctx
@@ -227,8 +227,16 @@ def _charged(
         value: T = yield from attempts(ctx, call.parse)
         if call.observe is not None and isinstance(value, Execution) and value.done:
             yield Observe(call.observe, value)
-        return value, None
-    ticket = yield from _hold(call, spending)
+        return value
+    dispatch = ctx.dispatch
+    if spending.limited:
+        ticket = yield Hold(
+            spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
+        )
+        if ticket is COST_PENDING:
+            ticket = yield from _wait_for_cost(call, spending)
+    else:  # nothing to hold: only the usage counts the run (at `Settle`)
+        ticket = spending.ledger.unheld(spending.ref, spending.batch)
     try:
         value = yield from attempts(ctx, call.parse)
     except GeneratorExit:
@@ -241,22 +249,24 @@ def _charged(
         if interrupt is not None:
             raise interrupt from error
         raise
-    interrupt = yield from _landing(Settle(spending.ledger, ticket, value))
-    return value, interrupt
+    try:
+        yield Settle(spending.ledger, ticket, value)
+    except GeneratorExit:
+        raise
+    except BaseException as interrupt:
+        if call.journaling is None:
+            raise
+        dispatch.interrupted = interrupt
+    return value
 
 
 def call_flow(call: Call[T]) -> Generator[Command, object, T]:
-    """One public call, from the journal's claim to its record. Returns the parsed answer (for
-    a journaled run: also one answered from the journal)."""
-    dispatch = call.ctx.dispatch
+    """One public call, from the journal's claim to its record, as the generator the drivers
+    run. Returns the parsed answer (for a journaled run: also one answered from the journal)."""
     journaling = call.journaling
     if journaling is None:
-        value, interrupt = yield from _charged(call, dispatch)
-        if interrupt is not None:
-            raise interrupt
-        return value
-    answer: T = yield from _journaled(call, journaling, dispatch)
-    return answer
+        return _charged(call)
+    return _journaled(call, journaling, call.ctx.dispatch)
 
 
 def _journaled(
@@ -332,7 +342,8 @@ def _journaled(
     entry = claim.entry
     try:
         try:
-            value, settling = yield from _charged(call, dispatch)
+            value = yield from _charged(call)
+            settling = dispatch.interrupted
         except GeneratorExit:
             raise
         except BaseException as error:

@@ -127,6 +127,14 @@ class SpendTracker:
             if summary.estimated_credit_cost is not None:
                 self.publish(RunRef("workflow", summary.slug), float(summary.estimated_credit_cost))
 
+    def limited(self, batch: BatchSpend | None) -> bool:
+        """Whether a run holds its cost: under the client's budget or a batch's max_credits."""
+        return self.budget is not None or (batch is not None and batch.budget is not None)
+
+    def unheld(self, ref: RunRef, batch: BatchSpend | None) -> _Ticket:
+        """The ticket of a run with nothing to hold (no budget, no limit): only counted."""
+        return _Ticket(ref, (), 0.0, batch)
+
     def begin(
         self, ref: RunRef, batch: BatchSpend | None, now: float, submission: bool = False
     ) -> _Ticket | CostPendingType:

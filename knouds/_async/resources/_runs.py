@@ -84,7 +84,11 @@ class AsyncRuns:
         content = encode_inputs(inputs)  # refused first: nothing is fetched for bad inputs
         await self._check_inputs(name, inputs, options)
         client = self._client
-        executions = client.executions
+        wait = get = None
+        if journal is not None:  # a journaled run follows its execution through these
+            executions = client.executions
+            wait = functools.partial(executions.wait, poll_interval=poll_interval)
+            get = executions.get
         call = plan_run(
             client,
             self._kind,
@@ -93,8 +97,8 @@ class AsyncRuns:
             options,
             submit=submit,
             content=content,
-            wait=functools.partial(executions.wait, poll_interval=poll_interval),
-            get=executions.get,
+            wait=wait,
+            get=get,
             batch=batch,
             journal=journal,
             key=key,
@@ -113,7 +117,9 @@ class AsyncRuns:
     ) -> RunResult:
         """``run``: one run, recorded in the client's journal when it has one."""
         client = self._client
-        journal = await off_loop(client._needs_journal(None), client._journal_for, key)
+        journal = None
+        if key is not None or client._needs_journal(None):
+            journal = await off_loop(True, client._journal_for, key)
         result: RunResult = await self._start(
             name, inputs, options, submit=False, journal=journal, key=key
         )
@@ -124,7 +130,9 @@ class AsyncRuns:
     ) -> Execution:
         """``submit``: one submission, recorded in the client's journal when it has one."""
         client = self._client
-        journal = await off_loop(client._needs_journal(None), client._journal_for, key)
+        journal = None
+        if key is not None or client._needs_journal(None):
+            journal = await off_loop(True, client._journal_for, key)
         execution: Execution = await self._start(
             name, inputs, options, submit=True, journal=journal, key=key, want_execution=True
         )

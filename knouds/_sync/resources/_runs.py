@@ -86,7 +86,11 @@ class Runs:
         content = encode_inputs(inputs)  # refused first: nothing is fetched for bad inputs
         self._check_inputs(name, inputs, options)
         client = self._client
-        executions = client.executions
+        wait = get = None
+        if journal is not None:  # a journaled run follows its execution through these
+            executions = client.executions
+            wait = functools.partial(executions.wait, poll_interval=poll_interval)
+            get = executions.get
         call = plan_run(
             client,
             self._kind,
@@ -95,8 +99,8 @@ class Runs:
             options,
             submit=submit,
             content=content,
-            wait=functools.partial(executions.wait, poll_interval=poll_interval),
-            get=executions.get,
+            wait=wait,
+            get=get,
             batch=batch,
             journal=journal,
             key=key,
@@ -113,7 +117,9 @@ class Runs:
     def _run(self, name: str, inputs: Inputs, options: RunOptions, key: str | None) -> RunResult:
         """``run``: one run, recorded in the client's journal when it has one."""
         client = self._client
-        journal = run_here(client._needs_journal(None), client._journal_for, key)
+        journal = None
+        if key is not None or client._needs_journal(None):
+            journal = run_here(True, client._journal_for, key)
         result: RunResult = self._start(
             name, inputs, options, submit=False, journal=journal, key=key
         )
@@ -122,7 +128,9 @@ class Runs:
     def _submit(self, name: str, inputs: Inputs, options: RunOptions, key: str | None) -> Execution:
         """``submit``: one submission, recorded in the client's journal when it has one."""
         client = self._client
-        journal = run_here(client._needs_journal(None), client._journal_for, key)
+        journal = None
+        if key is not None or client._needs_journal(None):
+            journal = run_here(True, client._journal_for, key)
         execution: Execution = self._start(
             name, inputs, options, submit=True, journal=journal, key=key, want_execution=True
         )
