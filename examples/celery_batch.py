@@ -3,7 +3,7 @@
 Task queues deliver a task again when a worker dies in the middle of it (Celery with late
 acknowledgement, RQ, SQS): without care, the redelivered task pays for the same run a second
 time. Here each task names its run with an idempotency key (the order id) in a run journal kept
-in Redis, shared by every worker on every machine (which also share one rate-limit budget
+in Redis, shared by every worker on every machine (which also share one rate-limit window
 through the same Redis, see "Scaling out" in the docs):
 
 - ``submit(..., idempotency_key=...)`` records the key before the request is sent and the
@@ -52,7 +52,7 @@ app.conf.update(
 @functools.cache
 def client() -> knouds.Client:
     """One client per worker process (created after Celery forked it): runs recorded in the
-    Redis journal, and one rate-limit budget paced through Redis for every worker."""
+    Redis journal, and one rate-limit window paced through Redis for every worker."""
     journal = knouds.RedisJournal(REDIS_URL, namespace="orders")
     return knouds.Client(journal=journal, rate_limit_store=REDIS_URL)
 

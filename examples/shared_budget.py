@@ -1,7 +1,7 @@
-"""Several processes, one rate-limit budget: pacing shared through Redis.
+"""Several processes, one rate-limit window: pacing shared through Redis.
 
 Three worker processes (think gunicorn workers, Celery workers or pods) each run a batch from
-three threads with one client. Pointed at the same Redis, they spend one account's budget together
+three threads with one client. Pointed at the same Redis, they share one account's rate-limit window
 instead of each assuming it is theirs alone.
 
     pip install "knouds[redis]"
@@ -60,7 +60,7 @@ def main() -> None:
             emu = stack.enter_context(Emulator(rate_limit=10, window=1.0))
             os.environ.update(KNOUDS_API_KEY=emu.api_key, KNOUDS_BASE_URL=emu.base_url)
             print(f"KNOUDS_API_KEY is not set: using the local Knouds emulator at {emu.base_url}")
-        print(f"{PROCESSES} processes x {RUNS_PER_PROCESS} runs, one budget in {store}")
+        print(f"{PROCESSES} processes x {RUNS_PER_PROCESS} runs, one rate-limit window in {store}")
         # "spawn": each worker is a fresh interpreter, as with separate services or machines.
         context = multiprocessing.get_context("spawn")
         with context.Pool(PROCESSES) as pool:

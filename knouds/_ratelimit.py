@@ -3,8 +3,8 @@
 Knouds counts requests per key, per route family and per fixed window, and tells the client where
 it stands on every response (``X-RateLimit-Limit``, ``-Remaining``, ``-Reset`` as a Unix epoch
 second). `Pacer` remembers that per bucket and, before each request, decides whether the
-window's budget still has room, counting requests already in flight. When it has none, the caller
-waits until the window resets instead of collecting a 429.
+current rate-limit window still has room, counting requests already in flight. When it has none,
+the caller waits until the window resets instead of collecting a 429.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ _LATEST_EPOCH = 253_402_300_799
 # skew correction) is a broken header, not a time: trusting it would refuse every call locally
 # until then, and no later response could correct it.
 _PLAUSIBLE_RESET_AHEAD = 3600.0
-# How long to wait before asking again when the budget is spent but the next reset is unknown
+# How long to wait before asking again when the window is used up but the next reset is unknown
 # (a response is in flight that will tell).
 _UNKNOWN_RESET_POLL = 0.05
 
@@ -216,7 +216,7 @@ class RateLimit:
 
 @dataclass(eq=False)
 class Ticket:
-    """A reserved slot in a bucket's budget, handed back with `Pacer.release`."""
+    """A reserved slot in a bucket's rate-limit window, handed back with `Pacer.release`."""
 
     bucket: str
     seq: int
@@ -241,7 +241,7 @@ class _Bucket:
 class Pacer:
     """Per-bucket rate-limit state shared by every thread and task using one client.
 
-    The budget of a window is counted locally: ``limit`` minus the requests this client sent in
+    What is left of a window is counted locally: ``limit`` minus the requests this client sent in
     the window (a request still in flight when a window rolls over is counted in the new one too,
     since it may land there), minus what the server's ``remaining`` shows that others spent. The
     local count does not depend on the order in which concurrent requests reach the server, so

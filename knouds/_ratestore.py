@@ -2,8 +2,8 @@
 
 `LocalPacing` is today's in-process `Pacer` behind the interface the call flow uses.
 `SharedPacing` keeps each window's count in Redis, so every process and machine using the same
-namespace spends one budget. The decisions are the `Pacer`'s, written once more as two Lua scripts
-so that reserving and handing back a slot are each one atomic round trip.
+namespace shares one rate-limit window. The decisions are the `Pacer`'s, written once more as two
+Lua scripts so that reserving and handing back a slot are each one atomic round trip.
 
 Both are sans-I/O towards the call flow: `acquire` and `release` are generators that yield
 `StoreCall` commands, which the client shells run (sync or awaited) like they send requests. A
@@ -116,7 +116,7 @@ def build_pacing(
 
 
 def derive_namespace(api_key: str, base_url: str) -> str:
-    """The namespace of a key's budget: a keyed hash, so the key itself never reaches Redis."""
+    """The namespace of a key's rate-limit window: a keyed hash; the key never reaches Redis."""
     digest = hashlib.blake2b(
         f"{base_url}\n{api_key}".encode(), key=b"knouds rate-limit namespace", digest_size=16
     )
@@ -399,8 +399,8 @@ class SharedPacing:
             logger.warning("Rate-limit store unavailable (%s): %s", reason, action)
         if raising and self.fallback == "raise":
             raise RateLimitStoreError(
-                f"The rate-limit store did not answer ({reason}), so the {bucket} budget "
-                "shared with other processes could not be checked"
+                f"The rate-limit store did not answer ({reason}), so the {bucket} rate-limit "
+                "window shared with other processes could not be checked"
             )
 
 

@@ -180,7 +180,7 @@ class Emulator:
                 and executions are visible only to keys of the same user, and ``whoami`` reports
                 it.
             account: The account the key belongs to. Keys created with the same account share
-                one rate-limit budget per route, as on Knouds, and (unless ``user`` says
+                one rate-limit window per route, as on Knouds, and (unless ``user`` says
                 otherwise) own the same workflows and executions; by default each key counts its
                 rate limit as an account of its own.
 

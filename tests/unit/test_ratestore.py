@@ -1,5 +1,5 @@
-"""Pacing shared through a real Redis server: one budget for several clients, the key never
-stored, expiry, configuration, and what happens when the store goes away.
+"""Pacing shared through a real Redis server: one rate-limit window for several clients, the key
+never stored, expiry, configuration, and what happens when the store goes away.
 
 Time is injected: the emulator (served in-process through its transport) and the clients share a
 fake clock, so windows pass without real waiting.
