@@ -112,6 +112,8 @@ def test_the_notebook_is_linked_with_how_to_open_it() -> None:
         text = page.read_text(encoding="utf-8")
         assert "examples/quickstart.ipynb" in text, page.name
         assert "jupyter lab examples/quickstart.ipynb" in text, page.name
+        # nbclient (a test dependency) brings `jupyter execute`; nbconvert is installed by none.
+        assert "`jupyter execute examples/quickstart.ipynb`" in " ".join(text.split()), page.name
 
 
 def test_async_execution_saves_the_video(tmp_path: Path) -> None:

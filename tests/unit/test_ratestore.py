@@ -458,3 +458,14 @@ def test_a_store_url_becomes_a_client_with_a_short_timeout(asynchronous: bool) -
     assert "SSL" in conn.connection_pool.connection_class.__name__
     assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == DEFAULT_REDIS_TIMEOUT
     assert kwargs["retry"].get_retries() == 0
+
+
+def test_without_redis_py_a_redis_url_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Both forms: the package name for when it is published, the checkout form until then.
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis now raises ImportError
+    with pytest.raises(knouds.ConfigurationError) as info:
+        knouds.Client(api_key="knouds_live_x", rate_limit_store="redis://localhost:6379/0")
+    assert 'pip install "knouds[redis]"' in str(info.value)
+    assert 'pip install ".[redis]"' in str(info.value)
