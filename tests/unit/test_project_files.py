@@ -119,3 +119,13 @@ def test_the_test_extra_covers_what_the_tests_import() -> None:
                 if not dists & allowed:
                     missing[top] = str(path.relative_to(ROOT))
     assert not missing, f"not installed by the test extra: {missing}"
+
+
+def test_ci_builds_the_docs_strictly_with_warnings_shown() -> None:
+    # `--quiet` raises the log level above WARNING, so `--strict` then has nothing to count.
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    builds = [line.strip() for line in ci if line.strip().startswith("mkdocs build")]
+    assert builds, "CI does not build the docs"
+    for line in builds:
+        assert "--strict" in line.split()
+        assert not {"--quiet", "-q"} & set(line.split()), line
