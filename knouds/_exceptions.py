@@ -311,16 +311,19 @@ class APIStatusError(KnoudsError):
         self.rate_limit = rate_limit
 
     def __str__(self) -> str:
-        # The one place a message is put together: the server's message with the status and
-        # code, then the advice, each a sentence ending in a full stop.
+        return describe(self)
+
+    def _headline(self) -> str:
+        # The server's message with the status and code, once: a message that already carries
+        # them (text of an error made from another error's) does not get them twice.
         where = [] if self.status_code is None else [f"HTTP {self.status_code}"]
         if self.code:
             where.append(self.code)
-        head = self.message.rstrip().rstrip(".")
-        if where:
-            head = f"{head} ({' '.join(where)})"
-        sentences = (head, self.hint, *self._more_advice())
-        return " ".join(_as_sentence(text) for text in sentences if text.strip())
+        head = self.message.strip()
+        tag = f"({' '.join(where)})"
+        if not where or tag in head:
+            return head
+        return f"{head.rstrip('.').rstrip()} {tag}"
 
     def _more_advice(self) -> tuple[str, ...]:
         """Sentences a subclass adds after the hint (the wait a 429 asked for, say)."""
@@ -610,9 +613,36 @@ def _rebuild(cls: type[KnoudsError], message: str, kwargs: dict[str, Any]) -> Kn
     return cls(message, **kwargs)
 
 
-def _as_sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."
+def sentences(*parts: str) -> str:
+    """Join ``parts`` into one line of sentences: the one place a message meets its advice.
+
+    Each part ends with a full stop (or its own ``!``/``?``); blank parts, and parts the text
+    already says (an error's text made from another error's, a hint repeated), are left out.
+    """
+    text = ""
+    for part in parts:
+        part = " ".join(part.split())
+        if not part:
+            continue
+        sentence = part if part.endswith((".", "!", "?")) else f"{part}."
+        if sentence.casefold() in text.casefold():
+            continue
+        text = f"{text} {sentence}" if text else sentence
+    return text
+
+
+def describe(error: BaseException, advice: str | None = None) -> str:
+    """``str(error)``, with ``advice`` in place of the error's own hint when given.
+
+    For an `APIStatusError`: the message with its status and code, then the hint (or
+    ``advice``), then what the error adds (the wait a 429 asked for). For any other error: its
+    text, then ``advice``. The command line uses this to give its own advice (``--api-key``
+    rather than the ``api_key`` argument) without repeating the SDK's.
+    """
+    if isinstance(error, APIStatusError):
+        hint = error.hint if advice is None else advice
+        return sentences(error._headline(), hint, *error._more_advice())
+    return sentences(str(error), advice or "")
 
 
 def _as_int(value: object) -> int | None:

@@ -59,8 +59,9 @@ class AsyncClient(_BaseClient):
             ``"local"``), or a Redis server shared by every process and machine using the same
             account: a ``"redis://..."`` / ``"rediss://..."`` URL or a ``redis.asyncio.Redis``
             client (needs ``knouds[redis]``). Defaults to ``KNOUDS_RATE_LIMIT_STORE``.
-        rate_limit_namespace: the name of the shared budget in the store; by default a hash of
-            the API key. Give several keys of one account the same namespace to share one budget.
+        rate_limit_namespace: the name of the shared rate-limit window in the store; by default
+            a hash of the API key. Give several keys of one account the same namespace: Knouds
+            counts their requests in one window.
         rate_limit_store_fallback: when the store does not answer, ``"local"`` (default) paces in
             this process until it is back; ``"raise"`` raises `RateLimitStoreError` instead.
         journal: a run journal: a SQLite file path, a ``redis://`` URL, a ``redis.Redis`` client,

@@ -393,17 +393,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# SDK hints that name Python arguments or methods, in the command line's words. Keyed by the
+# class that defines the hint, so a subclass with a hint of its own keeps it.
+_CLI_HINTS = {
+    "AuthenticationError": _ADVICE_AUTH,
+    "AsyncNotSupportedError": "Use `knouds run` instead of `knouds submit` for this model.",
+}
+
+
+def _cli_hint(error: BaseException) -> str | None:
+    for cls in type(error).__mro__:
+        if "hint" in vars(cls):
+            return _CLI_HINTS.get(cls.__name__)
+    return None
+
+
 def _report(error: BaseException, err: TextIO, secret: str | None = None) -> int:
+    from knouds._exceptions import describe, sentences
+
     entry = exit_code_for(error)
-    message = redact_urls(" ".join(str(error).split()) or type(error).__name__)
+    execution_id = getattr(error, "execution_id", None)
+    resume = f"Resume with: knouds wait {execution_id}" if isinstance(execution_id, str) else ""
+    advice = _cli_hint(error)
+    if advice is None and not (resume or getattr(error, "hint", "")) and entry.code not in (1, 2):
+        advice = entry.advice or None
+    message = sentences(describe(error, advice), resume) or type(error).__name__
+    message = redact_urls(" ".join(message.split()))
     if secret and secret.strip():
         # Errors from the SDK never hold the key; anything else raised on the way might.
         message = message.replace(secret.strip(), "***")
-    execution_id = getattr(error, "execution_id", None)
-    if isinstance(execution_id, str):
-        message = f"{message} Resume with: knouds wait {execution_id}"
-    elif entry.advice and not getattr(error, "hint", "") and entry.code not in (1, 2):
-        message = f"{message} {entry.advice}"
     err.write(f"knouds: error: {message}\n")
     return entry.code
 

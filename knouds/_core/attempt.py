@@ -74,7 +74,7 @@ T = TypeVar("T")
 # How a successful body becomes a typed result.
 Parse = Callable[[object, "RateLimit | None"], T]
 logger = logging.getLogger("knouds")
-# The longest pause between two looks at a spent budget whose reset is not known yet.
+# The longest pause between two looks at a used-up window whose reset is not known yet.
 _MAX_RECHECK = 0.5
 
 
@@ -233,7 +233,7 @@ class CallContext:
         return Send(self.build_request(), limit, self.max_response_bytes)
 
     def pacing_error(self, wait: float, waited: float = 0.0) -> RateLimitError | None:
-        """The error to raise instead of waiting ``wait`` more seconds for the budget, if any.
+        """The error to raise instead of waiting ``wait`` more seconds for the window, if any.
 
         ``waited`` is what this attempt already spent waiting for it: the policy's
         ``max_retry_wait`` bounds the total, not each wait.
@@ -245,7 +245,7 @@ class CallContext:
             return None
         snapshot = self.pacing.snapshot().get(self.endpoint.bucket)
         return RateLimitError(
-            f"The rate-limit budget for {self.endpoint.bucket} is spent until the window resets "
+            f"The rate-limit window for {self.endpoint.bucket} is used up until it resets "
             f"in {wait:.1f} s, longer than this call may wait ({max(limit, 0.0):.1f} s)",
             code="RATE_LIMIT_EXCEEDED",
             retry_after=wait,
@@ -298,7 +298,7 @@ def _cap(value: float | None, limit: float) -> float:
 def attempt_flow(
     ctx: CallContext, parse: Callable[[object, RateLimit | None], T]
 ) -> Generator[Command, object, T]:
-    """One attempt: wait for rate-limit budget, send, then parse or raise a knouds error."""
+    """One attempt: wait for room in the rate-limit window, send, parse or raise a knouds error."""
     ticket: Any = None
     try:
         waited = last_wait = 0.0
@@ -310,7 +310,7 @@ def attempt_flow(
             if error is not None:
                 raise error
             if waited == 0.0:
-                logger.debug("Pacing: %s budget spent, waiting %.2f s", ctx.endpoint.bucket, wait)
+                logger.debug("Pacing: %s window used up, waiting %.2f s", ctx.endpoint.bucket, wait)
             # A short answer means "the reset is unknown until a response in flight tells":
             # ask again at growing intervals rather than spinning on short sleeps.
             wait = max(wait, min(last_wait * 2, _MAX_RECHECK))

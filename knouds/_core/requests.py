@@ -38,7 +38,7 @@ def check_slug(value: object, what: str) -> str:
     """A valid model name or workflow slug, or `InvalidSlugError` (nothing is sent)."""
     if not isinstance(value, str) or SLUG_RE.fullmatch(value) is None:
         raise InvalidSlugError(
-            f"{value!r} is not a valid {what}: use lowercase letters, digits and hyphens",
+            f"{value!r} is not a valid {what}",  # the error's hint says what is
             code="INVALID_SLUG",
         )
     return value

@@ -1,6 +1,6 @@
 """The in-process pacer: the last rate-limit state per bucket, and slots counted in flight.
 
-Before each request `Pacer` decides whether the window's budget still has room, counting the
+Before each request `Pacer` decides whether the rate-limit window still has room, counting the
 requests already in flight; when it has none, the caller waits until the window resets instead of
 collecting a 429. It is the store of pacing within one process (shared by a client's threads,
 tasks and copies, behind one lock); ``pacing.SharedPacing`` keeps the same counts in Redis.
@@ -24,7 +24,7 @@ __all__ = ["Pacer", "Ticket"]
 
 @dataclass(eq=False)
 class Ticket:
-    """A reserved slot in a bucket's budget, handed back with `Pacer.release`."""
+    """A reserved slot in a bucket's rate-limit window, handed back with `Pacer.release`."""
 
     bucket: str
     seq: int
@@ -49,7 +49,7 @@ class _Bucket:
 class Pacer:
     """Per-bucket rate-limit state shared by every thread and task using one client.
 
-    The budget of a window is counted locally: ``limit`` minus the requests this client sent in
+    What is left of a window is counted locally: ``limit`` minus the requests this client sent in
     the window (a request still in flight when a window rolls over is counted in the new one too,
     since it may land there), minus what the server's ``remaining`` shows that others spent. The
     local count does not depend on the order in which concurrent requests reach the server, so

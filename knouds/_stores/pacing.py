@@ -100,7 +100,7 @@ def build_pacing(
 
 
 def derive_namespace(api_key: str, base_url: str) -> str:
-    """The namespace of a key's budget: a keyed hash, so the key itself never reaches Redis."""
+    """The namespace of a key's rate-limit window: a keyed hash; the key never reaches Redis."""
     digest = hashlib.blake2b(
         f"{base_url}\n{api_key}".encode(), key=b"knouds rate-limit namespace", digest_size=16
     )

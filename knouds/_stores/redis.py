@@ -31,7 +31,10 @@ __all__ = [
 # A store that takes longer than this to answer is treated as down: the SDK's own work must not
 # wait on it.
 DEFAULT_REDIS_TIMEOUT = 0.5
-_INSTALL_HINT = 'Install the Redis support with: pip install "knouds[redis]"'
+_INSTALL_HINT = (
+    'Install the Redis support with: pip install "knouds[redis]" '
+    '(from a checkout of the repository: pip install ".[redis]")'
+)
 logger = logging.getLogger("knouds")
 
 

@@ -1,5 +1,5 @@
 """`SharedPacing`: pacing counted in Redis, so every process and machine using one namespace
-spends one rate-limit window. The decisions are the in-process `Pacer`'s, written once more as two
+shares one rate-limit window. The decisions are the in-process `Pacer`'s, written once more as two
 Lua scripts (``pacing_scripts``) so that reserving and handing back a slot are each one atomic
 round trip; a store that fails or is slow never breaks a call (the process paces on its own until
 the store answers again).
@@ -256,8 +256,8 @@ class SharedPacing:
             logger.warning("Rate-limit store unavailable (%s): %s", reason, action)
         if raising and self.fallback == "raise":
             raise RateLimitStoreError(
-                f"The rate-limit store did not answer ({reason}), so the {bucket} budget "
-                "shared with other processes could not be checked"
+                f"The rate-limit store did not answer ({reason}), so the {bucket} rate-limit "
+                "window shared with other processes could not be checked"
             )
 
 

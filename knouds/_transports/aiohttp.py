@@ -26,7 +26,8 @@ __all__ = ["DefaultAioHttpClient"]
 
 _INSTALL_HINT = (
     'DefaultAioHttpClient needs the optional aiohttp transport: pip install "knouds[aiohttp]" '
-    "(it installs httpx-aiohttp and aiohttp)"
+    '(from a checkout of the repository: pip install ".[aiohttp]"), which installs '
+    "httpx-aiohttp and aiohttp"
 )
 
 

@@ -37,7 +37,7 @@ _LATEST_EPOCH = 253_402_300_799
 # skew correction) is a broken header, not a time: trusting it would refuse every call locally
 # until then, and no later response could correct it.
 _PLAUSIBLE_RESET_AHEAD = 3600.0
-# How long to wait before asking again when the budget is spent but the next reset is unknown
+# How long to wait before asking again when the window is used up but the next reset is unknown
 # (a response is in flight that will tell).
 _UNKNOWN_RESET_POLL = 0.05
 

@@ -13,9 +13,11 @@ __all__ = ["add_emulator_options", "emulator_options", "main"]
 
 
 def add_emulator_options(parser: argparse.ArgumentParser) -> None:
-    """Add the emulator's options to a parser."""
+    """Add the emulator's options to a parser; each one's help says its default."""
     parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: %(default)s)"
+    )
     parser.add_argument(
         "--rate-limit",
         type=int,
@@ -24,20 +26,32 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
         help="requests per window for every key (default: by tier: pro 100, business 1000)",
     )
     parser.add_argument(
-        "--window", type=float, default=60.0, metavar="S", help="rate-limit window in seconds"
+        "--window",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="rate-limit window in seconds (default: %(default)g)",
     )
     parser.add_argument(
         "--execution-delay",
         type=float,
         default=0.2,
         metavar="S",
-        help="seconds an async execution stays processing",
+        help="seconds an async execution stays processing (default: %(default)g)",
     )
     parser.add_argument(
-        "--run-delay", type=float, default=0.0, metavar="S", help="seconds each sync run takes"
+        "--run-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="seconds each sync run takes (default: %(default)g)",
     )
     parser.add_argument(
-        "--credits", type=int, default=1000, metavar="N", help="starting balance of every key"
+        "--credits",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="starting balance of every key (default: %(default)d)",
     )
     parser.add_argument(
         "--older-docs",

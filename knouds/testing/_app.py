@@ -56,7 +56,7 @@ from knouds.testing._registry import (
     ModelSpec,
     build_result,
     digest,
-    fake_ms,
+    media_stem,
     resolve_workflow_inputs,
     validate_model_inputs,
 )
@@ -156,7 +156,7 @@ class App:
         if final is not None:
             response = self._fault_response(request, final, now)
         elif request.path.startswith("/media/"):
-            response = media_response(request)
+            response = media_response(request, self._prompt_of)
         else:
             with state.lock:
                 response = self._route(request, ctx, now)
@@ -172,6 +172,10 @@ class App:
         if ctx.sync_run:
             delay += state.settings.run_delay
         return Outcome(response, delay)
+
+    def _prompt_of(self, stem: str) -> str | None:
+        with self.state.lock:
+            return self.state.prompts.get(stem)
 
     def _log(
         self,
@@ -336,7 +340,13 @@ class App:
             return api_error(bodies.insufficient_credits(price, key.credits), headers)
         run_digest = digest(name, inputs)
         result = build_result(kind, run_digest, inputs, request.base_url)
-        ms = fake_ms(run_digest)
+        prompt = inputs.get("prompt")
+        if isinstance(prompt, str):
+            state.prompts[media_stem(run_digest)] = prompt
+        # What the emulator takes for the run: the sync run's delay (held before answering), or
+        # the time an async execution stays processing.
+        delay = state.settings.execution_delay if is_async else state.settings.run_delay
+        ms = round(delay * 1000)
         state.runs[name] += 1
         ctx.run = name
         if fail is None:

@@ -25,14 +25,20 @@ class Emulator:
     Use it as a context manager to serve over real sockets, or call ``transport()`` to serve
     httpx clients in-process without starting anything.
 
+    Generated images are 256x256 PNG pictures drawn from the run's prompt (its colour words
+    colour them, "a red fox in the snow" shows a red shape on white hills); videos are a short
+    bundled clip, audio a tone. A run's ``ms`` is the time the emulator spends on it.
+
     Args:
         host: Interface to bind; keep the loopback default.
         port: Port to bind; 0 picks a free one.
         rate_limit: Requests per window for every key without its own limit; ``None`` uses the
             tier default (free 10, pro 100, business 1000, enterprise unlimited).
         window: Rate-limit window in seconds (short windows such as 0.05 suit tests).
-        execution_delay: Emulator seconds an async execution stays ``processing``.
-        run_delay: Real seconds each sync run is held before answering.
+        execution_delay: Emulator seconds an async execution stays ``processing``; also its
+            ``ms`` in milliseconds.
+        run_delay: Real seconds each sync run is held before answering; also its ``ms`` (so
+            ``ms`` is 0 by default: the emulator answers at once).
         clock: Returns the current epoch time; inject a ``ManualClock`` to control time.
         clock_skew: Seconds added to the clock, making the emulator's ``Date`` differ from yours.
         credits: Starting balance of every key.
@@ -180,7 +186,7 @@ class Emulator:
                 and executions are visible only to keys of the same user, and ``whoami`` reports
                 it.
             account: The account the key belongs to. Keys created with the same account share
-                one rate-limit budget per route, as on Knouds, and (unless ``user`` says
+                one rate-limit window per route, as on Knouds, and (unless ``user`` says
                 otherwise) own the same workflows and executions; by default each key counts its
                 rate limit as an account of its own.
 

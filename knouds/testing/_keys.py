@@ -66,7 +66,8 @@ class ApiKey:
         webhook_secret: The secret signing those deliveries.
         revoked: A revoked key answers a plain 401.
         account: The account the key belongs to; rate limits are counted per account, so all
-            keys of one account share one budget. Empty: the key is an account of its own.
+            keys of one account share one rate-limit window. Empty: the key is an account of its
+            own.
     """
 
     key_id: str

@@ -159,16 +159,16 @@ def digest(name: str, inputs: Mapping[str, object]) -> str:
     return hashlib.sha256(f"{name}\n{canonical}".encode()).hexdigest()
 
 
-def fake_ms(run_digest: str) -> int:
-    """A plausible, deterministic server-side execution time in milliseconds."""
-    return 800 + int(run_digest[:4], 16) % 4000
+def media_stem(run_digest: str) -> str:
+    """The start of the names of a run's media files (``{stem}-0.png``, ``{stem}-1.png``...)."""
+    return run_digest[:20]
 
 
 def build_result(
     kind: str, run_digest: str, inputs: Mapping[str, object], base_url: str
 ) -> dict[str, object]:
     """Build a run's ``result`` with absolute media URLs served by the emulator itself."""
-    stem = run_digest[:20]
+    stem = media_stem(run_digest)
     if kind == "image":
         count = inputs.get("num_images", 1)
         total = count if isinstance(count, int) and not isinstance(count, bool) else 1

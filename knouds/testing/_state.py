@@ -77,6 +77,8 @@ class EmulatorState:
     rules: list[FaultRule] = field(default_factory=list)
     log: list[LoggedRequest] = field(default_factory=list)
     runs: Counter[str] = field(default_factory=Counter)
+    # The prompt of each run, by the name stem of its media files: images are drawn from it.
+    prompts: dict[str, str] = field(default_factory=dict)
     deliveries: list[WebhookDelivery] = field(default_factory=list)
     delivered: threading.Condition = field(default_factory=threading.Condition)
 

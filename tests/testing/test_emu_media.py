@@ -27,7 +27,7 @@ def test_png_is_valid(http: httpx.Client) -> None:
     length, tag = struct.unpack(">I4s", data[8:16])
     assert tag == b"IHDR"
     width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
-    assert (width, height, depth, colour) == (16, 16, 8, 2)
+    assert (width, height, depth, colour) == (256, 256, 8, 2)
     offset = 8 + 12 + length
     idat_length, idat_tag = struct.unpack(">I4s", data[offset : offset + 8])
     assert idat_tag == b"IDAT"
@@ -41,6 +41,41 @@ def test_png_colour_depends_on_name(http: httpx.Client) -> None:
     b = _anonymous(http, "/media/image/bbbb-0.png").content
     assert a != b
     assert a == _anonymous(http, "/media/image/aaaa-0.png").content
+
+
+def _pixels(data: bytes) -> list[list[tuple[int, int, int]]]:
+    """The rows of RGB pixels of a PNG the emulator drew (one IDAT chunk, no row filters)."""
+    width, height = struct.unpack(">II", data[16:24])
+    length = struct.unpack(">I", data[33:37])[0]
+    raw = zlib.decompress(data[41 : 41 + length])
+    stride = 1 + 3 * width
+    rows = []
+    for y in range(height):
+        row = raw[y * stride : (y + 1) * stride]
+        assert row[0] == 0
+        rows.append([(row[1 + 3 * x], row[2 + 3 * x], row[3 + 3 * x]) for x in range(width)])
+    return rows
+
+
+def _image_of(http: httpx.Client, prompt: str) -> bytes:
+    run = http.post("/api/models/gpt-image-2/run", json={"inputs": {"prompt": prompt}}).json()
+    return _anonymous(http, run["result"]["images"][0]).content
+
+
+def test_an_image_is_drawn_from_the_prompts_colour_words(http: httpx.Client) -> None:
+    fox = _image_of(http, "a red fox in the snow")
+    rows = _pixels(fox)
+    colours = {pixel for row in rows for pixel in row}
+    assert len(colours) > 20  # a picture, not a flat square
+    assert (205, 45, 40) in colours  # the red subject
+    bottom = rows[-1]
+    assert all(min(pixel) > 180 for pixel in bottom)  # snow-white hills
+    assert len(fox) < 20_000  # small enough to stay quick in tests
+
+    assert _image_of(http, "a red fox in the snow") == fox  # deterministic
+    whale = _image_of(http, "a blue whale at sunset")
+    assert whale != fox
+    assert (45, 95, 205) in {pixel for row in _pixels(whale) for pixel in row}
 
 
 def test_wav_is_valid(http: httpx.Client) -> None:

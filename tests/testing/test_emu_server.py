@@ -224,3 +224,34 @@ async def test_fixture_clients_pace_locally_whatever_the_environment_says(
 
     assert isinstance(knouds_client._pacing, LocalPacing)
     assert isinstance(knouds_async_client._pacing, LocalPacing)
+
+
+def test_ms_is_the_time_the_emulator_takes() -> None:
+    # A sync run is held for run_delay before the answer; an execution stays processing for
+    # execution_delay (emulator time, here a manual clock). ``ms`` reports exactly that.
+    from knouds.testing import ManualClock
+
+    clock = ManualClock()
+    with (
+        Emulator(run_delay=0.15, execution_delay=30, clock=clock) as emu,
+        httpx.Client(base_url=emu.base_url, headers={"x-api-key": emu.api_key}) as http,
+    ):
+        started = time.monotonic()
+        body = http.post("/api/models/gpt-5-mini/run", json={"inputs": {"prompt": "a"}}).json()
+        took = time.monotonic() - started
+        assert body["ms"] == 150
+        assert took >= 0.15
+        submitted = http.post(
+            "/api/models/gpt-image-2/run?async=true", json={"inputs": {"prompt": "a"}}
+        ).json()
+        clock.advance(31)
+        done = http.get(f"/api/executions/{submitted['executionId']}").json()
+        assert done["status"] == "completed"
+        assert done["ms"] == 30_000
+    with Emulator() as emu, httpx.Client(base_url=emu.base_url) as http:
+        answer = http.post(
+            "/api/models/gpt-image-2/run",
+            json={"inputs": {"prompt": "a red fox in the snow"}},
+            headers={"x-api-key": emu.api_key},
+        )
+        assert answer.json()["ms"] == 0  # answered at once

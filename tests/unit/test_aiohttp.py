@@ -122,8 +122,9 @@ def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match=r'pip install "knouds\[aiohttp\]"'):
+    with pytest.raises(ImportError, match=r'pip install "knouds\[aiohttp\]"') as info:
         knouds.DefaultAioHttpClient()
+    assert 'pip install ".[aiohttp]"' in str(info.value)  # the form for a checkout
 
 
 # -- the adapter's short path ----------------------------------------------------------------------

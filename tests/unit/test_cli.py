@@ -223,3 +223,66 @@ def test_knouds_emulator_takes_the_options_of_python_m_knouds_testing(
     }
     assert served == [(8123, expected), (8123, expected)]
     knouds.testing.Emulator(**{k: v for k, v in expected.items() if k != "host"})
+
+
+def _reported(error: BaseException) -> str:
+    err = io.StringIO()
+    _cli._report(error, err)
+    line = err.getvalue()
+    assert line.startswith("knouds: error: ")
+    assert line.endswith("\n")
+    assert line.count("\n") == 1
+    return line.removeprefix("knouds: error: ").rstrip("\n")
+
+
+def test_an_authentication_error_names_the_command_line_option() -> None:
+    text = _reported(knouds.AuthenticationError("Unauthorized", status_code=401))
+    assert text == "Unauthorized (HTTP 401). Check the key given by --api-key or KNOUDS_API_KEY."
+    assert "api_key argument" not in text
+    # A subclass with advice of its own keeps it.
+    retired = _reported(knouds.LegacyKeyRetiredError("Retired", status_code=401))
+    assert retired.endswith("Regenerate the API key in the Knouds dashboard.")
+
+
+def test_advice_after_a_message_without_a_stop_is_a_new_sentence() -> None:
+    error = knouds.APIConnectionError("Could not connect: [Errno 111] Connection refused")
+    assert _reported(error) == (
+        "Could not connect: [Errno 111] Connection refused. Check the network."
+    )
+
+
+def test_the_command_line_repeats_neither_the_status_nor_the_advice() -> None:
+    first = knouds.WorkflowNotFoundError("Workflow not found", status_code=404)
+    again = knouds.WorkflowNotFoundError(str(first), status_code=404)
+    text = _reported(again)
+    assert text == _reported(first)
+    assert text.count("(HTTP 404)") == 1
+    assert text.count("Check the slug") == 1
+    slug = _reported(knouds.InvalidSlugError("'A' is not a valid model name", code="INVALID_SLUG"))
+    assert slug.count("lowercase") == 1
+
+
+def test_an_execution_error_says_how_to_resume_once() -> None:
+    error = knouds.ExecutionTimeoutError("Gave up waiting after 5 s", execution_id="exe_1")
+    assert _reported(error) == "Gave up waiting after 5 s. Resume with: knouds wait exe_1."
+
+
+def test_emulator_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from knouds.testing.__main__ import add_emulator_options
+
+    parser = argparse.ArgumentParser(prog="knouds emulator")
+    add_emulator_options(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["-h"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for action in parser._actions:
+        if action.default in (None, False, argparse.SUPPRESS):
+            continue
+        option = action.option_strings[-1]
+        start = shown.index(option, shown.index("options:"))
+        help_text = shown[start : start + 120]
+        assert "(default:" in help_text, f"{option} hides its default: {help_text}"
+    for expected in ("(default: 60)", "(default: 0.2)", "(default: 1000)", "(default: 127.0.0.1)"):
+        assert expected in shown

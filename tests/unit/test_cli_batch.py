@@ -87,7 +87,7 @@ def test_journal_and_no_journal_together_are_a_usage_error(
 # -- 2. one answer for bytes that are not UTF-8, wherever they come from -----------------------
 
 LATIN1 = b'{"prompt": "a fox"}\n{"p": "caf\xe9"}\n'  # line 2, byte 11 of the line
-EXPECTED = "2: not UTF-8 (byte 0xe9 at column 11); save the file as UTF-8"
+EXPECTED = "2: not UTF-8 (byte 0xe9 at column 11); save the file as UTF-8."
 
 
 def test_a_file_that_is_not_utf8_names_the_line_and_byte(

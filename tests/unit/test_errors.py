@@ -323,3 +323,54 @@ async def test_a_connection_error_without_a_message_is_named_by_its_type(
     with pytest.raises(knouds.APIConnectionError) as info:
         await resolve(client.executions.get("exe_1"))
     assert str(info.value).endswith(f": {type(failure).__name__}")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        knouds.WorkflowNotFoundError("Workflow not found", status_code=404),
+        knouds.ModelNotFoundError("Model not found.", status_code=404, code="MODEL_NOT_FOUND"),
+        knouds.RateLimitError("Too many requests", status_code=429, retry_after=2),
+        knouds.InvalidBodyError("Bad body", code="INVALID_BODY"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_an_error_made_from_another_errors_text_says_nothing_twice(
+    error: knouds.APIStatusError,
+) -> None:
+    # Text that went through str() once (a journal, a results file, a wrapping layer) and comes
+    # back as a message must not get its status, code or hint again.
+    again = type(error)(str(error), status_code=error.status_code, code=error.code)
+    if isinstance(error, knouds.RateLimitError):
+        again = knouds.RateLimitError(str(error), status_code=429, retry_after=error.retry_after)
+    assert str(again) == str(error)
+    assert str(error).count("(HTTP") <= 1
+
+
+def test_a_refused_slug_gives_its_advice_once() -> None:
+    from knouds._core.requests import check_slug
+
+    with pytest.raises(knouds.InvalidSlugError) as info:
+        check_slug("Bad_Model", "model name")
+    text = str(info.value)
+    assert text == (
+        "'Bad_Model' is not a valid model name (INVALID_SLUG). Names are lowercase letters, "
+        "digits and single hyphens, like 'gpt-image-2'."
+    )
+    assert text.count("lowercase") == 1
+
+
+@pytest.mark.parametrize(
+    ("parts", "text"),
+    [
+        (("Connection refused", "Check the network."), "Connection refused. Check the network."),
+        (("Done!", "", "  ", "Next?"), "Done! Next?"),
+        (("Not found.", "not found"), "Not found."),
+        (("Two\n  lines", "Advice"), "Two lines. Advice."),
+        ((), ""),
+    ],
+)
+def test_sentences_end_with_a_stop_and_say_nothing_twice(parts: tuple[str, ...], text: str) -> None:
+    from knouds._exceptions import sentences
+
+    assert sentences(*parts) == text

@@ -1,5 +1,5 @@
-"""Pacing shared through a real Redis server: one budget for several clients, the key never
-stored, expiry, configuration, and what happens when the store goes away.
+"""Pacing shared through a real Redis server: one rate-limit window for several clients, the key
+never stored, expiry, configuration, and what happens when the store goes away.
 
 Time is injected: the emulator (served in-process through its transport) and the clients share a
 fake clock, so windows pass without real waiting.
@@ -520,3 +520,14 @@ def test_a_reservation_given_up_before_the_store_runs_it_is_refused(redis_url: s
         assert reserve("late") == [0, 0]
         assert conn.zrange(keys[1], 0, -1) == [b"next"]
         assert 0 < conn.pttl(keys[2]) <= 60_000
+
+
+def test_without_redis_py_a_redis_url_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Both forms: the package name for when it is published, the checkout form until then.
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis now raises ImportError
+    with pytest.raises(knouds.ConfigurationError) as info:
+        knouds.Client(api_key="knouds_live_x", rate_limit_store="redis://localhost:6379/0")
+    assert 'pip install "knouds[redis]"' in str(info.value)
+    assert 'pip install ".[redis]"' in str(info.value)

@@ -190,8 +190,14 @@ class AsyncWorkflowDefinitions:
 
         Args:
             slug: the workflow's slug.
-            name, description, tags, nodes, edges, viewport, public_playground, extra_body:
-                as in `create`.
+            name: a new display name (the slug stays).
+            description: a new description.
+            tags: new tags.
+            nodes: new canvas nodes, plain JSON data, as in `create`.
+            edges: new connections, plain JSON data, as in `create`.
+            viewport: a new ``{"x": ..., "y": ..., "zoom": ...}``.
+            public_playground: sent as ``publicPlayground``, as in `create`.
+            extra_body: more fields, sent as given (the API's own names).
             timeout: this call's per-attempt timeout (default: the client's).
             extra_headers: headers for this call only.
             retry: this call's retry policy (default: the client's).
