@@ -40,7 +40,7 @@ from .responses import (
     raise_for_response,
     workflow_echo,
 )
-from .retry import RetryPolicy, build_retrying, decide
+from .retry import RetryPolicy, build_retrying, classify, decide
 from .settings import DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "check_slug",
     "encode_inputs",
     "encode_workflow",
+    "log_facts",
     "map_transport_error",
     "parse_execution",
     "parse_identity",
@@ -83,9 +84,20 @@ _MAX_RECHECK = 0.5
 
 @dataclass(frozen=True)
 class Sleep:
-    """Command: wait this many seconds, then resume the flow."""
+    """Command: wait this many seconds, then resume the flow.
+
+    Attributes:
+        seconds: how long to wait.
+        reason: why, for the telemetry and the logs: ``"pacing"`` (the rate-limit window is
+            spent), ``"retry"`` (before the next attempt) or ``"in_flight"`` (a journaled run of
+            the same key is running elsewhere).
+        cause: for a retry, what the failed attempt met (`classify`: ``"rate_limited"``,
+            ``"not_sent"``, ``"unknown_outcome"``, ``"server_error"``).
+    """
 
     seconds: float
+    reason: str = "pacing"
+    cause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,11 +112,13 @@ class Send:
             up with ``httpx.ReadTimeout``.
         max_bytes: the most body bytes (after decompression) to read; past it the shell stops
             reading and resumes the flow with `BodyTooLarge`.
+        attempt: which request of the call this is (1 for the first, 2 for the first retry).
     """
 
     request: httpx.Request
     limit: float | None = None
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    attempt: int = 1
     progress: SendProgress = field(default_factory=SendProgress, compare=False)
 
 
@@ -131,6 +145,7 @@ class Dispatch:
 
     processed: bool = False
     in_hand: Send | None = None
+    sends: int = 0  # requests this call made so far
 
     @property
     def nothing_processed(self) -> bool:
@@ -228,7 +243,9 @@ class CallContext:
         if self.deadline_at is not None:
             left = max(self.deadline_at - self.clock(), 0.001)
             limit = left if limit is None else min(limit, left)
-        return Send(self.build_request(), limit, self.max_response_bytes)
+        dispatch = self.dispatch
+        dispatch.sends += 1
+        return Send(self.build_request(), limit, self.max_response_bytes, dispatch.sends)
 
     def pacing_error(self, wait: float, waited: float = 0.0) -> RateLimitError | None:
         """The error to raise instead of waiting ``wait`` more seconds for the budget, if any.
@@ -289,6 +306,27 @@ def new_request(
     return request
 
 
+def log_facts(
+    endpoint: Endpoint,
+    *,
+    attempt: int | None = None,
+    status: int | None = None,
+    wait: float | None = None,
+) -> dict[str, object]:
+    """The ``extra`` fields of a log record about a call, for structured logging: its operation
+    and model (or workflow), and the attempt, status and wait it is about. Never the key, the
+    inputs or the outputs."""
+    return {
+        "knouds_operation": endpoint.operation(),
+        "knouds_model": endpoint.target,
+        "knouds_method": endpoint.method,
+        "knouds_path": endpoint.path,
+        "knouds_attempt": attempt,
+        "knouds_status": status,
+        "knouds_wait": wait,
+    }
+
+
 def _cap(value: float | None, limit: float) -> float:
     return limit if value is None else min(value, limit)
 
@@ -307,8 +345,13 @@ def attempt_flow(
             error = ctx.pacing_error(wait, waited)
             if error is not None:
                 raise error
-            if waited == 0.0:
-                logger.debug("Pacing: %s budget spent, waiting %.2f s", ctx.endpoint.bucket, wait)
+            if waited == 0.0 and logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "Pacing: %s budget spent, waiting %.2f s",
+                    ctx.endpoint.bucket,
+                    wait,
+                    extra=log_facts(ctx.endpoint, wait=wait),
+                )
             # A short answer means "the reset is unknown until a response in flight tells":
             # ask again at growing intervals rather than spinning on short sleeps.
             wait = max(wait, min(last_wait * 2, _MAX_RECHECK))
@@ -317,7 +360,7 @@ def attempt_flow(
                 raise error
             waited += wait
             last_wait = wait
-            yield Sleep(wait)
+            yield Sleep(wait, "pacing")
         send = ctx.send()
         request = send.request
         dispatch = ctx.dispatch
@@ -334,7 +377,15 @@ def attempt_flow(
             assert isinstance(outcome, Exception)
             raise map_transport_error(outcome, request) from outcome
         now = ctx.clock()
-        logger.debug("%s %s -> %d", request.method, request.url.path, outcome.status_code)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d (attempt %d)",
+                request.method,
+                request.url.path,
+                outcome.status_code,
+                send.attempt,
+                extra=log_facts(ctx.endpoint, attempt=send.attempt, status=outcome.status_code),
+            )
         rate_limit = RateLimit.from_headers(outcome.headers, now=now)
         paced = rate_limit.for_pacing(now) if rate_limit is not None else None
         yield from ctx.pacing.release(ticket, paced)
@@ -370,6 +421,7 @@ def attempts(ctx: CallContext, parse: Parse[T]) -> Generator[Command, object, T]
         if policy.max_retries <= 0 or not decide(error, policy, idempotent=ctx.endpoint.idempotent):
             raise
         pending: KnoudsError | None = error
+        last: KnoudsError = error  # what the attempt before a retry met
     waits: list[float] = []
     retrying = build_retrying(
         ctx.policy,
@@ -382,10 +434,14 @@ def attempts(ctx: CallContext, parse: Parse[T]) -> Generator[Command, object, T]
     )
     for attempt in retrying:
         if waits:
-            yield Sleep(waits.pop())
+            yield Sleep(waits.pop(), "retry", classify(last))
         with attempt:
             if pending is not None:
                 failed, pending = pending, None
                 raise failed
-            return (yield from attempt_flow(ctx, parse))
+            try:
+                return (yield from attempt_flow(ctx, parse))
+            except KnoudsError as failure:
+                last = failure
+                raise
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
