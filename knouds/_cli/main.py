@@ -336,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"knouds {__version__}")
     parser.add_argument("--api-key", help="API key (default: $KNOUDS_API_KEY)")
     parser.add_argument("--base-url", help="API base URL (default: $KNOUDS_BASE_URL)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log to stderr: -v retries and waits, -vv every request (like KNOUDS_LOG)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Handler, help_text: str, parent: Any = commands) -> Any:
@@ -428,6 +435,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.emulator_options = extra
     except SystemExit as exit_:  # --help, or a usage error argparse already reported
         return exit_.code if isinstance(exit_.code, int) else EXIT_CODES["usage"].code
+    if args.verbose:
+        from .._logs import configure_logging
+
+        configure_logging("info" if args.verbose == 1 else "debug", sys.stderr)
     handler: Handler = args.handler
     try:
         return handler(args, sys.stdout, sys.stderr)
