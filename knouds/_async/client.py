@@ -243,14 +243,15 @@ class AsyncClient(_BaseClient):
             raise _closed_error()
         self._pool.bind_loop()  # unasync: remove
         telemetry = self._telemetry
-        if telemetry is None:
-            return await drive(call_flow(call), exchange=self._exchange, sleep=self._sleep)
         if watch is not None:
             return await drive(
                 call_flow(call), exchange=self._exchange, sleep=self._sleep, observer=watch
             )
-        submission = call.spending is not None and call.spending.submission
-        watch = telemetry.watch(call.ctx, submission)
+        if telemetry is not None:
+            submission = call.spending is not None and call.spending.submission
+            watch = telemetry.watch(call.ctx, submission)
+        if watch is None:
+            return await drive(call_flow(call), exchange=self._exchange, sleep=self._sleep)
         try:
             value = await drive(
                 call_flow(call), exchange=self._exchange, sleep=self._sleep, observer=watch

@@ -244,14 +244,15 @@ class Client(_BaseClient):
         if self.is_closed:
             raise _closed_error()
         telemetry = self._telemetry
-        if telemetry is None:
-            return drive(call_flow(call), exchange=self._exchange, sleep=self._sleep)
         if watch is not None:
             return drive(
                 call_flow(call), exchange=self._exchange, sleep=self._sleep, observer=watch
             )
-        submission = call.spending is not None and call.spending.submission
-        watch = telemetry.watch(call.ctx, submission)
+        if telemetry is not None:
+            submission = call.spending is not None and call.spending.submission
+            watch = telemetry.watch(call.ctx, submission)
+        if watch is None:
+            return drive(call_flow(call), exchange=self._exchange, sleep=self._sleep)
         try:
             value = drive(
                 call_flow(call), exchange=self._exchange, sleep=self._sleep, observer=watch

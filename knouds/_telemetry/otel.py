@@ -35,6 +35,15 @@ _CHARGED = frozenset({"generate_content", "run_workflow", "wait"})
 _DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48]
 _DURATION_BUCKETS += [40.96, 81.92, 163.84, 327.68, 655.36]
 _MAX_SUBMITTED = 4096
+# The API's providers when no SDK is configured: a call then records nothing, and the client runs
+# its plain path (a no-op span still costs a few microseconds).
+_IDLE_TRACERS: tuple[type, ...] = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+try:
+    from opentelemetry.metrics._internal import _ProxyMeterProvider
+
+    _IDLE_METERS: tuple[type, ...] = (metrics.NoOpMeterProvider, _ProxyMeterProvider)
+except ImportError:  # pragma: no cover - a release that moved it: no shortcut for metrics
+    _IDLE_METERS = (metrics.NoOpMeterProvider,)
 
 
 class Telemetry:
@@ -45,6 +54,7 @@ class Telemetry:
     ) -> None:
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
+        self._pinned = tracer_provider is not None or meter_provider is not None
         self.tracer = trace.get_tracer("knouds", __version__, tracer_provider=tracer_provider)
         meter = metrics.get_meter("knouds", __version__, meter_provider=meter_provider)
         self.duration = meter.create_histogram(
@@ -72,8 +82,20 @@ class Telemetry:
         # sees their result names it (and counts its credits under it).
         self.submitted: dict[str, str] = {}
 
-    def watch(self, ctx: CallContext, submission: bool) -> CallWatch:
-        """Start the span of one public call (made current until `CallWatch.end`)."""
+    def live(self) -> bool:
+        """Whether a call records anything: a provider was given, or an SDK set the global ones
+        (looked up per call: the application may configure its SDK after building the client)."""
+        if self._pinned:
+            return True
+        return not isinstance(trace.get_tracer_provider(), _IDLE_TRACERS) or not isinstance(
+            metrics.get_meter_provider(), _IDLE_METERS
+        )
+
+    def watch(self, ctx: CallContext, submission: bool) -> CallWatch | None:
+        """Start the span of one public call (made current until `CallWatch.end`), or ``None``
+        when nothing would record it."""
+        if not self.live():
+            return None
         endpoint = ctx.endpoint
         target = endpoint.target
         execution_id = None
@@ -81,12 +103,16 @@ class Telemetry:
             execution_id = endpoint.path.split("/")[3]
         return CallWatch(self, endpoint.operation(submission=submission), target, execution_id)
 
-    def watch_wait(self, execution_id: str) -> CallWatch:
+    def watch_wait(self, execution_id: str) -> CallWatch | None:
         """Start the span of ``executions.wait`` (its polls report their attempts to it)."""
+        if not self.live():
+            return None
         return CallWatch(self, "wait", self.submitted.pop(execution_id, None), execution_id)
 
-    def watch_batch(self, operation: str, target: str, size: int) -> BatchWatch:
+    def watch_batch(self, operation: str, target: str, size: int) -> BatchWatch | None:
         """Start the span of a batch (``run_many``), the parent of its runs."""
+        if not self.live():
+            return None
         return BatchWatch(self, operation, target, size)
 
 

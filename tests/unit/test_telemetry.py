@@ -403,7 +403,10 @@ def test_a_bad_telemetry_switch_is_refused() -> None:
         knouds.Client("k", telemetry="yes")  # type: ignore[arg-type]
 
 
-def test_without_an_sdk_the_global_providers_record_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_without_an_sdk_calls_take_the_plain_path() -> None:
+    # No test sets the global providers: they are the API's proxies, which record nothing.
     assert not trace.get_tracer_provider().get_tracer("x").start_span("y").is_recording()
+    client = knouds.Client("k", base_url="https://knouds.test")
+    assert client._telemetry is not None
+    assert not client._telemetry.live()
+    client.close()

@@ -198,9 +198,9 @@ class AsyncRuns:
         items = list(inputs_list)
         telemetry = self._client._telemetry
         args = (options, concurrency, return_exceptions, progress, journal, submit)
-        if telemetry is None:
+        watch = None if telemetry is None else telemetry.watch_batch("run_many", name, len(items))
+        if watch is None:
             return await self._batch(name, items, *args, resend_unknown, poll_interval, max_credits)
-        watch = telemetry.watch_batch("run_many", name, len(items))
         try:
             results = await self._batch(
                 name, items, *args, resend_unknown, poll_interval, max_credits

@@ -194,9 +194,9 @@ class Runs:
         items = list(inputs_list)
         telemetry = self._client._telemetry
         args = (options, concurrency, return_exceptions, progress, journal, submit)
-        if telemetry is None:
+        watch = None if telemetry is None else telemetry.watch_batch("run_many", name, len(items))
+        if watch is None:
             return self._batch(name, items, *args, resend_unknown, poll_interval, max_credits)
-        watch = telemetry.watch_batch("run_many", name, len(items))
         try:
             results = self._batch(name, items, *args, resend_unknown, poll_interval, max_credits)
         except BaseException as error:
