@@ -12,10 +12,16 @@ The names, and the modules that define them, are listed once in ``knouds/_public
 from __future__ import annotations
 
 import importlib
+import os as _os
 from typing import TYPE_CHECKING
 
 from ._public import PUBLIC as _PUBLIC
 from ._version import __version__
+
+if _os.environ.get("KNOUDS_LOG"):  # like OPENAI_LOG: the knouds logger to stderr
+    from ._logs import configure_from_environment
+
+    configure_from_environment()
 
 if TYPE_CHECKING:
     from . import webhooks

@@ -10,6 +10,7 @@ import httpx
 
 from .._base.checks import check_client_settings
 from .._base.client import _BaseClient, _closed_error, _Pool
+from .._base.observe import build_telemetry
 from .._base.offload import off_loop
 from .._base.workflows import SchemaCache
 from .._core.attempt import CallContext, Endpoint, Parse, Send, parse_identity
@@ -30,7 +31,11 @@ from .resources.models import AsyncModels
 from .resources.workflows import AsyncWorkflows
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
     from .._stores.journal import JournalSpec
+    from .._telemetry import CallWatch
 
 __all__ = ["AsyncClient"]
 
@@ -80,6 +85,15 @@ class AsyncClient(_BaseClient):
             before sending (default off; each call can say otherwise). The schema is read once
             per workflow and client (copies made by `with_options` share it); a mistake raises
             `InvalidInputsError` and nothing is sent. See ``workflows.run``.
+        telemetry: report OpenTelemetry traces and metrics of every call. ``None`` (the
+            default): when the OpenTelemetry API is installed (``pip install "knouds[otel]"``)
+            and ``KNOUDS_TELEMETRY`` is not ``off``; ``True``: always (raises
+            `ConfigurationError` without the API); ``False``: never (nothing is imported). See
+            the Observability page.
+        tracer_provider: the OpenTelemetry ``TracerProvider`` spans go to (default: the global
+            one; without an SDK it records nothing).
+        meter_provider: the OpenTelemetry ``MeterProvider`` metrics go to (default: the global
+            one).
 
     Example:
         >>> client = knouds.AsyncClient()  # doctest: +SKIP
@@ -110,6 +124,9 @@ class AsyncClient(_BaseClient):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         budget: float | Budget | None = None,
         check_inputs: bool = False,
+        telemetry: bool | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         check_client_settings(
             http_client,
@@ -147,6 +164,7 @@ class AsyncClient(_BaseClient):
         self._open_journal(journal, now=False)
         self._check_inputs = check_inputs
         self._schemas = SchemaCache((self._namespace(),))
+        self._telemetry = build_telemetry(telemetry, tracer_provider, meter_provider)
         self.models = AsyncModels(self)
         self.workflows = AsyncWorkflows(self)
         self.executions = AsyncExecutions(self)
@@ -164,9 +182,10 @@ class AsyncClient(_BaseClient):
         check_inputs: bool | None = None,
     ) -> AsyncClient:
         """A copy with some settings changed, sharing this client's connection pool, its credit
-        budget and usage report, and (for the same key) its rate-limit state and the workflow
-        schemas ``check_inputs`` read. Closing the copy leaves the pool open; closing this
-        client closes it. A copy keeps working after this client is garbage-collected.
+        budget and usage report, its telemetry (the same providers), and (for the same key) its
+        rate-limit state and the workflow schemas ``check_inputs`` read. Closing the copy leaves
+        the pool open; closing this client closes it. A copy keeps working after this client is
+        garbage-collected.
 
         Args:
             api_key, base_url, timeout, max_retries, retry, pace, default_headers: as for the
@@ -178,10 +197,17 @@ class AsyncClient(_BaseClient):
             api_key, base_url, timeout, max_retries, retry, pace, default_headers
         )
         checks = self._check_inputs if check_inputs is None else check_inputs
-        copy = AsyncClient(http_client=self._http, sleep=self._sleep, check_inputs=checks, **kwargs)
+        copy = AsyncClient(
+            http_client=self._http,
+            sleep=self._sleep,
+            check_inputs=checks,
+            telemetry=False,
+            **kwargs,
+        )
         copy._pool, copy._builds_pool = self._pool.take(), False
         copy._adopt_state(self)
         copy._schemas = self._schemas.for_copy(copy._schemas.owner)
+        copy._telemetry = self._telemetry  # the same providers and instruments
         return copy
 
     async def whoami(
@@ -211,12 +237,31 @@ class AsyncClient(_BaseClient):
         """A call with nothing to claim, hold or record (reads, CRUD, whoami)."""
         return await self._perform(Call(ctx, parse))
 
-    async def _perform(self, call: Call[T]) -> T:
-        """Run one call through the pipeline (``knouds/_core/pipeline.py``)."""
+    async def _perform(self, call: Call[T], watch: CallWatch | None = None) -> T:
+        """Run one call through the pipeline (``knouds/_core/pipeline.py``), in its own span
+        when telemetry is on (or reporting to ``watch``, the span of the call it is part of)."""
         if self.is_closed:
             raise _closed_error()
         self._pool.bind_loop()  # unasync: remove
-        return await drive(call_flow(call), exchange=self._exchange, sleep=self._sleep)
+        telemetry = self._telemetry
+        if watch is not None:
+            return await drive(
+                call_flow(call), exchange=self._exchange, sleep=self._sleep, observer=watch
+            )
+        if telemetry is not None:
+            submission = call.spending is not None and call.spending.submission
+            watch = telemetry.watch(call.ctx, submission)
+        if watch is None:
+            return await drive(call_flow(call), exchange=self._exchange, sleep=self._sleep)
+        try:
+            value = await drive(
+                call_flow(call), exchange=self._exchange, sleep=self._sleep, observer=watch
+            )
+        except BaseException as error:
+            watch.end(error=error)
+            raise
+        watch.end(value)
+        return value
 
     async def _exchange(self, send: Send) -> object:
         """Send and read the body within the command's limits; the response or what was raised."""

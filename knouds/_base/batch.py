@@ -15,6 +15,7 @@ so abandoning them would save nothing), then the first error is raised.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Protocol, TypeAlias
@@ -183,7 +184,11 @@ def run_workers(batch: _Batch, work: Callable[[], None]) -> None:
 
     try:
         with ThreadPoolExecutor(batch.workers, thread_name_prefix="knouds-batch") as pool:
-            futures = [pool.submit(work) for _ in range(batch.workers)]
+            # Each worker runs in a copy of the caller's context: its runs' spans nest under the
+            # caller's (the batch's) span, as asyncio tasks' do.
+            futures = [
+                pool.submit(contextvars.copy_context().run, work) for _ in range(batch.workers)
+            ]
             try:
                 for future in futures:
                     future.result()

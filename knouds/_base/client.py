@@ -37,6 +37,7 @@ from ..models._ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from .._stores.journal import Journal, JournalSpec
+    from .._telemetry import CallWatch, Telemetry
 
 __all__ = ["StoreOptions"]
 
@@ -167,6 +168,11 @@ class _BaseClient:
     _pacing: Pacing
     _spend: SpendTracker
 
+    def _watch_wait(self, execution_id: str) -> CallWatch | None:
+        """The span of ``executions.wait`` when telemetry is on (its polls report to it)."""
+        telemetry = self._telemetry
+        return None if telemetry is None else telemetry.watch_wait(execution_id)
+
     def _configure(
         self,
         api_key: str | None,
@@ -193,6 +199,7 @@ class _BaseClient:
                 f"{max_response_bytes!r}."
             )
         self._max_response_bytes = max_response_bytes
+        self._telemetry: Telemetry | None = None  # set by the shell (build_telemetry)
         self._closed = False
         self._settings = resolve_settings(api_key, base_url, timeout, default_headers)
         _build_run_result_validator()

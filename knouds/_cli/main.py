@@ -44,12 +44,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .._version import __version__
 from .batch import CheckedValue, add_batch_command, seconds
+from .errors import EXIT_CODES, ExitCode, _report, exit_code_for
 from .inputs import UsageError, read_text
-from .journal import add_journal_command, redact_urls
+from .journal import add_journal_command
 from .output import Elapsed, credits, print_result, rate_limit_dict, save_media
 from .types import add_types_command, lookalike_hint
 
@@ -62,54 +63,6 @@ __all__ = ["EXIT_CODES", "ExitCode", "UsageError", "exit_code_for", "main", "par
 API_KEY_ENV = "KNOUDS_API_KEY"
 DEMO_MODEL = "gpt-image-2"
 DEMO_PROMPT = "a red fox reading a newspaper in a sunlit cafe, watercolor"
-
-
-class ExitCode(NamedTuple):
-    """One exit status of the command line.
-
-    Attributes:
-        code: the process exit status.
-        meaning: what went wrong.
-        advice: what to do about it (printed when the error itself does not say).
-    """
-
-    code: int
-    meaning: str
-    advice: str
-
-
-_ADVICE_AUTH = "Check the key given by --api-key or KNOUDS_API_KEY."
-EXIT_CODES: dict[str, ExitCode] = {
-    # Keys are error class names, matched along the raised error's class hierarchy.
-    "other": ExitCode(1, "any other error", "See the message above."),
-    "usage": ExitCode(2, "bad command-line usage", "Run `knouds --help`."),
-    # The SDK's configuration errors already say what to set.
-    "ConfigurationError": ExitCode(3, "configuration", ""),
-    "AuthenticationError": ExitCode(4, "authentication failed", _ADVICE_AUTH),
-    "PermissionDeniedError": ExitCode(4, "permission denied", "Use a key allowed to do this."),
-    "PaymentRequiredError": ExitCode(5, "payment required", "Top up credits or upgrade."),
-    "NotFoundError": ExitCode(6, "not found", "Check the name, slug or execution id."),
-    "RateLimitError": ExitCode(7, "rate limited", "Wait for the window to reset, then retry."),
-    "BadRequestError": ExitCode(8, "bad request or inputs", "Check the inputs (-i key=value)."),
-    "InternalServerError": ExitCode(9, "server error or execution failed", "Check, then retry."),
-    "APIResponseValidationError": ExitCode(9, "malformed response", "Try again later."),
-    "APIConnectionError": ExitCode(10, "connection failed or timed out", "Check the network."),
-    "ExecutionCancelledError": ExitCode(11, "execution cancelled", "Submit the run again."),
-    "ExecutionTimeoutError": ExitCode(12, "wait timed out", "Resume with `knouds wait ID`."),
-    # The error says how to resolve it.
-    "UnknownOutcomeError": ExitCode(13, "outcome unknown (a journaled run may have run)", ""),
-    "BudgetExceededError": ExitCode(14, "credit budget reached", "Raise the credit limit."),
-}
-
-
-def exit_code_for(error: BaseException) -> ExitCode:
-    """The exit status for an error: the entry of its nearest class in `EXIT_CODES`."""
-    if isinstance(error, UsageError):
-        return EXIT_CODES["usage"]
-    for cls in type(error).__mro__:
-        if cls.__name__ in EXIT_CODES:
-            return EXIT_CODES[cls.__name__]
-    return EXIT_CODES["other"]
 
 
 def _epilog() -> str:
@@ -336,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"knouds {__version__}")
     parser.add_argument("--api-key", help="API key (default: $KNOUDS_API_KEY)")
     parser.add_argument("--base-url", help="API base URL (default: $KNOUDS_BASE_URL)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log to stderr: -v retries and waits, -vv every request (like KNOUDS_LOG)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Handler, help_text: str, parent: Any = commands) -> Any:
@@ -393,39 +353,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# SDK hints that name Python arguments or methods, in the command line's words. Keyed by the
-# class that defines the hint, so a subclass with a hint of its own keeps it.
-_CLI_HINTS = {
-    "AuthenticationError": _ADVICE_AUTH,
-    "AsyncNotSupportedError": "Use `knouds run` instead of `knouds submit` for this model.",
-}
-
-
-def _cli_hint(error: BaseException) -> str | None:
-    for cls in type(error).__mro__:
-        if "hint" in vars(cls):
-            return _CLI_HINTS.get(cls.__name__)
-    return None
-
-
-def _report(error: BaseException, err: TextIO, secret: str | None = None) -> int:
-    from knouds._exceptions import describe, sentences
-
-    entry = exit_code_for(error)
-    execution_id = getattr(error, "execution_id", None)
-    resume = f"Resume with: knouds wait {execution_id}" if isinstance(execution_id, str) else ""
-    advice = _cli_hint(error)
-    if advice is None and not (resume or getattr(error, "hint", "")) and entry.code not in (1, 2):
-        advice = entry.advice or None
-    message = sentences(describe(error, advice), resume) or type(error).__name__
-    message = redact_urls(" ".join(message.split()))
-    if secret and secret.strip():
-        # Errors from the SDK never hold the key; anything else raised on the way might.
-        message = message.replace(secret.strip(), "***")
-    err.write(f"knouds: error: {message}\n")
-    return entry.code
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``knouds`` command.
 
@@ -446,6 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.emulator_options = extra
     except SystemExit as exit_:  # --help, or a usage error argparse already reported
         return exit_.code if isinstance(exit_.code, int) else EXIT_CODES["usage"].code
+    if args.verbose:
+        from .._logs import configure_logging
+
+        configure_logging("info" if args.verbose == 1 else "debug", sys.stderr)
     handler: Handler = args.handler
     try:
         return handler(args, sys.stdout, sys.stderr)

@@ -12,20 +12,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pydantic
 
 from .._exceptions import (
     APIResponseValidationError,
-    ExecutionCancelledError,
-    ExecutionFailedError,
     KnoudsError,
     RateLimitError,
 )
 from .._types import Clock
 from ..models._ratelimit import RateLimit
+from .dispatch import Dispatch, Verdict
 from .exchange import BodyTooLarge, SendProgress
 from .pacing import Pacing, StoreCall
 from .requests import Endpoint, check_execution_id, check_slug, encode_inputs, encode_workflow
@@ -40,7 +39,7 @@ from .responses import (
     raise_for_response,
     workflow_echo,
 )
-from .retry import RetryPolicy, build_retrying, decide
+from .retry import RetryPolicy, build_retrying, classify, decide
 from .settings import DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = [
@@ -59,6 +58,7 @@ __all__ = [
     "check_slug",
     "encode_inputs",
     "encode_workflow",
+    "log_facts",
     "map_transport_error",
     "parse_execution",
     "parse_identity",
@@ -83,9 +83,20 @@ _MAX_RECHECK = 0.5
 
 @dataclass(slots=True)
 class Sleep:
-    """Command: wait this many seconds, then resume the flow."""
+    """Command: wait this many seconds, then resume the flow.
+
+    Attributes:
+        seconds: how long to wait.
+        reason: why, for the telemetry and the logs: ``"pacing"`` (the rate-limit window is
+            spent), ``"retry"`` (before the next attempt) or ``"in_flight"`` (a journaled run of
+            the same key is running elsewhere).
+        cause: for a retry, what the failed attempt met (`classify`: ``"rate_limited"``,
+            ``"not_sent"``, ``"unknown_outcome"``, ``"server_error"``).
+    """
 
     seconds: float
+    reason: str = "pacing"
+    cause: str | None = None
 
 
 @dataclass(slots=True)
@@ -100,76 +111,17 @@ class Send:
             up with ``httpx.ReadTimeout``.
         max_bytes: the most body bytes (after decompression) to read; past it the shell stops
             reading and resumes the flow with `BodyTooLarge`.
+        attempt: which request of the call this is (1 for the first, 2 for the first retry).
     """
 
     request: httpx.Request
     limit: float | None = None
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    attempt: int = 1
     progress: SendProgress = field(default_factory=SendProgress, compare=False)
 
 
 Command = Sleep | Send | StoreCall
-
-
-Verdict = Literal["rejected", "failed", "unknown"]
-"""What a run that ended in an error says about whether it ran (see `Dispatch.verdict`)."""
-
-
-@dataclass
-class Dispatch:
-    """Whether a call's request may have been processed: the one truth the journal (``rejected``
-    or ``unknown``), the budget (release or charge), the usage (confirmed or not) and the retry
-    loop all read, whatever ended the call.
-
-    Attributes:
-        processed: an attempt ended in a way that leaves open whether the server ran it (an
-            answer it could have charged for, or an error after the request started to leave).
-            An answer refusing the request (any 4xx but 408) proves that attempt did not run.
-        in_hand: the `Send` of the attempt under way, while the shell has it (``None`` before
-            the first `Send` and between attempts).
-    """
-
-    processed: bool = False
-    in_hand: Send | None = None
-    # What interrupted the bookkeeping of a run that succeeded (raised once it is recorded).
-    interrupted: BaseException | None = None
-
-    @property
-    def nothing_processed(self) -> bool:
-        """Whether provably nothing ran: no attempt could have been processed, and the one in
-        hand (if any) had not started writing its request by the shell's account."""
-        if self.processed:
-            return False
-        if self.in_hand is None:
-            return True
-        return self.in_hand.progress.nothing_sent
-
-    def attempted(self, outcome: object, request: httpx.Request) -> None:
-        """Account for an attempt that ended with ``outcome`` (a response, or what the
-        exchange raised)."""
-        self.in_hand = None
-        if isinstance(outcome, httpx.Response):
-            status = outcome.status_code
-            if 400 <= status < 500 and status != 408:
-                return  # refused: that attempt did not run
-            self.processed = True
-        elif isinstance(outcome, BodyTooLarge) or (
-            isinstance(outcome, Exception) and map_transport_error(outcome, request).sent
-        ):
-            self.processed = True
-
-    def verdict(self, error: BaseException) -> Verdict:
-        """The judgement of a run that ended in ``error``.
-
-        ``rejected``: provably not processed; sending it again is safe and nothing was charged.
-        ``failed``: it ran and ended in failure (the provider failed, or the execution was
-        cancelled). ``unknown``: it may have run.
-        """
-        if isinstance(error, (ExecutionFailedError, ExecutionCancelledError)):
-            return "failed"
-        if self.nothing_processed:
-            return "rejected"
-        return "unknown"
 
 
 @dataclass
@@ -230,7 +182,9 @@ class CallContext:
         if self.deadline_at is not None:
             left = max(self.deadline_at - self.clock(), 0.001)
             limit = left if limit is None else min(limit, left)
-        return Send(self.build_request(), limit, self.max_response_bytes)
+        dispatch = self.dispatch
+        dispatch.sends += 1
+        return Send(self.build_request(), limit, self.max_response_bytes, dispatch.sends)
 
     def pacing_error(self, wait: float, waited: float = 0.0) -> RateLimitError | None:
         """The error to raise instead of waiting ``wait`` more seconds for the window, if any.
@@ -291,6 +245,27 @@ def new_request(
     return request
 
 
+def log_facts(
+    endpoint: Endpoint,
+    *,
+    attempt: int | None = None,
+    status: int | None = None,
+    wait: float | None = None,
+) -> dict[str, object]:
+    """The ``extra`` fields of a log record about a call, for structured logging: its operation
+    and model (or workflow), and the attempt, status and wait it is about. Never the key, the
+    inputs or the outputs."""
+    return {
+        "knouds_operation": endpoint.operation(),
+        "knouds_model": endpoint.target,
+        "knouds_method": endpoint.method,
+        "knouds_path": endpoint.path,
+        "knouds_attempt": attempt,
+        "knouds_status": status,
+        "knouds_wait": wait,
+    }
+
+
 def _cap(value: float | None, limit: float) -> float:
     return limit if value is None else min(value, limit)
 
@@ -309,8 +284,13 @@ def attempt_flow(
             error = ctx.pacing_error(wait, waited)
             if error is not None:
                 raise error
-            if waited == 0.0:
-                logger.debug("Pacing: %s window used up, waiting %.2f s", ctx.endpoint.bucket, wait)
+            if waited == 0.0 and logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "Pacing: %s window used up, waiting %.2f s",
+                    ctx.endpoint.bucket,
+                    wait,
+                    extra=log_facts(ctx.endpoint, wait=wait),
+                )
             # A short answer means "the reset is unknown until a response in flight tells":
             # ask again at growing intervals rather than spinning on short sleeps.
             wait = max(wait, min(last_wait * 2, _MAX_RECHECK))
@@ -319,7 +299,7 @@ def attempt_flow(
                 raise error
             waited += wait
             last_wait = wait
-            yield Sleep(wait)
+            yield Sleep(wait, "pacing")
         send = ctx.send()
         request = send.request
         dispatch = ctx.dispatch
@@ -336,7 +316,15 @@ def attempt_flow(
             assert isinstance(outcome, Exception)
             raise map_transport_error(outcome, request) from outcome
         now = ctx.clock()
-        logger.debug("%s %s -> %d", request.method, request.url.path, outcome.status_code)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d (attempt %d)",
+                request.method,
+                request.url.path,
+                outcome.status_code,
+                send.attempt,
+                extra=log_facts(ctx.endpoint, attempt=send.attempt, status=outcome.status_code),
+            )
         rate_limit = RateLimit.from_headers(outcome.headers, now=now)
         paced = rate_limit.for_pacing(now) if rate_limit is not None else None
         yield from ctx.pacing.release(ticket, paced)
@@ -372,6 +360,7 @@ def attempts(ctx: CallContext, parse: Parse[T]) -> Generator[Command, object, T]
         if policy.max_retries <= 0 or not decide(error, policy, idempotent=ctx.endpoint.idempotent):
             raise
         pending: KnoudsError | None = error
+        last: KnoudsError = error  # what the attempt before a retry met
     waits: list[float] = []
     retrying = build_retrying(
         ctx.policy,
@@ -384,10 +373,14 @@ def attempts(ctx: CallContext, parse: Parse[T]) -> Generator[Command, object, T]
     )
     for attempt in retrying:
         if waits:
-            yield Sleep(waits.pop())
+            yield Sleep(waits.pop(), "retry", classify(last))
         with attempt:
             if pending is not None:
                 failed, pending = pending, None
                 raise failed
-            return (yield from attempt_flow(ctx, parse))
+            try:
+                return (yield from attempt_flow(ctx, parse))
+            except KnoudsError as failure:
+                last = failure
+                raise
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

@@ -332,7 +332,7 @@ def _journaled(
                 if left <= 0:
                     raise still_in_flight(run.key, entry, run.deadline)
                 pause = min(delay, left)
-            yield Sleep(pause)
+            yield Sleep(pause, "in_flight")
             delay = min(delay * 2, _MAX_RECHECK)
             continue
         if not run.resend_unknown:

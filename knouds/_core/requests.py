@@ -187,6 +187,12 @@ def short(value: object, limit: int = 60) -> str:
 
 # -- endpoints -------------------------------------------------------------------------------------
 
+_DEFINITION_OPERATIONS = {
+    "GET": "get_workflow",
+    "PUT": "update_workflow",
+    "DELETE": "delete_workflow",
+}
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -202,6 +208,35 @@ class Endpoint:
     # What a success carries besides the usual JSON object: "array" (a listing) or "any" (an
     # undocumented answer, possibly empty, as for PUT and DELETE).
     success_body: str = "object"
+
+    @property
+    def target(self) -> str | None:
+        """The model name or workflow slug the route is about (``None`` for the others)."""
+        parts = self.path.split("/")  # "", "api", "models", name, ...
+        if len(parts) > 3 and parts[2] in ("models", "workflows"):
+            return parts[3]
+        return None
+
+    def operation(self, *, submission: bool = False) -> str:
+        """What the telemetry and the logs call a call of this route: ``generate_content`` (a
+        model run), ``run_workflow``, ``submit`` (``?async=true``), ``schema``,
+        ``public_schema``, ``list_workflows``, ``create_workflow``, ``get_workflow``,
+        ``update_workflow``, ``delete_workflow``, ``get_execution``, ``cancel_execution`` or
+        ``whoami``."""
+        bucket = self.bucket
+        if bucket in ("models", "workflows"):
+            if submission:
+                return "submit"
+            return "generate_content" if bucket == "models" else "run_workflow"
+        if bucket.startswith("workflows.") and bucket != "workflows.definitions":
+            return bucket[len("workflows.") :].replace("-", "_")
+        if bucket == "workflows.definitions":
+            if self.target is None:
+                return "list_workflows" if self.method == "GET" else "create_workflow"
+            return _DEFINITION_OPERATIONS.get(self.method, "get_workflow")
+        if bucket == "executions":
+            return "cancel_execution" if self.method == "POST" else "get_execution"
+        return bucket
 
     @classmethod
     def model_run(cls, name: str) -> Endpoint:

@@ -117,6 +117,12 @@ class RetryPolicy:
         return replace(self, max_retries=max_retries)
 
 
+def _target(path: str) -> str | None:
+    """The model name or workflow slug in a run's path (``/api/models/{name}/run``)."""
+    parts = path.split("/")
+    return parts[3] if len(parts) > 3 and parts[2] in ("models", "workflows") else None
+
+
 def classify(error: BaseException) -> FailureKind:
     """Sort a failed attempt by what a retry would risk."""
     if isinstance(error, RateLimitError):
@@ -219,6 +225,7 @@ def build_retrying(
             method=method,
             path=path,
         )
+        status = error.status_code if isinstance(error, APIStatusError) else None
         logger.info(
             "Retrying %s %s in %.2f s (attempt %d of %d failed: %s)",
             method,
@@ -227,6 +234,15 @@ def build_retrying(
             event.attempt,
             policy.max_retries + 1,
             _describe(error),
+            extra={
+                "knouds_method": method,
+                "knouds_path": path,
+                "knouds_model": _target(path),
+                "knouds_attempt": event.attempt,
+                "knouds_status": status,
+                "knouds_wait": event.wait,
+                "knouds_retry_reason": event.reason,
+            },
         )
         if policy.on_retry is not None:
             policy.on_retry(event)

@@ -12,6 +12,7 @@ import httpx
 
 from .._base.checks import check_client_settings
 from .._base.client import _BaseClient, _closed_error, _Pool
+from .._base.observe import build_telemetry
 from .._base.offload import run_here
 from .._base.workflows import SchemaCache
 from .._core.attempt import CallContext, Endpoint, Parse, Send, parse_identity
@@ -32,7 +33,11 @@ from .resources.models import Models
 from .resources.workflows import Workflows
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
     from .._stores.journal import JournalSpec
+    from .._telemetry import CallWatch
 
 __all__ = ["Client"]
 
@@ -82,6 +87,15 @@ class Client(_BaseClient):
             before sending (default off; each call can say otherwise). The schema is read once
             per workflow and client (copies made by `with_options` share it); a mistake raises
             `InvalidInputsError` and nothing is sent. See ``workflows.run``.
+        telemetry: report OpenTelemetry traces and metrics of every call. ``None`` (the
+            default): when the OpenTelemetry API is installed (``pip install "knouds[otel]"``)
+            and ``KNOUDS_TELEMETRY`` is not ``off``; ``True``: always (raises
+            `ConfigurationError` without the API); ``False``: never (nothing is imported). See
+            the Observability page.
+        tracer_provider: the OpenTelemetry ``TracerProvider`` spans go to (default: the global
+            one; without an SDK it records nothing).
+        meter_provider: the OpenTelemetry ``MeterProvider`` metrics go to (default: the global
+            one).
 
     Example:
         >>> client = knouds.Client()  # doctest: +SKIP
@@ -112,6 +126,9 @@ class Client(_BaseClient):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         budget: float | Budget | None = None,
         check_inputs: bool = False,
+        telemetry: bool | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         check_client_settings(
             http_client,
@@ -149,6 +166,7 @@ class Client(_BaseClient):
         self._open_journal(journal, now=True)
         self._check_inputs = check_inputs
         self._schemas = SchemaCache((self._namespace(),))
+        self._telemetry = build_telemetry(telemetry, tracer_provider, meter_provider)
         self.models = Models(self)
         self.workflows = Workflows(self)
         self.executions = Executions(self)
@@ -166,9 +184,10 @@ class Client(_BaseClient):
         check_inputs: bool | None = None,
     ) -> Client:
         """A copy with some settings changed, sharing this client's connection pool, its credit
-        budget and usage report, and (for the same key) its rate-limit state and the workflow
-        schemas ``check_inputs`` read. Closing the copy leaves the pool open; closing this
-        client closes it. A copy keeps working after this client is garbage-collected.
+        budget and usage report, its telemetry (the same providers), and (for the same key) its
+        rate-limit state and the workflow schemas ``check_inputs`` read. Closing the copy leaves
+        the pool open; closing this client closes it. A copy keeps working after this client is
+        garbage-collected.
 
         Args:
             api_key, base_url, timeout, max_retries, retry, pace, default_headers: as for the
@@ -180,10 +199,17 @@ class Client(_BaseClient):
             api_key, base_url, timeout, max_retries, retry, pace, default_headers
         )
         checks = self._check_inputs if check_inputs is None else check_inputs
-        copy = Client(http_client=self._http, sleep=self._sleep, check_inputs=checks, **kwargs)
+        copy = Client(
+            http_client=self._http,
+            sleep=self._sleep,
+            check_inputs=checks,
+            telemetry=False,
+            **kwargs,
+        )
         copy._pool, copy._builds_pool = self._pool.take(), False
         copy._adopt_state(self)
         copy._schemas = self._schemas.for_copy(copy._schemas.owner)
+        copy._telemetry = self._telemetry  # the same providers and instruments
         return copy
 
     def whoami(
@@ -213,11 +239,30 @@ class Client(_BaseClient):
         """A call with nothing to claim, hold or record (reads, CRUD, whoami)."""
         return self._perform(Call(ctx, parse))
 
-    def _perform(self, call: Call[T]) -> T:
-        """Run one call through the pipeline (``knouds/_core/pipeline.py``)."""
+    def _perform(self, call: Call[T], watch: CallWatch | None = None) -> T:
+        """Run one call through the pipeline (``knouds/_core/pipeline.py``), in its own span
+        when telemetry is on (or reporting to ``watch``, the span of the call it is part of)."""
         if self.is_closed:
             raise _closed_error()
-        return drive(call_flow(call), exchange=self._exchange, sleep=self._sleep)
+        telemetry = self._telemetry
+        if watch is not None:
+            return drive(
+                call_flow(call), exchange=self._exchange, sleep=self._sleep, observer=watch
+            )
+        if telemetry is not None:
+            submission = call.spending is not None and call.spending.submission
+            watch = telemetry.watch(call.ctx, submission)
+        if watch is None:
+            return drive(call_flow(call), exchange=self._exchange, sleep=self._sleep)
+        try:
+            value = drive(
+                call_flow(call), exchange=self._exchange, sleep=self._sleep, observer=watch
+            )
+        except BaseException as error:
+            watch.end(error=error)
+            raise
+        watch.end(value)
+        return value
 
     def _exchange(self, send: Send) -> object:
         """Send and read the body within the command's limits; the response or what was raised."""

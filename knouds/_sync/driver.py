@@ -6,17 +6,22 @@ The driver decides nothing: it sends, sleeps, asks the stores, and throws whatev
 into the flow at the command it interrupted (the flow records, releases and settles, then lets
 it propagate). On the async client, a cancellation that arrives while a journal or budget write
 runs in its worker thread waits for the write to land, hands its value to the flow, and is
-delivered at the next command the flow may skip (`Landed`).
+delivered at the next command the flow may skip (`Landed`). With telemetry on, it tells the
+call's observer when each attempt starts and ends and when the flow waits; without it the
+observer is ``None`` and nothing else happens.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .._base.offload import Landed, perform
 from .._core.attempt import Send, Sleep, StoreCall
 from .._core.commands import Command, Follow
+
+if TYPE_CHECKING:
+    from .._base.observe import CallObserver
 
 __all__ = ["drive"]
 
@@ -28,6 +33,7 @@ def drive(
     *,
     exchange: Callable[[Send], object],
     sleep: Callable[[float], object],
+    observer: CallObserver | None = None,
 ) -> T:
     """Run ``flow`` to its end and return its value (or raise what it raises)."""
     value: object = None
@@ -47,8 +53,19 @@ def drive(
                 continue
             try:
                 if isinstance(command, Send):
-                    value = exchange(command)
+                    if observer is None:
+                        value = exchange(command)
+                    else:
+                        handle = observer.send_started(command)
+                        try:
+                            value = exchange(command)
+                        except BaseException as exc:
+                            observer.send_ended(handle, exc)
+                            raise
+                        observer.send_ended(handle, value)
                 elif isinstance(command, Sleep):
+                    if observer is not None:
+                        observer.slept(command)
                     sleep(command.seconds)
                 elif isinstance(command, StoreCall):
                     value = command.run()

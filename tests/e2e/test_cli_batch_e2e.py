@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import knouds
-from knouds._cli.main import main
+from knouds._cli.main import EXIT_CODES, main
 from knouds.testing import Emulator, Fault
 from tests.e2e.conftest import prompt_of
 
@@ -172,22 +172,23 @@ def test_max_credits_stops_a_batch_and_a_higher_limit_resumes_it(
     assert emu.run_count("gpt-image-2") == 5
 
 
-def test_the_summary_says_by_how_much_a_batch_passed_its_credit_limit(
+def test_the_summary_says_what_a_batch_spent_of_its_credit_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     inputs = write_inputs(tmp_path / "inputs.jsonl", [{"prompt": "p0"}, {"prompt": "p1"}])
     with Emulator(run_delay=0.1) as emu:
         monkeypatch.setenv("KNOUDS_API_KEY", emu.api_key)
         monkeypatch.setenv("KNOUDS_BASE_URL", emu.base_url)
-        # Nothing tells the first runs' cost: both start before either is charged (the
-        # documented overshoot of a model whose price is not known yet).
+        # Nothing tells the first run's cost: it goes alone, and the second, which would pass
+        # the limit at the price the first one taught, is not sent.
         argv = ["batch", "gpt-image-2", inputs, "--no-journal", "--max-credits", "5"]
 
-        assert main(argv) == 0
+        assert main(argv) == EXIT_CODES["BudgetExceededError"].code
 
-        assert emu.run_count() == 2
+        assert emu.run_count() == 1
     err = capsys.readouterr().err
-    assert "this run spent 8 of a limit of 5 credits (over the limit by 3)" in err
+    assert "this run spent 4 of a limit of 5 credits" in err
+    assert "over the limit" not in err
 
 
 def test_out_honours_the_umask_when_new_and_keeps_the_mode_of_an_existing_file(

@@ -36,6 +36,7 @@ TESTED = {
     "shared_budget.py",
     "celery_batch.py",
     "_local_redis.py",  # the Redis of the two examples above
+    "telemetry.py",
     "quickstart.ipynb",
 }
 
@@ -275,3 +276,22 @@ def test_examples_stop_at_once_when_the_redis_given_does_not_answer() -> None:
     assert time.monotonic() - started < 5
     assert f"No Redis answers at {dead}" in str(info.value.code)
     assert "redis-server --port 6379" in str(info.value.code)
+
+
+def test_telemetry_prints_the_spans_and_serves_the_metrics_to_prometheus(tmp_path: Path) -> None:
+    out = run_example("telemetry.py", cwd=tmp_path)
+
+    assert out.count('"name": "generate_content gpt-image-2"') == 3
+    assert '"http.request.resend_count": 1' in out  # the 429 was retried
+    assert '"name": "knouds.retry"' in out
+    assert '"name": "knouds.pacing"' in out
+    assert re.search(r"^scraped http://127\.0\.0\.1:\d+/metrics:$", out, re.MULTILINE)
+    credits = re.search(
+        r'^knouds_credits_total\{.*gen_ai_request_model="gpt-image-2".*\} (\S+)$', out, re.M
+    )
+    assert credits is not None
+    assert float(credits[1]) > 0
+    assert re.search(r"^gen_ai_client_operation_duration_seconds_count\{.*\} 3\.0$", out, re.M)
+    assert re.search(
+        r'^knouds_retries_total\{.*knouds_retry_reason="rate_limited".*\} 1\.0$', out, re.M
+    )

@@ -75,6 +75,21 @@ class ThumbnailInputs(TypedDict, total=False):
     num_images: float
 
 
+def telemetry() -> None:
+    from opentelemetry import metrics, trace
+
+    client = Client(
+        telemetry=True,
+        tracer_provider=trace.get_tracer_provider(),
+        meter_provider=metrics.get_meter_provider(),
+    )
+    assert_type(client.with_options(max_retries=1), Client)
+    AsyncClient(telemetry=False, tracer_provider=trace.get_tracer_provider())
+    Client(telemetry=None)
+    Client(telemetry="off")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    Client(tracer_provider="console")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
 def checked_and_typed_inputs() -> None:
     client = Client(check_inputs=True)
     assert_type(client.with_options(check_inputs=False), Client)

@@ -13,6 +13,7 @@ import pytest
 
 import knouds
 from knouds._cli import main as _cli
+from knouds._cli.errors import _report
 from knouds._cli.main import EXIT_CODES, exit_code_for, main, parse_inputs, parse_value
 from knouds._cli.output import credits
 
@@ -227,7 +228,7 @@ def test_knouds_emulator_takes_the_options_of_python_m_knouds_testing(
 
 def _reported(error: BaseException) -> str:
     err = io.StringIO()
-    _cli._report(error, err)
+    _report(error, err)
     line = err.getvalue()
     assert line.startswith("knouds: error: ")
     assert line.endswith("\n")

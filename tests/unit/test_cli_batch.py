@@ -281,8 +281,29 @@ def test_journal_commands_print_a_redis_url_without_its_password(
 
 
 def test_an_error_message_holding_a_url_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
-    from knouds._cli.main import _report
+    from knouds._cli.errors import _report
 
     _report(RuntimeError("cannot reach redis://admin:s3cret@cache:6379/0"), sys.stderr)
 
     assert "redis://admin:***@cache:6379/0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("charged", "said"),
+    [
+        (4.0, "this run spent 4 of a limit of 5 credits; "),
+        # A run may cost more than the price it was held at (a price that changed meanwhile).
+        (9.0, "this run spent 9 of a limit of 5 credits (over the limit by 4)"),
+    ],
+)
+def test_the_summary_says_what_a_batch_spent_of_its_limit(charged: float, said: str) -> None:
+    from knouds._cli.batch_lines import summary
+    from knouds._stores.usage import UsageRecorder
+
+    usage = UsageRecorder()
+    usage.record("model", "gpt-image-2", charged)
+    line = {"status": "completed", "from_journal": False, "cost": charged}
+    text, status = summary([line], total=1, usage=usage.snapshot(), estimate=None, limit=5.0)
+
+    assert said in text + "; "
+    assert status == 0

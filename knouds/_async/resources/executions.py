@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..._base.executions import _poll_context
-from ..._core.attempt import Endpoint, parse_execution
+from ..._core.attempt import Endpoint, Sleep, parse_execution
 from ..._core.checks import check_call
 from ..._core.pipeline import Call
 from ..._core.polling import ExecutionRef, Poll, execution_id_of
@@ -19,6 +19,7 @@ from ..._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ...models import Execution, RunResult
 
 if TYPE_CHECKING:
+    from ..._telemetry import CallWatch
     from ..client import AsyncClient
 
 
@@ -136,10 +137,32 @@ class AsyncExecutions:
             now=client._clock(),
             secret=client._settings.api_key,
         )
+        watch = client._watch_wait(poll.execution_id)
+        if watch is None:
+            return await self._poll(poll, extra_headers, retry, None)
+        try:
+            result = await self._poll(poll, extra_headers, retry, watch)
+        except BaseException as error:
+            watch.end(error=error)
+            raise
+        watch.end(result)
+        return result
+
+    async def _poll(
+        self,
+        poll: Poll,
+        extra_headers: Mapping[str, str] | None,
+        retry: RetryPolicy | None,
+        watch: CallWatch | None,
+    ) -> RunResult:
+        """Poll until the execution ends (each poll reports to ``watch``, the wait's span)."""
+        client = self._client
         while True:
             ctx = _poll_context(client, poll, extra_headers, retry)
             try:
-                execution = await client._perform(Call(ctx, parse_execution, observe=client._spend))
+                execution = await client._perform(
+                    Call(ctx, parse_execution, observe=client._spend), watch
+                )
             except KnoudsError as error:
                 # A closed client stays closed: polling again cannot help.
                 pause = None if client.is_closed else poll.after_error(error, client._clock())
@@ -150,4 +173,6 @@ class AsyncExecutions:
                 if result is not None:
                     return result
                 pause = poll.next_sleep(client._clock())
+            if watch is not None:
+                watch.slept(Sleep(pause, "poll"))
             await client._sleep(pause)

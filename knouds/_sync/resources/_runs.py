@@ -196,10 +196,40 @@ class Runs:
         max_credits: float | None,
     ) -> BatchResults:
         """``run_many``: the batch, within its spend control, recorded in its journal (or the
-        client's) when there is one."""
+        client's) when there is one; in a span of its own, the parent of its runs, when
+        telemetry is on."""
         check_name(self._kind, name)
+        items = list(inputs_list)
+        telemetry = self._client._telemetry
+        args = (options, concurrency, return_exceptions, progress, journal, submit)
+        watch = None if telemetry is None else telemetry.watch_batch("run_many", name, len(items))
+        if watch is None:
+            return self._batch(name, items, *args, resend_unknown, poll_interval, max_credits)
+        try:
+            results = self._batch(name, items, *args, resend_unknown, poll_interval, max_credits)
+        except BaseException as error:
+            watch.end(error=error)
+            raise
+        watch.end(results)
+        return results
+
+    def _batch(
+        self,
+        name: str,
+        items: list[Inputs],
+        options: RunOptions,
+        concurrency: int,
+        return_exceptions: bool,
+        progress: BatchProgress,
+        journal: JournalSpec | None,
+        submit: bool,
+        resend_unknown: bool,
+        poll_interval: float,
+        max_credits: float | None,
+    ) -> BatchResults:
+        """The body of `_run_many`."""
         client = self._client
-        items = self._screen(name, list(inputs_list), options, return_exceptions)
+        items = self._screen(name, items, options, return_exceptions)
         runs = sum(not isinstance(item, RefusedInputs) for item in items)
         batch = self._plan(name, runs, max_credits, progress, options)
         blocking = client._needs_journal(journal)
