@@ -190,8 +190,13 @@ class Client(_BaseClient):
         garbage-collected.
 
         Args:
-            api_key, base_url, timeout, max_retries, retry, pace, default_headers: as for the
-                constructor; ``None`` (or not given) keeps this client's.
+            api_key: another API key (``None``: this client's).
+            base_url: another base URL (``None``: this client's).
+            timeout: another per-attempt timeout (not given: this client's).
+            max_retries: another ``max_retries`` for the retry policy (not given: this client's).
+            retry: another `RetryPolicy` (``None``: this client's).
+            pace: turn pacing on or off (``None``: as this client).
+            default_headers: headers added to this client's (``None``: none added).
             check_inputs: check workflow inputs against their schema (``None``: as this client).
         """
         check_copy_settings(max_retries, retry, default_headers)
