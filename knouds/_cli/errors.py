@@ -87,6 +87,8 @@ def _report(error: BaseException, err: TextIO, secret: str | None = None) -> int
     message = redact_urls(" ".join(message.split()))
     if secret and secret.strip():
         # Errors from the SDK never hold the key; anything else raised on the way might.
-        message = message.replace(secret.strip(), "***")
+        from .._core.redaction import mask
+
+        message = mask(message, secret.strip())
     err.write(f"knouds: error: {message}\n")
     return entry.code

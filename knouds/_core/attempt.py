@@ -27,6 +27,7 @@ from ..models._ratelimit import RateLimit
 from .dispatch import Dispatch, Verdict
 from .exchange import BodyTooLarge, SendProgress
 from .pacing import Pacing, StoreCall
+from .redaction import mask
 from .requests import Endpoint, check_execution_id, check_slug, encode_inputs, encode_workflow
 from .responses import (
     map_transport_error,
@@ -314,7 +315,10 @@ def attempt_flow(
             ) from None
         if not isinstance(outcome, httpx.Response):
             assert isinstance(outcome, Exception)
-            raise map_transport_error(outcome, request) from outcome
+            mapped = map_transport_error(outcome, request, ctx.api_key)
+            if mask(str(outcome), ctx.api_key) != str(outcome):
+                raise mapped from None  # the transport's own text holds the key: not shown
+            raise mapped from outcome
         now = ctx.clock()
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(

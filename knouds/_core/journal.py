@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +29,7 @@ from .._exceptions import (
     UnknownOutcomeError,
 )
 from .._public import publish
+from .redaction import mask
 
 if TYPE_CHECKING:
     from ..models import RunResult
@@ -67,11 +67,15 @@ def _canonical(target: str, inputs: Mapping[str, Any], server: str) -> bytes:
     payload = {"server": server, "target": target, "inputs": inputs}
     try:
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         # Inputs that cannot be sent still get a key (a batch keys every input first); their run
         # is refused with InvalidInputsError before anything is recorded.
-        text = repr(payload)
-    return text.encode()
+        try:
+            text = repr(payload)
+        except (ValueError, RecursionError):  # an integer past the digit limit, say
+            text = f"unencodable inputs of {target} on {server}"
+    # A lone surrogate (which json.loads can produce) is kept as it is, not refused here.
+    return text.encode("utf-8", "surrogatepass")
 
 
 def inputs_digest(target: str, inputs: Mapping[str, Any], server: str = "") -> str:
@@ -181,7 +185,6 @@ def describe_error(error: KnoudsError, secret: str | None = None) -> dict[str, A
     """What the journal keeps of an error: no response objects, and ``secret`` (the API key)
     replaced by ``***`` wherever the server's body or the message echoed it, whole or its secret
     part alone (what follows a ``knouds_<kind>_`` prefix)."""
-    forms = _secret_forms(secret)
     body = getattr(error, "body", None)
     message = error.message
     try:
@@ -189,7 +192,7 @@ def describe_error(error: KnoudsError, secret: str | None = None) -> dict[str, A
     except (TypeError, ValueError, RecursionError):
         body = None
     else:
-        masked = _mask(text, forms)
+        masked = mask(text, secret)
         if masked != text:
             try:
                 body = json.loads(masked)
@@ -197,32 +200,11 @@ def describe_error(error: KnoudsError, secret: str | None = None) -> dict[str, A
                 body = None
     return {
         "type": type(error).__name__,
-        "message": _mask(message, forms),
+        "message": mask(message, secret),
         "status_code": getattr(error, "status_code", None),
         "code": getattr(error, "code", None),
         "body": body,
     }
-
-
-# The secret part of a key, masked on its own too: a server may echo it without the prefix.
-_KEY_PREFIX = re.compile(r"knouds_[A-Za-z0-9]+_")
-_SHORTEST_SECRET_PART = 8  # a shorter part would mask ordinary words
-
-
-def _secret_forms(secret: str | None) -> list[str]:
-    if not secret:
-        return []
-    forms = [secret]
-    prefix = _KEY_PREFIX.match(secret)
-    if prefix is not None and len(secret) - prefix.end() >= _SHORTEST_SECRET_PART:
-        forms.append(secret[prefix.end() :])
-    return forms
-
-
-def _mask(text: str, forms: list[str]) -> str:
-    for form in forms:  # the whole key first, then what would be left of it
-        text = text.replace(form, "***")
-    return text
 
 
 def rebuild_error(data: Mapping[str, Any]) -> KnoudsError:

@@ -20,6 +20,7 @@ from .._exceptions import (
 )
 from ..models import Execution, Identity, RunResult, Workflow, WorkflowSchema, WorkflowSummary
 from ..models._ratelimit import RateLimit, parse_retry_after
+from .redaction import mask, mask_json
 from .requests import Endpoint, short
 
 if TYPE_CHECKING:
@@ -74,21 +75,13 @@ def _describe_body(response: httpx.Response, secret: str | None = None) -> str:
 
 
 def _redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret and secret in text else text
+    return mask(text, secret)
 
 
 def redact(value: T, secret: str | None) -> T:
-    """``value`` with every occurrence of ``secret`` replaced by ``***``, in a string or in the
-    strings (keys included) of JSON-like nested dicts and lists. Anything else is returned as is."""
-    if not secret:
-        return value
-    if isinstance(value, str):
-        return _redact(value, secret)  # type: ignore[return-value]
-    if isinstance(value, dict):
-        return {redact(k, secret): redact(v, secret) for k, v in value.items()}  # type: ignore[return-value]
-    if isinstance(value, list):
-        return [redact(item, secret) for item in value]  # type: ignore[return-value]
-    return value
+    """``value`` with every form of ``secret`` (the API key, or its secret part alone) replaced
+    by ``***``, in a string or in the strings of JSON-like nested dicts and lists."""
+    return mask_json(value, secret)
 
 
 def raise_for_response(
@@ -194,10 +187,13 @@ def _server_wait(
     return None
 
 
-def map_transport_error(error: Exception, request: httpx.Request) -> APIConnectionError:
+def map_transport_error(
+    error: Exception, request: httpx.Request, secret: str | None = None
+) -> APIConnectionError:
     """An httpx transport failure as a knouds error, noting whether the request may have been
-    sent."""
+    sent. Its text is the transport's: ``secret`` (the API key) is masked in it."""
     where = f"{request.method} {request.url.path}"
+    text = mask(str(error), secret)
     if isinstance(error, (httpx.ConnectTimeout, httpx.PoolTimeout)):
         return APITimeoutError(
             f"Timed out connecting to Knouds for {where}; nothing was sent",
@@ -213,12 +209,12 @@ def map_transport_error(error: Exception, request: httpx.Request) -> APIConnecti
     if isinstance(error, (httpx.ConnectError, httpx.UnsupportedProtocol)):
         return APIConnectionError(
             f"Could not connect to Knouds at {request.url.scheme}://{request.url.netloc.decode()} "
-            f"for {where}: {str(error) or type(error).__name__}",
+            f"for {where}: {text or type(error).__name__}",
             request=request,
             sent=False,
         )
     return APIConnectionError(
-        f"The connection broke during {where} ({type(error).__name__}: {error}); the request may "
+        f"The connection broke during {where} ({type(error).__name__}: {text}); the request may "
         "have been processed",
         request=request,
     )

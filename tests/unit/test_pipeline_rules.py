@@ -194,3 +194,25 @@ async def test_a_locked_journal_holds_a_call_no_longer_than_its_deadline(
 
     assert took < 5  # the journal's own wait is 30 s; the call's deadline bounds it
     assert seen == []  # nothing sent: the claim could not be made
+
+
+async def test_inputs_json_cannot_carry_are_refused_in_their_slot_of_a_journaled_batch(
+    make_client: Any, tmp_path: Path
+) -> None:
+    handler, seen = _counting()
+    client = make_client(handler)
+    inputs: list[dict[str, object]] = [
+        {"prompt": "fine"},
+        {"prompt": 10**5000},  # past the integer digit limit of repr and json
+        {"prompt": "\ud800"},  # a lone surrogate
+    ]
+
+    outcomes = await resolve(
+        client.models.run_many(MODEL, inputs, journal=str(tmp_path / "batch.sqlite"))
+    )
+
+    assert isinstance(outcomes[0], knouds.RunResult)
+    for outcome in outcomes[1:]:
+        assert isinstance(outcome, knouds.InvalidInputsError)
+        assert outcome.status_code is None
+    assert len(seen) == 1
