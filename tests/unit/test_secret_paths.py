@@ -39,7 +39,7 @@ def _shown(error: BaseException) -> str:
     ],
 )
 async def test_a_transport_error_echoing_the_key_shows_none_of_it(
-    make_client: Any, echo: str, failure: type[httpx.HTTPError]
+    make_client: Any, echo: str, failure: type[httpx.RequestError]
 ) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise failure(f"proxy refused header x-api-key: {echo}", request=request)
