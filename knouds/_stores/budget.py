@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._core.checks import bad_setting, check_callable, check_credits, check_seconds
 from .._exceptions import BudgetExceededError, BudgetStoreError
@@ -50,6 +50,7 @@ class CostPending(Exception):
 
 
 logger = logging.getLogger("knouds")
+_MAX_SUBMISSIONS = 10_000  # submissions remembered until their end is seen
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,9 @@ class Budget:
         # Hold ids: unique across processes sharing a store, cheap to make for every run.
         self._hold_prefix = uuid.uuid4().hex[:16] + "-"
         self._hold_ids = itertools.count()
+        # Submissions counted under this budget, by execution id: the client ledger holding each.
+        self._submissions: dict[str, Any] = {}
+        self._submissions_lock = threading.Lock()
         self._settle_ids = itertools.count()
         # Settlements the store could not take yet (it was away), oldest first: counted here
         # meanwhile and written before the next operation. A lock of their own: the store's
@@ -333,6 +337,19 @@ class Budget:
     def _next_settle_id(self, hold_id: str) -> str:
         # Unique across processes like hold ids: a pending marker's hold id is shared by all.
         return f"{self._hold_prefix}{os.getpid()}-{next(self._settle_ids)}:{hold_id}"
+
+    def _submitted(self, execution_id: str, ledger: object) -> None:
+        """Note which client's ledger holds the ticket of a submission counted under this
+        budget, so another client sharing the budget that sees its end can have it counted."""
+        with self._submissions_lock:
+            self._submissions[execution_id] = ledger
+            if len(self._submissions) > _MAX_SUBMISSIONS:  # never polled (webhooks)
+                del self._submissions[next(iter(self._submissions))]
+
+    def _submitter(self, execution_id: str) -> Any:
+        """The ledger that holds a submission's ticket (and forget it), or ``None``."""
+        with self._submissions_lock:
+            return self._submissions.pop(execution_id, None)
 
     def _settle(self, hold: Hold, charge: float) -> None:
         unsent = _Unsent(hold.key, hold.hold_id, charge, self._next_settle_id(hold.hold_id))

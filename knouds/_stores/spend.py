@@ -189,6 +189,8 @@ class SpendTracker:
                 self._pending[value.id] = ticket
                 if len(self._pending) > _MAX_PENDING:  # submitted, never polled (webhooks)
                     del self._pending[next(iter(self._pending))]
+            for hold in ticket.holds:  # another client on the same budget may see its end
+                hold.budget._submitted(value.id, self)
             return
         cost = value.cost if isinstance(value, RunResult) else None
         # The usage and the learned price first (in memory, they cannot fail): an interrupt
@@ -233,7 +235,14 @@ class SpendTracker:
         with self._lock:
             ticket = self._pending.pop(execution.id, None)
         if ticket is None:
+            # Submitted through another client sharing this client's budget: that client holds
+            # the submission's ticket, and counts it.
+            owner = self.budget._submitter(execution.id) if self.budget is not None else None
+            if owner is not None and owner is not self:
+                owner.observe(execution)
             return
+        for hold in ticket.holds:
+            hold.budget._submitter(execution.id)  # seen: forget who submitted it
         if execution.cost is not None and charged(execution.cost) is None:
             # Not a credit amount: the expected cost stays counted, as unconfirmed.
             if ticket.pending:

@@ -149,3 +149,68 @@ def test_a_redis_budget_shared_by_clients_that_know_no_cost_is_never_passed(
     # one run's cost (before: 144 under 40 with 4 x 8 workers).
     assert server.runs * PRICE <= 40 + PRICE
     assert clients[0].budget.spent == server.runs * PRICE
+
+
+class Executions:
+    """Submissions answered with an execution id; polls answer it completed, charged ``PRICE``."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.runs += 1
+            return httpx.Response(202, json={"executionId": f"ex-{self.runs}", "status": "pending"})
+        execution_id = request.url.path.rsplit("/", 1)[1]
+        body = {
+            "id": execution_id,
+            "status": "completed",
+            "result": {"images": ["https://cdn.test/a.png"]},
+            "cost": PRICE * 3,
+        }
+        return httpx.Response(200, json=body)
+
+
+async def test_a_submission_waited_on_through_another_client_of_its_budget_is_counted(
+    client_kind: str,
+) -> None:
+    budget = knouds.Budget(100)
+    handler = Executions()
+
+    def client() -> Any:
+        common = {"api_key": API_KEY, "base_url": BASE_URL, "budget": budget, "pace": False}
+        if client_kind == "sync":
+            return knouds.Client(
+                http_client=httpx.Client(transport=httpx.MockTransport(handler)), **common
+            )
+        return knouds.AsyncClient(
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)), **common
+        )
+
+    async def call(value: Any) -> Any:
+        return await value if isinstance(client_one, knouds.AsyncClient) else value
+
+    client_one, client_two = client(), client()
+    execution = await call(client_one.models.submit(MODEL, {"prompt": "x"}))
+    await call(client_two.executions.wait(execution, poll_interval=0.01))
+
+    assert budget.spent == PRICE * 3  # before: 0, the submitting client never saw its end
+    assert budget.held == 0
+    # The cost is known now: the next submission is not refused as still pending.
+    await call(client_one.models.submit(MODEL, {"prompt": "y"}))
+    assert handler.runs == 2
+
+
+async def test_a_batch_limit_that_refuses_a_run_gives_back_its_hold_under_the_budget(
+    client_kind: str,
+) -> None:
+    server = Server()
+    budget = knouds.Budget(100, prices={MODEL: PRICE})
+    client = _client(client_kind, server, budget=budget)
+
+    outcomes = await _batch(client, 3, max_credits=PRICE - 1)
+
+    assert all(isinstance(o, knouds.BudgetExceededError) for o in outcomes)
+    assert all(o.scope == "batch" for o in outcomes)
+    assert server.runs == 0
+    assert (budget.spent, budget.held, budget.remaining) == (0, 0, 100)
