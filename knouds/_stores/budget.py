@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .._core.checks import bad_setting, check_callable, check_credits, check_seconds
 from .._exceptions import BudgetExceededError, BudgetStoreError
 from .._public import publish
-from .budget_store import _EPSILON, BudgetStore, MemoryBudgetStore, Totals, _allows
+from .budget_store import BudgetStore, MemoryBudgetStore, Totals, _allows, refusal
 
 if TYPE_CHECKING:
     from .._types import Clock
@@ -331,7 +331,7 @@ class Budget:
                 scope=scope,
             )
         if not granted:
-            raise _refusal(self, totals, amount, scope=scope, what=what)
+            raise refusal(self.credits, totals, amount, scope=scope, what=what)
         return Hold(self, key, hold_id, amount)
 
     def _next_settle_id(self, hold_id: str) -> str:
@@ -402,27 +402,6 @@ class Budget:
     def __repr__(self) -> str:
         period = "" if self.period is None else f", period={self.period:g}s"
         return f"Budget({self.credits:g}{period}, name={self.name!r})"
-
-
-def _refusal(
-    budget: Budget, totals: Totals, amount: float, *, scope: str, what: str
-) -> BudgetExceededError:
-    label = "max_credits of this batch" if scope == "batch" else "credit budget"
-    left = max(budget.credits - totals.spent - totals.held, 0.0)
-    if totals.spent + totals.held >= budget.credits - _EPSILON:
-        reason = "is spent"
-    else:
-        reason = f"has {left:g} credits left and {what} is expected to cost {amount:g}"
-    in_flight = f" ({totals.held:g} held by runs in flight)" if totals.held else ""
-    return BudgetExceededError(
-        f"Not starting {what}: the {label} of {budget.credits:g} {reason}; "
-        f"{totals.spent:g} counted so far{in_flight}. Nothing was sent.",
-        limit=budget.credits,
-        spent=totals.spent,
-        held=totals.held,
-        requested=amount,
-        scope=scope,
-    )
 
 
 publish(globals())

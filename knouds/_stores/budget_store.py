@@ -10,7 +10,9 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["BudgetStore", "MemoryBudgetStore", "Totals"]
+from .._exceptions import BudgetExceededError
+
+__all__ = ["BudgetStore", "MemoryBudgetStore", "Totals", "refusal"]
 
 _EPSILON = 1e-9  # credits are decimal amounts; the stores count whole micro-credits
 _MICRO = 1_000_000
@@ -141,3 +143,25 @@ def _allows(totals: Totals, amount: float, limit: float) -> bool:
     """A run may start while the budget is not spent and its expected cost still fits."""
     committed = totals.spent + totals.held
     return committed < limit - _EPSILON and committed + amount <= limit + _EPSILON
+
+
+def refusal(
+    credits: float, totals: Totals, amount: float, *, scope: str, what: str
+) -> BudgetExceededError:
+    """The error refusing a run of ``amount`` credits under a limit of ``credits``."""
+    label = "max_credits of this batch" if scope == "batch" else "credit budget"
+    left = max(credits - totals.spent - totals.held, 0.0)
+    if totals.spent + totals.held >= credits - _EPSILON:
+        reason = "is spent"
+    else:
+        reason = f"has {left:g} credits left and {what} is expected to cost {amount:g}"
+    in_flight = f" ({totals.held:g} held by runs in flight)" if totals.held else ""
+    return BudgetExceededError(
+        f"Not starting {what}: the {label} of {credits:g} {reason}; "
+        f"{totals.spent:g} counted so far{in_flight}. Nothing was sent.",
+        limit=credits,
+        spent=totals.spent,
+        held=totals.held,
+        requested=amount,
+        scope=scope,
+    )

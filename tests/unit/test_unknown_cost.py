@@ -178,7 +178,12 @@ async def test_a_submission_waited_on_through_another_client_of_its_budget_is_co
     handler = Executions()
 
     def client() -> Any:
-        common = {"api_key": API_KEY, "base_url": BASE_URL, "budget": budget, "pace": False}
+        common: dict[str, Any] = {
+            "api_key": API_KEY,
+            "base_url": BASE_URL,
+            "budget": budget,
+            "pace": False,
+        }
         if client_kind == "sync":
             return knouds.Client(
                 http_client=httpx.Client(transport=httpx.MockTransport(handler)), **common
