@@ -21,7 +21,7 @@ from .._core.settings import DEFAULT_LIMITS, DEFAULT_MAX_RESPONSE_BYTES, NO_PLAI
 from .._public import publish
 from .._stores.budget import Budget
 from .._stores.pacing import SharedPacing
-from .._transports.deadline import BodyReader, _async_deadline
+from .._transports.deadline import BodyReader, _async_deadline, raised_by_the_sdk
 from .._transports.pool import build_async_http_client
 from .._types import NOT_GIVEN, AsyncSleep, Clock, NotGiven, RedisClient, TimeoutTypes
 from ..models import Identity
@@ -286,6 +286,8 @@ class AsyncClient(_BaseClient):
         except Exception as exc:  # every other failure becomes a knouds error in the core
             if self.is_closed:
                 return _closed_error()
+            if raised_by_the_sdk(exc):
+                raise  # a bug of the SDK's own, never reported as "may have been processed"
             return exc
 
     async def aclose(self) -> None:

@@ -23,7 +23,7 @@ from .._core.settings import DEFAULT_LIMITS, DEFAULT_MAX_RESPONSE_BYTES, NO_PLAI
 from .._public import publish
 from .._stores.budget import Budget
 from .._stores.pacing import SharedPacing
-from .._transports.deadline import BodyReader, _deadline
+from .._transports.deadline import BodyReader, _deadline, raised_by_the_sdk
 from .._transports.pool import build_http_client
 from .._types import NOT_GIVEN, Clock, NotGiven, RedisClient, SleepFn, TimeoutTypes
 from ..models import Identity
@@ -287,6 +287,8 @@ class Client(_BaseClient):
         except Exception as exc:  # every other failure becomes a knouds error in the core
             if self.is_closed:
                 return _closed_error()
+            if raised_by_the_sdk(exc):
+                raise  # a bug of the SDK's own, never reported as "may have been processed"
             return exc
 
     def close(self) -> None:

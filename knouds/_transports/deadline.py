@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import os
 import ssl
 import sys
 import time
@@ -40,6 +41,7 @@ __all__ = [
     "BodyReader",
     "DeadlineBackend",
     "install_deadlines",
+    "raised_by_the_sdk",
     "reports_progress",
     "time_is_up",
     "timed_out",
@@ -293,3 +295,20 @@ async def _async_deadline(send: Send, http: httpx.AsyncClient) -> AsyncIterator[
         raise await timed_out(progress, send.request) from None
     finally:
         send.request.extensions.pop("trace", None)
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PROGRAMMING_ERRORS = (AttributeError, NameError, TypeError, ValueError, KeyError, IndexError)
+
+
+def raised_by_the_sdk(error: BaseException) -> bool:
+    """Whether ``error`` is a programming error raised by the SDK's own code (its innermost frame
+    is in the knouds package): a bug to surface as it is, not a connection that broke."""
+    if not isinstance(error, _PROGRAMMING_ERRORS):
+        return False
+    tb = error.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_PACKAGE + os.sep)

@@ -41,6 +41,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from .surgery import planning_tested
+
 _httpx_logger = logging.getLogger("httpx")
 
 __all__ = [
@@ -62,7 +64,13 @@ _SWEEP_INTERVAL = 1.0
 # their own pool untouched.
 _KNOWN_HTTPCORE = httpcore.__version__.split(".")[:2] == ["1", "0"]
 # What the planning step relies on in httpcore's pool and its connections and requests.
-_POOL_ATTRIBUTES = ("_requests", "_connections", "_max_connections", "_max_keepalive_connections")
+_POOL_ATTRIBUTES = (
+    "_requests",
+    "_connections",
+    "_max_connections",
+    "_max_keepalive_connections",
+    "_ssl_context",
+)
 
 
 class _LinearPlanning:
@@ -208,6 +216,8 @@ def use_lean_pool(transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> 
         return False
     if not all(hasattr(pool, name) for name in _POOL_ATTRIBUTES):
         return False  # pragma: no cover - an httpcore whose pool works differently
+    if not planning_tested(type(pool)):
+        return False
     if getattr(pool, "_http2", True):
         return False  # the planning step above treats an idle connection as single-use
     pool.__class__ = lean  # the subclass adds no state: the same object, a cheaper method
