@@ -112,14 +112,18 @@ class AsyncRuns:
             self._refused(name, options, error)
             raise
 
+    async def _journal(self, key: str | None) -> Journal | None:
+        """The client's journal, if it has one (opened off the event loop on first use)."""
+        client = self._client
+        if key is None and not client._needs_journal(None):
+            return None
+        return await off_loop(True, client._journal_for, key)
+
     async def _run(
         self, name: str, inputs: Inputs, options: RunOptions, key: str | None
     ) -> RunResult:
         """``run``: one run, recorded in the client's journal when it has one."""
-        client = self._client
-        journal = None
-        if key is not None or client._needs_journal(None):
-            journal = await off_loop(True, client._journal_for, key)
+        journal = await self._journal(key)
         result: RunResult = await self._start(
             name, inputs, options, submit=False, journal=journal, key=key
         )
@@ -129,10 +133,7 @@ class AsyncRuns:
         self, name: str, inputs: Inputs, options: RunOptions, key: str | None
     ) -> Execution:
         """``submit``: one submission, recorded in the client's journal when it has one."""
-        client = self._client
-        journal = None
-        if key is not None or client._needs_journal(None):
-            journal = await off_loop(True, client._journal_for, key)
+        journal = await self._journal(key)
         execution: Execution = await self._start(
             name, inputs, options, submit=True, journal=journal, key=key, want_execution=True
         )

@@ -114,12 +114,16 @@ class Runs:
             self._refused(name, options, error)
             raise
 
+    def _journal(self, key: str | None) -> Journal | None:
+        """The client's journal, if it has one (opened off the event loop on first use)."""
+        client = self._client
+        if key is None and not client._needs_journal(None):
+            return None
+        return run_here(True, client._journal_for, key)
+
     def _run(self, name: str, inputs: Inputs, options: RunOptions, key: str | None) -> RunResult:
         """``run``: one run, recorded in the client's journal when it has one."""
-        client = self._client
-        journal = None
-        if key is not None or client._needs_journal(None):
-            journal = run_here(True, client._journal_for, key)
+        journal = self._journal(key)
         result: RunResult = self._start(
             name, inputs, options, submit=False, journal=journal, key=key
         )
@@ -127,10 +131,7 @@ class Runs:
 
     def _submit(self, name: str, inputs: Inputs, options: RunOptions, key: str | None) -> Execution:
         """``submit``: one submission, recorded in the client's journal when it has one."""
-        client = self._client
-        journal = None
-        if key is not None or client._needs_journal(None):
-            journal = run_here(True, client._journal_for, key)
+        journal = self._journal(key)
         execution: Execution = self._start(
             name, inputs, options, submit=True, journal=journal, key=key, want_execution=True
         )
