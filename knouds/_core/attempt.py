@@ -331,7 +331,16 @@ def attempt_flow(
             )
         rate_limit = RateLimit.from_headers(outcome.headers, now=now)
         paced = rate_limit.for_pacing(now) if rate_limit is not None else None
-        yield from ctx.pacing.release(ticket, paced)
+        try:
+            yield from ctx.pacing.release(ticket, paced)
+        except GeneratorExit:
+            raise
+        except BaseException as interrupt:
+            # The answer is in hand: an interrupt while the slot is handed back must not cost
+            # the caller its result. The slot is given back without I/O; the interrupt is raised
+            # once the run is settled and recorded.
+            ctx.pacing.abandon(ticket)
+            ctx.dispatch.interrupted = ctx.dispatch.interrupted or interrupt
         ticket = None
         body = raise_for_response(outcome, ctx.endpoint, rate_limit, now=now, api_key=ctx.api_key)
         try:

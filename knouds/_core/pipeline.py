@@ -31,8 +31,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from .._exceptions import (
     BudgetExceededError,
@@ -43,7 +43,7 @@ from .._exceptions import (
     KnoudsError,
 )
 from ..models import Execution, RunResult
-from .attempt import CallContext, Dispatch, Parse, Sleep, Verdict, attempts
+from .attempt import Dispatch, Sleep, Verdict, attempts
 from .commands import (
     COST_PENDING,
     Claim,
@@ -54,7 +54,6 @@ from .commands import (
     Observe,
     Record,
     Settle,
-    SpendLedger,
     Unclaim,
 )
 from .journal import (
@@ -65,7 +64,7 @@ from .journal import (
     still_in_flight,
     unknown_outcome,
 )
-from .spend import RunRef
+from .plan import Call, Journaling, Spending
 
 __all__ = [
     "Call",
@@ -78,53 +77,6 @@ T = TypeVar("T")
 logger = logging.getLogger("knouds")
 _FIRST_RECHECK = 0.05
 _MAX_RECHECK = 1.0
-
-
-# -- the plan of one call ----------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Spending:
-    """A run's place in the spend ledger: which model or workflow, and which batch."""
-
-    ledger: SpendLedger
-    ref: RunRef
-    batch: Any = None
-    submission: bool = False
-    limited: bool = True  # under a budget or a batch's max_credits: the run holds its cost
-
-
-@dataclass(slots=True)
-class Journaling:
-    """How a journaled run is recorded and followed.
-
-    ``wait(id, timeout=...)`` waits for an execution's result and ``get(id)`` reads its state
-    (both public calls of the same client). ``deadline`` bounds the whole call, waits for a run
-    in flight elsewhere included.
-    """
-
-    journal: JournalBackend
-    key: str
-    target: str
-    inputs_hash: str
-    wait: Callable[..., Any]
-    get: Callable[[str], Any]
-    want_execution: bool = False
-    then_wait: bool = False  # a batch's submission: wait for its result after recording it
-    resend_unknown: bool = False
-    secret: str | None = field(default=None, repr=False)  # kept out of stored errors
-    deadline: float | None = None
-
-
-@dataclass(slots=True)
-class Call(Generic[T]):
-    """One public call: its request context, how its answer is read, and what it involves."""
-
-    ctx: CallContext
-    parse: Parse[T]
-    spending: Spending | None = None
-    journaling: Journaling | None = None
-    observe: SpendLedger | None = None  # count the cost of the execution it returns, if ended
 
 
 def _failure(error: BaseException, judged: Verdict, secret: str | None) -> dict[str, Any]:
@@ -227,6 +179,8 @@ def _charged(call: Call[T]) -> Generator[Command, object, T]:
         value: T = yield from attempts(ctx, call.parse)
         if call.observe is not None and isinstance(value, Execution) and value.done:
             yield Observe(call.observe, value)
+        if ctx.dispatch.interrupted is not None:
+            raise ctx.dispatch.interrupted
         return value
     dispatch = ctx.dispatch
     if spending.limited:
@@ -254,9 +208,9 @@ def _charged(call: Call[T]) -> Generator[Command, object, T]:
     except GeneratorExit:
         raise
     except BaseException as interrupt:
-        if call.journaling is None:
-            raise
-        dispatch.interrupted = interrupt
+        dispatch.interrupted = dispatch.interrupted or interrupt
+    if dispatch.interrupted is not None and call.journaling is None:
+        raise dispatch.interrupted  # settled; a journaled run records its result first
     return value
 
 
@@ -290,10 +244,14 @@ def _journaled(
             journal.mark_done(token)
             raise
         except BaseException as error:
-            # The claim may have been written before the interrupt (a sync write cut by Ctrl-C,
-            # a store client that timed out after applying it): hand it back.
-            if not isinstance(error, KnoudsError):
-                message = interrupted_error(error, sent=False)
+            # The claim may have been written before the failure (a sync write cut by Ctrl-C,
+            # a store client that timed out after applying it): hand it back. The hand-back is
+            # a compare-and-set on this claim's fresh token: harmless when nothing was written.
+            if not isinstance(error, IdempotencyConflictError):  # (that one is someone else's)
+                if isinstance(error, KnoudsError):
+                    message = describe_error(error, run.secret)
+                else:
+                    message = interrupted_error(error, sent=False)
                 interrupt = yield from _landing(Unclaim(journal, run.key, token, message))
                 journal.mark_done(token)
                 if interrupt is not None:

@@ -162,7 +162,8 @@ class SpendTracker:
                         amount, now, scope=scope, what=ref.label, pending=gate, wait=True
                     )
                     holds.append(hold)
-        except (BudgetExceededError, CostPending) as refused:
+        except BaseException as refused:
+            # Refused, waiting for a cost, or interrupted between two holds: none is kept.
             for hold in holds:
                 hold.budget._settle(hold, 0.0)
             if isinstance(refused, CostPending):

@@ -47,6 +47,10 @@ def drive(
                 if deferred is not None:
                     raise deferred from None
                 return stop.value  # type: ignore[no-any-return]
+            except BaseException as ended:
+                if deferred is not None:  # the caller was cancelled: that comes first
+                    raise deferred from ended
+                raise
             value = error = None
             if deferred is not None and not getattr(command, "must_land", False):
                 error, deferred = deferred, None

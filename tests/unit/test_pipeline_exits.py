@@ -5,14 +5,15 @@ journal, the budget and the usage tell the same story about whether the run was 
 
 Each case plants the exit right after the step's real work (the claim, the hold, the settling
 and the record are written, then interrupted: the dangerous moment) or in place of it (the
-pacing wait, the send). Both clients, a real SQLite journal.
+pacing wait, the send, the shared store's round trip handing the slot back after the answer).
+Both clients, a real SQLite journal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,13 @@ import httpx
 import pytest
 
 import knouds
+from knouds._core.pacing import StoreCall
 from knouds._stores.budget import MemoryBudgetStore
 from tests.conftest import API_KEY, BASE_URL, FakeTime, rate_headers, resolve
 
 MODEL = "gpt-image-2"
 PRICE = 5.0
-STEPS = ["claim", "hold", "pace", "send", "settle", "record"]
+STEPS = ["claim", "hold", "pace", "send", "release", "settle", "record"]
 EXITS: dict[str, Callable[[], BaseException]] = {
     "error": lambda: RuntimeError("planted failure"),
     "assertion": lambda: AssertionError("route not mocked"),
@@ -41,6 +43,7 @@ ENDS = {
     "hold": "rejected",
     "pace": "rejected",
     "send": "unknown",
+    "release": "completed",
     "settle": "completed",
     "record": "completed",
 }
@@ -76,6 +79,45 @@ class Plant:
             time.sleep(0.05)
         else:
             self.task.cancel()
+
+
+class PlantRunner:
+    """A store's script runner whose round trip is where the run is stopped."""
+
+    def __init__(self, plant: Plant) -> None:
+        self.plant = plant
+
+    def run(self, script: str, keys: Sequence[str], args: Sequence[object]) -> object:
+        self.plant.fire()
+        return None
+
+    async def arun(self, script: str, keys: Sequence[str], args: Sequence[object]) -> object:
+        self.plant.fire()
+        await asyncio.sleep(0)  # where a cancellation lands
+        return None
+
+
+class PlantedPacing:
+    """The client's pacing, with a round trip to a (planted) shared store when a slot is handed
+    back after the answer, as a Redis store makes."""
+
+    def __init__(self, inner: Any, plant: Plant) -> None:
+        self.inner = inner
+        self.pacer = inner.pacer
+        self.runner = PlantRunner(plant)
+
+    def acquire(self, bucket: str, *, pace: bool) -> Any:
+        return self.inner.acquire(bucket, pace=pace)
+
+    def release(self, ticket: Any, rate_limit: Any) -> Generator[StoreCall, object, None]:
+        yield StoreCall(self.runner, "release", (), ())
+        yield from self.inner.release(ticket, rate_limit)
+
+    def abandon(self, ticket: Any) -> None:
+        self.inner.abandon(ticket)
+
+    def snapshot(self) -> Any:
+        return self.inner.snapshot()
 
 
 class ThreadedStore(MemoryBudgetStore):
@@ -150,6 +192,8 @@ def _client(
 
 def _plant(client: Any, budget: knouds.Budget, plant: Plant) -> None:
     journal = client.journal
+    if plant.step == "release":
+        client._pacing = PlantedPacing(client._pacing, plant)
     if plant.step in ("claim", "record"):
         _after(journal, plant.step, plant, in_thread=True)
     elif plant.step == "hold":

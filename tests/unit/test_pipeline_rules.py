@@ -216,3 +216,80 @@ async def test_inputs_json_cannot_carry_are_refused_in_their_slot_of_a_journaled
         assert isinstance(outcome, knouds.InvalidInputsError)
         assert outcome.status_code is None
     assert len(seen) == 1
+
+
+async def test_a_claim_written_before_its_store_failed_is_handed_back(
+    make_client: Any, tmp_path: Path
+) -> None:
+    handler, seen = _counting()
+    client = make_client(handler, journal=str(tmp_path / "runs.sqlite"))
+    journal = client.journal
+    real_claim = journal._claim
+    failures = {"left": 1}
+
+    def claim(*args: Any) -> Any:
+        answer = real_claim(*args)  # written: then the store's answer is lost
+        if failures["left"]:
+            failures["left"] -= 1
+            raise TimeoutError("the store timed out after applying the claim")
+        return answer
+
+    journal._claim = claim
+    with pytest.raises(knouds.JournalError):
+        await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key="k"))
+
+    assert journal.get("k").state == "rejected"  # handed back: nothing was sent
+    result = await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key="k"))
+    assert isinstance(result, knouds.RunResult)
+    assert len(seen) == 1
+
+
+def test_an_interrupt_between_two_holds_keeps_neither() -> None:
+    from knouds._core.spend import RunRef
+    from knouds._stores.spend import BatchSpend, SpendTracker
+
+    budget = knouds.Budget(100, prices={MODEL: 4})
+    ledger = SpendTracker(budget)
+    batch = BatchSpend(1, 10, None)
+    assert batch.budget is not None
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    batch.budget._store.hold = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        ledger.begin(RunRef("model", MODEL), batch, time.time())
+
+    assert budget.held == 0  # the client's hold, taken first, was given back
+
+
+@pytest.mark.parametrize("client_kind", ["async"])  # only the async driver defers a cancellation
+async def test_a_cancellation_that_lands_with_a_refusal_still_cancels_the_task(
+    make_client: Any,
+) -> None:
+    from knouds._stores.budget import MemoryBudgetStore
+
+    class ThreadedStore(MemoryBudgetStore):
+        blocking = True  # reached from a worker thread, as Redis is
+
+    handler, seen = _counting()
+    budget = knouds.Budget(1, prices={MODEL: 4})  # every run is refused
+    store = ThreadedStore()
+    budget._store = store
+    client = make_client(handler, budget=budget)
+    loop = asyncio.get_running_loop()
+    task: asyncio.Task[Any] | None = None
+    real_hold = store.hold
+
+    def hold(*args: Any, **kwargs: Any) -> Any:
+        assert task is not None
+        loop.call_soon_threadsafe(task.cancel)  # cancelled while the hold is under way
+        time.sleep(0.05)
+        return real_hold(*args, **kwargs)
+
+    store.hold = hold  # type: ignore[method-assign]
+    task = asyncio.ensure_future(client.models.run(MODEL, {"prompt": "x"}))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+    assert seen == []
