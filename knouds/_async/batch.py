@@ -22,7 +22,7 @@ async def _awork(batch: _Batch, run: Callable[[Inputs], Awaitable[RunResult]]) -
         try:
             outcome: BatchOutcome = await run(inputs)
         except Exception as error:
-            outcome = _as_outcome(error)
+            outcome = _as_outcome(error, batch.secret)
         except BaseException:
             batch.abort()
             raise
@@ -38,6 +38,7 @@ async def run_batch_async(
     progress: BatchProgress,
     description: str = "",
     status: Callable[[int], str] | None = None,
+    secret: str | None = None,
 ) -> list[BatchOutcome]:
     """Call ``run`` on each input from ``concurrency`` worker tasks.
 
@@ -50,10 +51,13 @@ async def run_batch_async(
         progress: ``True`` for a tqdm bar, or a ``callback(done, total, outcome)``.
         description: the progress bar's label.
         status: ``status(done)`` gives a note shown after the progress bar.
+        secret: the API key, masked in the message of an unexpected error put in a slot.
 
     Returns:
         One outcome per input, in input order.
     """
-    batch = _Batch(inputs_list, concurrency, return_exceptions, progress, description, status)
+    batch = _Batch(
+        inputs_list, concurrency, return_exceptions, progress, description, status, secret
+    )
     await run_workers_async(batch, lambda: _awork(batch, run))
     return batch.outcome()

@@ -64,7 +64,7 @@ async def aiter_media(
                 finally:
                     await response.aclose()
             except TRANSPORT_ERRORS as exc:
-                raise fetch.broken(exc) from exc
+                raise fetch.broken(exc) from fetch.cause(exc)
 
 
 async def asave_media(

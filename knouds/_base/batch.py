@@ -20,6 +20,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
+from .._core.redaction import mask, scrub_chain
 from .._exceptions import KnoudsError
 from .._types import Inputs
 
@@ -96,6 +97,7 @@ class _Batch:
         progress: BatchProgress,
         description: str,
         status: Callable[[int], str] | None = None,
+        secret: str | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
@@ -103,6 +105,8 @@ class _Batch:
         self.workers = max(1, min(concurrency, len(items)))
         """How many workers to start: ``concurrency``, or fewer for a smaller batch."""
         self._status = status
+        self.secret = secret
+        """The API key: masked in the message of an unexpected error put in a slot."""
         self._on_outcome: Callable[[int, Inputs, BatchOutcome], object] | None = None
         if isinstance(progress, IndexedProgress):
             self._on_outcome, progress = progress.on_outcome, progress.progress
@@ -169,12 +173,14 @@ class _Batch:
         return [slot for slot in self._slots if slot is not None]
 
 
-def _as_outcome(error: Exception) -> KnoudsError:
-    """What an input's failure puts in its slot: a knouds error, whatever was raised."""
+def _as_outcome(error: Exception, secret: str | None = None) -> KnoudsError:
+    """What an input's failure puts in its slot: a knouds error, whatever was raised (its text
+    is foreign: the key is masked in it, and it is chained only once it shows no key)."""
     if isinstance(error, KnoudsError):
         return error
-    wrapped = KnoudsError(f"This input failed with an unexpected {type(error).__name__}: {error}")
-    wrapped.__cause__ = error
+    text = mask(str(error), secret)
+    wrapped = KnoudsError(f"This input failed with an unexpected {type(error).__name__}: {text}")
+    wrapped.__cause__ = error if scrub_chain(error, secret) else None
     return wrapped
 
 

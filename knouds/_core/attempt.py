@@ -27,7 +27,7 @@ from ..models._ratelimit import RateLimit
 from .dispatch import Dispatch, Verdict
 from .exchange import BodyTooLarge, SendProgress
 from .pacing import Pacing, StoreCall
-from .redaction import mask
+from .redaction import scrub_chain
 from .requests import Endpoint, check_execution_id, check_slug, encode_inputs, encode_workflow
 from .responses import (
     map_transport_error,
@@ -316,9 +316,8 @@ def attempt_flow(
         if not isinstance(outcome, httpx.Response):
             assert isinstance(outcome, Exception)
             mapped = map_transport_error(outcome, request, ctx.api_key)
-            if mask(str(outcome), ctx.api_key) != str(outcome):
-                raise mapped from None  # the transport's own text holds the key: not shown
-            raise mapped from outcome
+            # A traceback shows the failure it came from: keep it only once it shows no key.
+            raise mapped from (outcome if scrub_chain(outcome, ctx.api_key) else None)
         now = ctx.clock()
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(

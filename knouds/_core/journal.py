@@ -72,10 +72,39 @@ def _canonical(target: str, inputs: Mapping[str, Any], server: str) -> bytes:
         # is refused with InvalidInputsError before anything is recorded.
         try:
             text = repr(payload)
-        except (ValueError, RecursionError):  # an integer past the digit limit, say
-            text = f"unencodable inputs of {target} on {server}"
+        except Exception:  # an int past the digit limit, a repr that raises...
+            try:
+                text = _outline(payload, 0)
+            except Exception:  # a mapping that cannot even be read: one key for all of them
+                text = f"{server}|{target}|<inputs that cannot be read>"
     # A lone surrogate (which json.loads can produce) is kept as it is, not refused here.
     return text.encode("utf-8", "surrogatepass")
+
+
+_MAX_OUTLINE_DEPTH = 64
+
+
+def _outline(value: object, depth: int) -> str:
+    """A stable text of ``value`` for a key when neither JSON nor ``repr`` can write it: the
+    values JSON knows written out (an integer of any size in hex), others named by their type."""
+    if depth > _MAX_OUTLINE_DEPTH:
+        return "..."
+    if isinstance(value, Mapping):
+        items = sorted(
+            f"{_outline(k, depth + 1)}:{_outline(v, depth + 1)}" for k, v in value.items()
+        )
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_outline(item, depth + 1) for item in value) + "]"
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"int:{value:#x}"  # hex has no digit limit
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        return float.hex(value)
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
 def inputs_digest(target: str, inputs: Mapping[str, Any], server: str = "") -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from .._core.checks import check_count
+from .._core.redaction import mask, scrub_chain
 from .._core.settings import USER_AGENT, to_timeout
 from .._exceptions import MediaDownloadError
 from .._types import NotGiven
@@ -113,13 +114,16 @@ class Fetch:
         self.timeout = _timeout(timeout)
         self.hops = 0
         self.received = 0
+        # The key a user's client carries (never sent to a media host): masked in what a
+        # failure shows all the same, as every error built from foreign text is.
+        self.secret: str | None = None
 
     def request(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         """The next GET to send with ``client`` (never with the API key)."""
         request = client.build_request("GET", self.url, timeout=self.timeout)
         # A user's client may carry default headers: the Knouds key must never reach a media host,
         # and credentials do not follow a redirect to another origin.
-        request.headers.pop("x-api-key", None)
+        self.secret = request.headers.pop("x-api-key", None) or self.secret
         here, start = self.url, self.origin
         if (here.scheme, here.host, here.port) != (start.scheme, start.host, start.port):
             request.headers.pop("authorization", None)
@@ -169,7 +173,13 @@ class Fetch:
         return MediaDownloadError(message, url=str(self.url), status_code=status)
 
     def broken(self, exc: Exception) -> MediaDownloadError:
-        """Translate an httpx error into a `MediaDownloadError`."""
+        """Translate an httpx error into a `MediaDownloadError` (raise it from `cause`)."""
         if isinstance(exc, httpx.TimeoutException):
             return self.error(f"Timed out fetching {_public(self.url)}. Pass a larger timeout.")
-        return self.error(f"Fetching {_public(self.url)} failed: {str(exc) or type(exc).__name__}.")
+        text = mask(str(exc), self.secret) or type(exc).__name__
+        return self.error(f"Fetching {_public(self.url)} failed: {text}.")
+
+    def cause(self, exc: Exception) -> Exception | None:
+        """What the error `broken` made is raised from: ``exc`` once a traceback of it shows no
+        key (`scrub_chain`), else nothing."""
+        return exc if scrub_chain(exc, self.secret) else None

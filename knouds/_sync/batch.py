@@ -24,7 +24,7 @@ def _work(batch: _Batch, run: Callable[[Inputs], RunResult]) -> None:
         try:
             outcome: BatchOutcome = run(inputs)
         except Exception as error:
-            outcome = _as_outcome(error)
+            outcome = _as_outcome(error, batch.secret)
         except BaseException:
             batch.abort()
             raise
@@ -40,6 +40,7 @@ def run_batch(
     progress: BatchProgress,
     description: str = "",
     status: Callable[[int], str] | None = None,
+    secret: str | None = None,
 ) -> list[BatchOutcome]:
     """Call ``run`` on each input from ``concurrency`` worker tasks.
 
@@ -52,10 +53,13 @@ def run_batch(
         progress: ``True`` for a tqdm bar, or a ``callback(done, total, outcome)``.
         description: the progress bar's label.
         status: ``status(done)`` gives a note shown after the progress bar.
+        secret: the API key, masked in the message of an unexpected error put in a slot.
 
     Returns:
         One outcome per input, in input order.
     """
-    batch = _Batch(inputs_list, concurrency, return_exceptions, progress, description, status)
+    batch = _Batch(
+        inputs_list, concurrency, return_exceptions, progress, description, status, secret
+    )
     run_workers(batch, lambda: _work(batch, run))
     return batch.outcome()

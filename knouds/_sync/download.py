@@ -64,7 +64,7 @@ def iter_media(
                 finally:
                     response.close()
             except TRANSPORT_ERRORS as exc:
-                raise fetch.broken(exc) from exc
+                raise fetch.broken(exc) from fetch.cause(exc)
 
 
 def save_media(

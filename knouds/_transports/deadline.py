@@ -188,16 +188,22 @@ def reports_progress(client: httpx.Client | httpx.AsyncClient, url: httpx.URL) -
 def install_deadlines(client: httpx.Client) -> bool:
     """Make the connection pools of an ``httpx.Client`` honour `SEND_DEADLINE`.
 
-    Only ``httpx.HTTPTransport`` pools are touched (custom transports are left alone), and the
-    backend only acts while an SDK call sets the deadline, so other uses of a client passed in
-    by the user are unaffected.
+    This is the one change the SDK makes to an ``httpx.Client`` passed in as ``http_client``
+    (documented in docs/configuration.md): the network backend of each of its httpcore pools is
+    wrapped in a `DeadlineBackend`. Only ``httpx.HTTPTransport`` pools are touched (custom
+    transports are left alone), the wrapper passes every call through unchanged unless an SDK
+    call running in the same thread set a deadline, and installing it twice is a no-op. So other
+    uses of the client, during and after the SDK's, are unaffected.
 
     Returns whether every pool took the backend (httpx keeps its pools private; should that
     change, the body and the other bounds still hold, only a server dripping headers is then
     bounded by the read timeout alone).
     """
-    transports = [client._transport, *client._mounts.values()]
-    installed = True
+    mounts = getattr(client, "_mounts", None)
+    transports = [getattr(client, "_transport", None)]
+    installed = isinstance(mounts, dict) and transports[0] is not None
+    if isinstance(mounts, dict):
+        transports.extend(mounts.values())
     for transport in transports:
         if transport is None:
             continue

@@ -255,6 +255,7 @@ class AsyncRuns:
                 progress=progress,
                 description=name,
                 status=batch.status,
+                secret=client._settings.api_key,
             )
         finally:
             if opened and book is not None:

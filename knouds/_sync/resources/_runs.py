@@ -249,6 +249,7 @@ class Runs:
                 progress=progress,
                 description=name,
                 status=batch.status,
+                secret=client._settings.api_key,
             )
         finally:
             if opened and book is not None:

@@ -1,0 +1,248 @@
+"""The API key, whole or its secret part alone, never shows in what an error shows: its message,
+``repr``, ``args``, nor the failures a traceback prints after it (``__cause__``, ``__context__``).
+Each path that builds a message from foreign text (a transport, a server, a failed execution, a
+media host, the command line's report) is checked, for both clients."""
+
+from __future__ import annotations
+
+import errno
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import knouds
+from knouds._core.redaction import mask, scrub_chain, secret_forms
+from tests.conftest import API_KEY, json_response, resolve
+
+MakeClient = Callable[..., Any]
+SECRET_PART = API_KEY.removeprefix("knouds_live_")
+ECHOES = pytest.mark.parametrize("echoed", [API_KEY, SECRET_PART], ids=["whole key", "secret part"])
+
+
+def shown(error: BaseException) -> Iterator[str]:
+    """Everything a person may see of ``error``: its texts, and the traceback printed for it."""
+    yield str(error)
+    yield repr(error)
+    yield repr(error.args)
+    yield str(getattr(error, "message", ""))
+    yield "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:  # the chain a traceback prints
+        seen.add(id(link))
+        yield f"{link!s} {link!r} {link.args!r}"
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
+
+
+def assert_no_key(error: BaseException) -> None:
+    for text in shown(error):
+        assert API_KEY not in text
+        assert SECRET_PART not in text
+
+
+def failing_with(exc: Callable[[httpx.Request], Exception]) -> Callable[[httpx.Request], Any]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc(request)
+
+    return handler
+
+
+# -- transport failures ---------------------------------------------------------------------------
+
+
+@ECHOES
+async def test_a_connect_error_echoing_the_key_is_raised_without_it(
+    make_client: MakeClient, echoed: str
+) -> None:
+    def refused(request: httpx.Request) -> Exception:
+        # A proxy that echoes the request's headers, and the OS error it was raised from.
+        try:
+            raise OSError(errno.ECONNREFUSED, f"proxy refused x-api-key: {echoed}")
+        except OSError as os_error:
+            error = httpx.ConnectError(f"proxy said: x-api-key={echoed} refused", request=request)
+            error.__cause__ = os_error
+            return error
+
+    client = make_client(failing_with(refused), max_retries=0)
+    with pytest.raises(knouds.APIConnectionError) as caught:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    error = caught.value
+    assert error.sent is False
+    assert "proxy said: x-api-key=*** refused" in str(error)
+    assert isinstance(error.__cause__, httpx.ConnectError)  # still chained, for debugging
+    assert_no_key(error)
+
+
+@ECHOES
+async def test_a_broken_connection_echoing_the_key_is_raised_without_it(
+    make_client: MakeClient, echoed: str
+) -> None:
+    def broken(request: httpx.Request) -> Exception:
+        return httpx.ReadError(f"peer closed after {echoed}", request=request)
+
+    client = make_client(failing_with(broken), max_retries=0)
+    with pytest.raises(knouds.APIConnectionError) as caught:
+        await resolve(client.executions.get("exe_1"))
+
+    assert "peer closed after ***" in str(caught.value)
+    assert_no_key(caught.value)
+
+
+async def test_a_failure_whose_text_cannot_be_scrubbed_is_not_chained(
+    make_client: MakeClient,
+) -> None:
+    class Stubborn(httpx.ConnectError):
+        def __str__(self) -> str:  # its text does not come from its arguments
+            return f"stubborn {API_KEY}"
+
+    client = make_client(failing_with(lambda r: Stubborn("x", request=r)), max_retries=0)
+    with pytest.raises(knouds.APIConnectionError) as caught:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+    assert_no_key(caught.value)
+
+
+# -- server answers and failed executions -----------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [400, 401, 502])
+async def test_a_server_answer_echoing_the_secret_part_is_raised_without_it(
+    make_client: MakeClient, status: int
+) -> None:
+    body = {"error": f"key …{SECRET_PART} cannot run this", "code": f"BAD_{SECRET_PART}"}
+    client = make_client(lambda r: json_response(status, body), max_retries=0)
+    with pytest.raises(knouds.APIStatusError) as caught:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    assert "cannot run this" in str(caught.value)
+    assert_no_key(caught.value)
+    assert SECRET_PART not in f"{caught.value.body} {caught.value.code}"
+
+
+async def test_a_body_that_is_not_json_echoing_the_secret_part_is_raised_without_it(
+    make_client: MakeClient,
+) -> None:
+    answer = httpx.Response(502, text=f"gateway: bad key {SECRET_PART}")
+    client = make_client(lambda r: answer, max_retries=0)
+    with pytest.raises(knouds.APIStatusError) as caught:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+    assert "gateway: bad key ***" in str(caught.value)
+    assert_no_key(caught.value)
+    assert SECRET_PART not in str(caught.value.body)
+
+
+async def test_a_failed_execution_echoing_the_secret_part_is_raised_without_it(
+    make_client: MakeClient,
+) -> None:
+    body = {
+        "executionId": "exec-1",
+        "status": "failed",
+        "error": {"code": f"E_{SECRET_PART}", "message": f"provider refused {SECRET_PART}"},
+    }
+    client = make_client(lambda r: json_response(200, body))
+    with pytest.raises(knouds.ExecutionFailedError) as caught:
+        await resolve(client.executions.wait("exec-1"))
+    assert "provider refused ***" in str(caught.value)
+    assert_no_key(caught.value)
+    assert SECRET_PART not in f"{caught.value.body} {caught.value.code}"
+
+
+# -- media downloads and the command line ---------------------------------------------------------
+
+
+@ECHOES
+async def test_a_media_download_failure_echoing_the_key_is_raised_without_it(
+    client_kind: str, echoed: str
+) -> None:
+    # A user's client carrying the key (never sent to media hosts), and a host echoing it anyway.
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert "x-api-key" not in request.headers
+        raise httpx.ReadError(f"cdn proxy: token {echoed} refused", request=request)
+
+    media = knouds.Media(url="https://cdn.example/0.png", kind="image")
+    headers = {"x-api-key": API_KEY}
+    transport = httpx.MockTransport(handler)
+    if client_kind == "sync":
+        with (
+            httpx.Client(transport=transport, headers=headers) as http,
+            pytest.raises(knouds.MediaDownloadError) as caught,
+        ):
+            media.read(http_client=http)
+    else:
+        async with httpx.AsyncClient(transport=transport, headers=headers) as ahttp:
+            with pytest.raises(knouds.MediaDownloadError) as caught:
+                await media.aread(http_client=ahttp)
+    assert "cdn proxy: token *** refused" in str(caught.value)
+    assert_no_key(caught.value)
+
+
+@ECHOES
+def test_the_cli_masks_the_secret_part_in_any_error_it_reports(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], echoed: str
+) -> None:
+    from knouds._cli import main as _cli
+
+    def explode(args: Any, out: Any, err: Any) -> int:
+        raise OSError(f"cannot write /tmp/{echoed}/out.json")
+
+    parser = _cli.build_parser()
+    real_parse = parser.parse_known_args
+
+    def parse(argv: Any = None) -> Any:
+        args, extra = real_parse(argv)
+        args.handler = explode
+        return args, extra
+
+    monkeypatch.setattr(parser, "parse_known_args", parse)
+    monkeypatch.setattr(_cli, "build_parser", lambda: parser)
+    monkeypatch.setenv("KNOUDS_API_KEY", API_KEY)
+    monkeypatch.setenv("KNOUDS_BASE_URL", "http://127.0.0.1:9")  # never the network
+
+    assert _cli.main(["whoami"]) != 0
+    err = capsys.readouterr().err
+    assert "cannot write /tmp/***/out.json" in err
+    assert SECRET_PART not in err
+
+
+# -- the one rule ---------------------------------------------------------------------------------
+
+
+def test_the_rule_masks_the_key_and_a_long_enough_secret_part() -> None:
+    assert secret_forms(API_KEY) == (API_KEY, SECRET_PART)
+    assert secret_forms("knouds_live_short") == ("knouds_live_short",)  # "short": ordinary words
+    assert secret_forms(None) == secret_forms("") == secret_forms("  ") == ()
+    assert mask(f"a {API_KEY} b {SECRET_PART} c", API_KEY) == "a *** b *** c"
+    assert mask(f"a {API_KEY} b", f" {API_KEY}\n") == "a *** b"  # as read from a file
+
+
+def _fail_twice() -> None:
+    try:
+        raise OSError(errno.EPIPE, f"pipe {SECRET_PART}", f"/tmp/{API_KEY}")
+    except OSError:
+        raise ValueError(f"bad {API_KEY}") from KeyError(SECRET_PART)
+
+
+def test_scrubbing_a_chain_masks_every_failure_in_it() -> None:
+    with pytest.raises(ValueError, match="bad") as caught:
+        _fail_twice()
+    error = caught.value
+    assert scrub_chain(error, API_KEY)
+    assert_no_key(error)
+    assert error.args == ("bad ***",)
+    assert isinstance(error.__context__, OSError)
+    assert (error.__context__.strerror, error.__context__.filename) == ("pipe ***", "/tmp/***")
+
+
+def test_an_unexpected_error_put_in_a_batch_slot_shows_no_key() -> None:
+    from knouds._base.batch import _as_outcome
+
+    outcome = _as_outcome(RuntimeError(f"store said {SECRET_PART}"), API_KEY)
+    assert str(outcome) == "This input failed with an unexpected RuntimeError: store said ***"
+    assert isinstance(outcome.__cause__, RuntimeError)
+    assert_no_key(outcome)
