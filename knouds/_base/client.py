@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import httpx
 
 from .._core.attempt import CallContext, Endpoint
-from .._core.checks import check_retry
+from .._core.checks import check_credits, check_retry
 from .._core.journal import JournalKeys
 from .._core.retry import RetryPolicy
 from .._core.settings import (
@@ -23,7 +23,6 @@ from .._core.settings import (
     missing_key_error,
     resolve_settings,
 )
-from .._core.spend import check_credits
 from .._exceptions import APIConnectionError, ConfigurationError
 from .._stores.budget import Budget
 from .._stores.pacer import Pacer

@@ -8,9 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .._exceptions import ConfigurationError
-
-__all__ = ["RunRef", "charged", "check_credits"]
+__all__ = ["RunRef", "charged"]
 
 
 @dataclass(frozen=True)
@@ -23,15 +21,6 @@ class RunRef:
     @property
     def label(self) -> str:
         return f"a run of {self.kind} {self.name!r}"
-
-
-def check_credits(value: object, what: str) -> float:
-    """A credit amount: a finite number ``>= 0``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"{what} must be a number of credits, got {value!r}.")
-    if not math.isfinite(value) or value < 0:
-        raise ConfigurationError(f"{what} must be a finite number >= 0, got {value!r}.")
-    return float(value)
 
 
 def charged(cost: object) -> float | None:

@@ -27,8 +27,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .._core.attempt import Verdict
+from .._core.checks import check_credits
 from .._core.commands import COST_PENDING, CostPendingType
-from .._core.spend import RunRef, charged, check_credits
+from .._core.spend import RunRef, charged
 from .._exceptions import BudgetExceededError
 from ..models import Execution, RunResult, WorkflowSummary
 from .budget import Budget, BudgetStoreError, CostPending, Hold
