@@ -141,8 +141,7 @@ class SpendTracker:
     ) -> _Ticket | CostPendingType:
         """Hold the run's expected cost under every budget, or raise `BudgetExceededError`;
         `COST_PENDING` while another run of the same unknown cost is in flight."""
-        if self.budget is None and (batch is None or batch.budget is None):
-            return _Ticket(ref, (), 0.0, batch)  # nothing to hold: the common, cheap case
+        # (A run with nothing to hold never gets here: the pipeline takes `unheld` for it.)
         known = self.known(ref)
         amount = 0.0 if known is None else known
         if submission and known is None and batch is None and self.budget is not None:

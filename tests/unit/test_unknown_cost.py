@@ -219,3 +219,22 @@ async def test_a_batch_limit_that_refuses_a_run_gives_back_its_hold_under_the_bu
     assert all(o.scope == "batch" for o in outcomes)
     assert server.runs == 0
     assert (budget.spent, budget.held, budget.remaining) == (0, 0, 100)
+
+
+async def test_refusals_name_the_limit_and_the_run_they_stop(client_kind: str) -> None:
+    server = Server()
+    budget = knouds.Budget(2, prices={MODEL: PRICE})
+    client = _client(client_kind, server, budget=budget)
+
+    by_budget = (await _batch(client, 1))[0]
+    priced = _client(client_kind, server, budget=knouds.Budget(100, prices={MODEL: PRICE}))
+    by_batch = (await _batch(priced, 1, max_credits=PRICE - 1))[0]
+
+    assert isinstance(by_budget, knouds.BudgetExceededError)
+    assert by_budget.scope == "client"
+    assert "credit budget of 2" in str(by_budget)
+    assert f"a run of model '{MODEL}' is expected to cost {PRICE}" in str(by_budget)
+    assert isinstance(by_batch, knouds.BudgetExceededError)
+    assert by_batch.scope == "batch"
+    assert "max_credits of this batch of 3" in str(by_batch)
+    assert server.runs == 0
