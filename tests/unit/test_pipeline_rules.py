@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 import knouds
-from tests.conftest import API_KEY, BASE_URL, resolve
+from tests.conftest import API_KEY, resolve
 
 MODEL = "gpt-image-2"
 OTHER_KEY = "knouds_live_other_fedcba9876543210"
@@ -155,18 +155,12 @@ async def test_a_bad_idempotency_key_is_a_configuration_error_and_sends_nothing(
     assert client.journal.entries() == []
 
 
-def test_the_api_key_is_never_stored_in_a_journal(tmp_path: Path) -> None:
+async def test_the_api_key_is_never_stored_in_a_journal(make_client: Any, tmp_path: Path) -> None:
     handler, _ = _counting()
-    path = tmp_path / "runs.sqlite"
-    client = knouds.Client(
-        API_KEY,
-        base_url=BASE_URL,
-        journal=str(path),
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
-    client.models.run(MODEL, {"prompt": "x"}, idempotency_key="k")
-    client.close()
-    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    client = make_client(handler, journal=str(tmp_path / "runs.sqlite"))
+    await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key="k"))
+    await resolve(client.close())
+    stored = _bytes_of(tmp_path)
     assert API_KEY.encode() not in stored
     assert API_KEY.split("_")[-1].encode() not in stored
 
@@ -293,3 +287,8 @@ async def test_a_cancellation_that_lands_with_a_refusal_still_cancels_the_task(
         await task
     assert task.cancelled()
     assert seen == []
+
+
+def _bytes_of(folder: Path) -> bytes:
+    """Every byte of the files in ``folder`` (a journal's database and its write-ahead log)."""
+    return b"".join(path.read_bytes() for path in folder.iterdir())
