@@ -404,32 +404,3 @@ async def test_media_redirects_stay_checked_with_a_client_that_follows_them(
         async with httpx.AsyncClient(transport=transport, follow_redirects=True) as ahttp:
             with pytest.raises(knouds.MediaDownloadError, match="redirects"):
                 await media.aread(http_client=ahttp)
-
-
-def test_the_cli_redacts_the_key_from_any_error_it_reports(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from knouds._cli import main as _cli
-
-    def explode(args: Any, out: Any, err: Any) -> int:
-        raise OSError(f"cannot write /tmp/{API_KEY}/out.json")
-
-    parser = _cli.build_parser()
-    real_parse = parser.parse_known_args
-
-    def parse(argv: Any = None) -> Any:
-        args, extra = real_parse(argv)
-        args.handler = explode
-        return args, extra
-
-    monkeypatch.setattr(parser, "parse_known_args", parse)
-    monkeypatch.setattr(_cli, "build_parser", lambda: parser)
-    monkeypatch.setenv("KNOUDS_API_KEY", API_KEY)
-    monkeypatch.setenv("KNOUDS_BASE_URL", "http://127.0.0.1:9")  # never the network
-
-    code = _cli.main(["whoami"])
-
-    err = capsys.readouterr().err
-    assert code != 0
-    assert "cannot write" in err
-    assert API_KEY not in err
