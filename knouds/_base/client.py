@@ -103,7 +103,14 @@ class _Pool(Generic[H]):
             )
 
 
-def _closed_error() -> APIConnectionError:
+def _closed_error(in_flight: bool = False) -> APIConnectionError:
+    """The error of a call on a closed client: before sending (nothing was sent), or when the
+    client was closed while the request was in flight (it may have been processed)."""
+    if in_flight:
+        return APIConnectionError(
+            "This knouds client was closed while the request was in flight; keep the client "
+            "open until its calls have returned."
+        )
     return APIConnectionError(
         "This knouds client is closed; nothing was sent. Create a new client (or keep this "
         "one open for as long as you use it).",

@@ -286,7 +286,7 @@ class Client(_BaseClient):
             raise
         except Exception as exc:  # every other failure becomes a knouds error in the core
             if self.is_closed:
-                return _closed_error()
+                return _closed_error(in_flight=True)
             if raised_by_the_sdk(exc):
                 raise  # a bug of the SDK's own, never reported as "may have been processed"
             return exc

@@ -273,3 +273,35 @@ async def test_a_cancellation_at_any_step_leaves_nothing_started_or_held(
         assert _agreement(client, budget) == ENDS[step]
     finally:
         await _close(client)
+
+
+async def test_a_client_closed_while_its_run_is_in_flight_keeps_the_run_unknown(
+    make_client: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Closed while the request is out, the run may have reached Knouds: the error never says
+    nothing was sent, and the journal keeps the run unknown instead of free to send again."""
+    sends: list[httpx.Request] = []
+    clients: list[Any] = []
+
+    def handler(request: httpx.Request) -> Any:
+        sends.append(request)
+        closing = clients[0].close()
+        if closing is None:
+            raise httpx.ReadError("connection reset", request=request)
+
+        async def close_then_break() -> httpx.Response:
+            await closing
+            raise httpx.ReadError("connection reset", request=request)
+
+        return close_then_break()
+
+    client = make_client(handler, journal=str(tmp_path / "runs.sqlite"))
+    clients.append(client)
+    with pytest.raises(knouds.APIConnectionError) as caught:
+        await resolve(client.models.run(MODEL, {"prompt": "fox"}, idempotency_key="order-1"))
+
+    assert caught.value.sent is True
+    assert "closed while the request was in flight" in str(caught.value)
+    assert "nothing was sent" not in str(caught.value)
+    assert client.journal.get("order-1").state == "unknown"
+    assert len(sends) == 1
