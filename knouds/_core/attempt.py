@@ -306,7 +306,7 @@ def attempt_flow(
         dispatch = ctx.dispatch
         dispatch.in_hand = send
         outcome = yield send
-        dispatch.attempted(outcome, request)
+        dispatch.attempted(outcome)
         if isinstance(outcome, BodyTooLarge):
             raise APIResponseValidationError(
                 f"Knouds answered {outcome.response.status_code} with a body larger than "

@@ -11,7 +11,7 @@ import httpx
 
 from .._exceptions import ExecutionCancelledError, ExecutionFailedError
 from .exchange import BodyTooLarge
-from .responses import map_transport_error
+from .responses import may_have_been_sent
 
 if TYPE_CHECKING:
     from .attempt import Send
@@ -53,7 +53,7 @@ class Dispatch:
             return True
         return self.in_hand.progress.nothing_sent
 
-    def attempted(self, outcome: object, request: httpx.Request) -> None:
+    def attempted(self, outcome: object) -> None:
         """Account for an attempt that ended with ``outcome`` (a response, or what the
         exchange raised)."""
         self.in_hand = None
@@ -63,7 +63,7 @@ class Dispatch:
                 return  # refused: that attempt did not run
             self.processed = True
         elif isinstance(outcome, BodyTooLarge) or (
-            isinstance(outcome, Exception) and map_transport_error(outcome, request).sent
+            isinstance(outcome, Exception) and may_have_been_sent(outcome)
         ):
             self.processed = True
 

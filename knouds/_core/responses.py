@@ -30,6 +30,7 @@ T = TypeVar("T")
 
 __all__ = [
     "map_transport_error",
+    "may_have_been_sent",
     "parse_execution",
     "parse_identity",
     "parse_run_result",
@@ -185,6 +186,21 @@ def _server_wait(
     if rate_limit is not None:
         return rate_limit.seconds_until_reset(now)
     return None
+
+
+# The transport failures that prove the request never reached the server.
+_NEVER_SENT = (
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ConnectError,
+    httpx.UnsupportedProtocol,
+)
+
+
+def may_have_been_sent(error: Exception) -> bool:
+    """Whether a request whose exchange raised ``error`` may have reached the server (the
+    ``sent`` of `map_transport_error`'s answer)."""
+    return not isinstance(error, _NEVER_SENT)
 
 
 def map_transport_error(

@@ -23,6 +23,7 @@ from knouds._core.journal import (
     describe_error,
     rebuild_error,
 )
+from knouds._core.responses import map_transport_error, may_have_been_sent
 from knouds._stores.journal import open_journal
 
 
@@ -68,6 +69,8 @@ def _answer(status: int) -> httpx.Response:
         ([_answer(429), _answer(502)], RuntimeError("planted"), "unknown"),
         ([_answer(500)], knouds.ExecutionFailedError("provider down", status_code=500), "failed"),
         ([], knouds.ExecutionCancelledError("cancelled"), "failed"),
+        ([httpx.PoolTimeout("pool")], knouds.APITimeoutError("pool"), "rejected"),
+        ([httpx.ReadError("reset")], knouds.APIConnectionError("reset"), "unknown"),
     ],
 )
 def test_the_verdict_on_a_run_follows_what_its_attempts_met(
@@ -76,8 +79,28 @@ def test_the_verdict_on_a_run_follows_what_its_attempts_met(
     dispatch = Dispatch()
     for outcome in attempts:
         dispatch.in_hand = Send(_REQUEST)
-        dispatch.attempted(outcome, _REQUEST)
+        dispatch.attempted(outcome)
     assert dispatch.verdict(error) == verdict
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.ConnectError("refused"),
+        httpx.ConnectTimeout("connect"),
+        httpx.PoolTimeout("pool"),
+        httpx.UnsupportedProtocol("ftp"),
+        httpx.ReadError("reset"),
+        httpx.WriteError("broken pipe"),
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("garbage"),
+        knouds.APIConnectionError("closed in flight"),
+    ],
+)
+def test_the_verdict_and_the_raised_error_agree_on_whether_a_failed_send_left(
+    error: Exception,
+) -> None:
+    assert may_have_been_sent(error) == map_transport_error(error, _REQUEST).sent
 
 
 @pytest.mark.parametrize(("sending", "verdict"), [(False, "rejected"), (True, "unknown")])
