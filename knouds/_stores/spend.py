@@ -196,8 +196,9 @@ class SpendTracker:
         cost = value.cost if isinstance(value, RunResult) else None
         # The usage and the learned price first (in memory, they cannot fail): an interrupt
         # while a budget store is written must not leave the run uncounted.
-        if cost is not None and charged(cost) is None:
-            # Not a credit amount: count what the run was expected to cost, as unconfirmed.
+        if isinstance(value, RunResult) and (cost is None or charged(cost) is None):
+            # A run's answer always says what it charged; none, or not a credit amount: count
+            # what the run was expected to cost, as unconfirmed (never as a free run).
             self._record(ticket, None, confirmed=False)
             for hold in ticket.holds:
                 hold.budget._settle(hold, ticket.amount)

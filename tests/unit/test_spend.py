@@ -451,6 +451,24 @@ async def test_a_cost_that_is_not_a_finite_amount_neither_poisons_nor_refunds_th
     assert usage.unconfirmed_runs == 3
 
 
+async def test_a_run_answered_without_a_cost_counts_its_expected_cost_and_is_capped(
+    make_client: MakeClient,
+) -> None:
+    # The contract says a run's answer always carries ``cost``; one without it is no free run.
+    billing = Billing({"gpt-image-2": [4, None, None, None]})
+    client = make_client(billing, budget=knouds.Budget(10, prices={"gpt-image-2": 4}))
+
+    for _ in range(2):
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+    with pytest.raises(knouds.BudgetExceededError):
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    assert client.budget.spent == 8
+    assert len(billing.runs) == 2
+    usage = client.usage
+    assert (usage.credits, usage.runs, usage.unconfirmed_runs) == (4, 1, 1)
+
+
 @pytest.mark.parametrize(
     ("execution", "credits", "runs"),
     [
