@@ -171,9 +171,15 @@ def _run(
         err.write(unknown_advice(shown))
     if status == 14:
         err.write(
-            "knouds: the credit limit stopped the batch before every input started; run the same "
-            "command again with a higher --max-credits to go on"
-            + (" (completed inputs come from the journal).\n" if shown else ".\n")
+            "knouds: the credit limit stopped the batch before every input started; --max-credits "
+            "caps what one run of the command spends. "
+            + (
+                "Run the same command again to go on: completed inputs come from the journal "
+                "and spend nothing.\n"
+                if shown
+                else "There is no journal: running the command again sends every input again, "
+                "and pays again.\n"
+            )
         )
     return status
 

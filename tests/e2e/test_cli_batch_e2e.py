@@ -162,7 +162,7 @@ def test_max_credits_stops_a_batch_and_a_higher_limit_resumes_it(
     assert {line["error"]["type"] for line in first[2:]} == {"BudgetExceededError"}
     assert "3 not started (credit limit); credits spent: 8 (8 by this run)" in err
     assert "; this run spent 8 of a limit of 10 credits\n" in err
-    assert "higher --max-credits" in err
+    assert "caps what one run of the command spends. Run the same command again to go on" in err
     assert emu.run_count("gpt-image-2") == 2
 
     assert main([*argv, "--max-credits", "12"]) == 0  # refused inputs were never sent: resumed
