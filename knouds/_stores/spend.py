@@ -245,8 +245,10 @@ class SpendTracker:
             return
         for hold in ticket.holds:
             hold.budget._submitter(execution.id)  # seen: forget who submitted it
-        if execution.cost is not None and charged(execution.cost) is None:
-            # Not a credit amount: the expected cost stays counted, as unconfirmed.
+        cost_unknown = execution.cost is None and execution.status == "completed"
+        if cost_unknown or (execution.cost is not None and charged(execution.cost) is None):
+            # Completed without a cost, or not a credit amount: the expected cost stays
+            # counted, as unconfirmed (never refunded as a free run).
             if ticket.pending:
                 for hold in ticket.holds:
                     hold.budget._settle(hold, 0.0)

@@ -469,6 +469,21 @@ async def test_a_run_answered_without_a_cost_counts_its_expected_cost_and_is_cap
     assert (usage.credits, usage.runs, usage.unconfirmed_runs) == (4, 1, 1)
 
 
+async def test_a_submission_completed_without_a_cost_keeps_its_expected_cost(
+    make_client: MakeClient,
+) -> None:
+    billing = Billing()
+    billing.execution = {"status": "completed", "result": {}}  # no cost: not a free run
+    client = make_client(billing, budget=100)
+    await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))  # learns 4
+
+    submitted = await resolve(client.models.submit("gpt-image-2", {"prompt": "x"}))
+    await resolve(client.executions.get(submitted))
+
+    assert client.budget.spent == 8
+    assert client.usage.unconfirmed_runs == 1
+
+
 @pytest.mark.parametrize(
     ("execution", "credits", "runs"),
     [
