@@ -24,7 +24,7 @@ from .batch_lines import Collector, progress, summary, unknown_advice
 from .inputs import UsageError, read_jsonl, source_name
 from .journal import redact_urls
 from .results import ResultsOutput, partial_path
-from .signals import SIGNAL_EXIT, Abandon, Stop, handled_signals, signal_name
+from .signals import SIGNAL_EXIT, Stop, handled_signals, signal_name
 
 if TYPE_CHECKING:
     import knouds
@@ -137,6 +137,9 @@ def _run(
     results: knouds.BatchResults | None = None
     with handled_signals(err) as signals:
         with _client(args) as client:
+            signals.leave = lambda signum: _leave_now(
+                signum, collector, output, client.usage, args, shown, err
+            )
             if shown is not None:
                 err.write(f"knouds: journal: {shown} (run the same command again to resume)\n")
             elif args.inputs == "-" and not args.no_journal:
@@ -149,9 +152,6 @@ def _run(
                 if args.workflow:
                     _print_estimate(client, args.name, len(inputs), err)
                 results = resource.run_many(args.name, inputs, **options)
-            except Abandon as abandon:
-                signals.settled = True
-                _leave_now(abandon.signum, collector, output, client.usage, args, shown, err)
             except Stop:
                 pass
             signals.settled = True  # from here on, a signal waits for the results to be written

@@ -2,8 +2,10 @@
 
 ``docker stop``, Kubernetes, systemd and ``timeout`` send SIGTERM; it is handled like Ctrl-C. The
 first signal raises `Stop` in the main thread: no new input starts, the runs in flight end and
-are recorded. A second one while they are waited for raises `Abandon`. Once the batch is
-``settled`` (writing its results), signals are ignored until it is done.
+are recorded. A second one while they are waited for calls ``leave`` from the handler itself
+(where a raised exception lands is chance: one that lands before the thread pool starts waiting
+would still wait for every run in flight), or raises `Abandon` when nothing set ``leave``. Once
+the batch is ``settled`` (writing its results), signals are ignored until it is done.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, TextIO
@@ -49,6 +51,8 @@ class Signals:
     def __init__(self, err: TextIO) -> None:
         self.first: int | None = None
         self.settled = False
+        self.leave: Callable[[int], None] | None = None
+        """Called with the second signal's number to leave at once (it does not return)."""
         self._err = err
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
@@ -56,6 +60,9 @@ class Signals:
         if self.settled:
             return
         if self.first is not None:
+            self.settled = True  # a third signal does not interrupt the leaving
+            if self.leave is not None:
+                self.leave(signum)
             raise Abandon(signum)
         self.first = signum
         # Said now: waiting for the runs in flight may take as long as a run does.

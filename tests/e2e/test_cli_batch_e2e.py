@@ -354,6 +354,55 @@ def test_sigterm_stops_a_batch_like_ctrl_c_and_it_resumes_without_paying_twice(
     assert counts == Counter(f"p{i}" for i in range(10))  # each input paid exactly once
 
 
+SECOND_SIGNAL_WHILE_STOPPING = """
+import os, signal, sys, threading, time
+
+from knouds._base import batch
+from knouds._cli.main import main
+
+abort = batch._Batch.abort
+
+
+def abort_then_signal_again(self):
+    # The first Ctrl-C stops the batch; a second lands before the wait for the runs in flight
+    # begins (a user pressing twice quickly, or a supervisor sending SIGTERM twice).
+    abort(self)
+    if threading.current_thread() is threading.main_thread():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(2)  # the handler runs here
+
+
+batch._Batch.abort = abort_then_signal_again
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_second_ctrl_c_before_the_wait_begins_still_leaves_at_once(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "inputs.jsonl", [{"prompt": "p0"}, {"prompt": "p1"}])
+    journal = str(tmp_path / "batch.sqlite")
+    script = tmp_path / "twice.py"
+    script.write_text(SECOND_SIGNAL_WHILE_STOPPING, encoding="utf-8")
+    stderr = tmp_path / "stderr.txt"
+
+    with Emulator(run_delay=10) as emu:
+        env = {**os.environ, "KNOUDS_API_KEY": emu.api_key, "KNOUDS_BASE_URL": emu.base_url}
+        argv = ["batch", "gpt-image-2", inputs, "--journal", journal, "--concurrency", "2"]
+        with stderr.open("w") as sink:
+            batch = subprocess.Popen(
+                [sys.executable, str(script), *argv], env=env, stderr=sink, text=True, cwd=ROOT
+            )
+        wait_for(lambda: emu.run_count() == 2, "both runs in flight")
+        first = time.monotonic()
+        batch.send_signal(signal.SIGINT)
+        batch.wait(timeout=30)
+        left_after = time.monotonic() - first
+        err = stderr.read_text()
+
+    assert batch.returncode == 130, err
+    assert "interrupted again (Ctrl-C): left without waiting for the runs in flight" in err
+    assert left_after < 6, err  # did not wait for the runs (10 s each) to end
+
+
 def test_a_second_ctrl_c_leaves_at_once_and_says_the_runs_in_flight_were_abandoned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -362,7 +411,7 @@ def test_a_second_ctrl_c_leaves_at_once_and_says_the_runs_in_flight_were_abandon
     argv = ["batch", "gpt-image-2", inputs, "--journal", journal, "--concurrency", "2"]
     stderr = tmp_path / "stderr.txt"
 
-    with Emulator(run_delay=5) as emu:
+    with Emulator(run_delay=10) as emu:
         batch = spawn(argv, emu, stderr)
         wait_for(lambda: emu.run_count() == 2, "both runs in flight")
         batch.send_signal(signal.SIGINT)
@@ -374,7 +423,7 @@ def test_a_second_ctrl_c_leaves_at_once_and_says_the_runs_in_flight_were_abandon
         err = stderr.read_text()
 
         assert batch.returncode == 130, err
-        assert left_after < 4  # did not wait for the runs (5 s each) to end
+        assert left_after < 6, err  # did not wait for the runs (10 s each) to end
         assert "interrupted again (Ctrl-C): left without waiting for the runs in flight" in err
         assert "Knouds may still run and charge them" in err
         assert "runs in flight finished" not in err
