@@ -39,7 +39,7 @@ def test_start_stop_is_fast_and_idempotent() -> None:
         assert http.get(f"{url}/api/whoami", headers={"x-api-key": emu.api_key}).is_success
     emu.stop()
     emu.stop()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0
     with pytest.raises(RuntimeError):
         _ = emu.base_url
 
@@ -76,7 +76,7 @@ def test_many_concurrent_slow_runs() -> None:
                 statuses = list(pool.map(one, range(150)))
             elapsed = time.monotonic() - started
     assert statuses == [200] * 150
-    assert elapsed < 3.0  # held in parallel, not one after another
+    assert elapsed < 10.0  # held in parallel, not one after another (30 s)
     assert emu.run_count("gpt-5-mini") == 150
 
 

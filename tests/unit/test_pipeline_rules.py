@@ -85,7 +85,7 @@ async def test_opening_a_batch_journal_never_blocks_the_event_loop(
     # Another process's writer holds the file's write lock for a while.
     holder = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
-    release = threading.Timer(1.0, lambda: holder.execute("COMMIT"))
+    release = threading.Timer(2.0, lambda: holder.execute("COMMIT"))
     release.start()
 
     gaps: list[float] = []
@@ -107,7 +107,7 @@ async def test_opening_a_batch_journal_never_blocks_the_event_loop(
         holder.close()
 
     assert isinstance(outcomes[0], knouds.RunResult)
-    assert max(gaps) < 0.5  # the loop kept serving other tasks while the file was locked
+    assert max(gaps) < 1.0  # the loop kept serving other tasks while the file was locked
 
 
 @pytest.mark.parametrize("client_kind", ["async"])
