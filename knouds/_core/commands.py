@@ -143,6 +143,7 @@ class Unclaim:
     key: str
     token: str
     error: dict[str, Any]
+    timeout: float | None = None  # bounds the wait when the call has a deadline
     must_land = True
 
     @property
@@ -150,7 +151,8 @@ class Unclaim:
         return self.journal.offload
 
     def perform(self) -> bool:
-        return self.journal.abandon(self.key, self.token, self.error)
+        with self.journal.within(self.timeout):
+            return self.journal.abandon(self.key, self.token, self.error)
 
 
 @dataclass(slots=True)

@@ -77,6 +77,8 @@ T = TypeVar("T")
 logger = logging.getLogger("knouds")
 _FIRST_RECHECK = 0.05
 _MAX_RECHECK = 1.0
+# Seconds a claim's hand-back may wait on the journal when the call has a deadline.
+_UNCLAIM_WAIT = 1.0
 
 
 def _failure(error: BaseException, judged: Verdict, secret: str | None) -> dict[str, Any]:
@@ -252,7 +254,9 @@ def _journaled(
                     message = describe_error(error, run.secret)
                 else:
                     message = interrupted_error(error, sent=False)
-                interrupt = yield from _landing(Unclaim(journal, run.key, token, message))
+                # Within what is left of the deadline, but long enough for a store that answers.
+                wait = None if give_up_at is None else max(give_up_at - clock(), _UNCLAIM_WAIT)
+                interrupt = yield from _landing(Unclaim(journal, run.key, token, message, wait))
                 journal.mark_done(token)
                 if interrupt is not None:
                     raise interrupt from error

@@ -1,14 +1,24 @@
 """``RedisJournal``: the run journal in Redis, for runs spread over several machines.
 
 Each entry is one Redis string (the entry as JSON) under ``knouds:journal:<namespace>:<key>``,
-expiring on its own after the journal's ``ttl``. Claims and updates are Lua scripts, so each is
-one atomic round trip. Needs redis-py: ``pip install "knouds[redis]"``.
+expiring on its own after the journal's ``ttl``. Claims, updates and hand-backs are Lua scripts,
+so each is one atomic round trip. Needs redis-py: ``pip install "knouds[redis]"``.
+
+A claim made within a call's deadline (`Journal.within`) waits for its answer no longer than
+that; a server that stalls (a pause, a fork for a snapshot, a frozen VM) may still run it once it
+wakes, after the caller gave up and handed the claim back. The hand-back therefore leaves a
+marker for its claim token (``knouds:journal-given-up:<namespace>:<token>``), and a claim that
+finds its own marker writes nothing: whichever order the two reach the server in, the key is
+left free for the next run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._core.checks import check_name
 from .._core.journal import (
@@ -18,13 +28,14 @@ from .._core.journal import (
     JournalClaim,
     JournalEntry,
 )
-from .._exceptions import ConfigurationError
+from .._exceptions import ConfigurationError, JournalError
 from .._public import publish
-from .journal import Journal
+from .journal import OPERATION_TIMEOUT, Journal
 from .redis import check_durability
 
 if TYPE_CHECKING:
     import redis
+    from redis.commands.core import Script
 
 __all__ = ["RedisJournal"]
 
@@ -32,7 +43,12 @@ __all__ = ["RedisJournal"]
 # the run before it is sent (a JournalError), so allow for a loaded server.
 _TIMEOUT = 5.0
 
+# KEYS: the entry, this claim's given-up marker. ARGV: the entry as JSON, the token it may
+# replace ('' for none), the lifetime in ms.
 _CLAIM = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return 'given-up'
+end
 local current = redis.call('GET', KEYS[1])
 if current then
   local entry = cjson.decode(current)
@@ -52,6 +68,26 @@ end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
+
+# KEYS: the entry, the claim's given-up marker. ARGV: the claim's token, the marker's lifetime in
+# ms. The claim, if it landed and is still only started, is removed: nothing was sent for it.
+_ABANDON = """
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+local current = redis.call('GET', KEYS[1])
+if current then
+  local entry = cjson.decode(current)
+  if entry['token'] == ARGV[1] and entry['state'] == 'started' then
+    redis.call('DEL', KEYS[1])
+    return 1
+  end
+end
+return 0
+"""
+
+# The least a bounded wait for an answer may be: enough for a healthy server to answer.
+_MIN_WAIT = 0.05
+# Idle connections kept for the journal's scripts.
+_IDLE_CONNECTIONS = 8
 
 
 def connect(target: str | redis.Redis) -> redis.Redis:
@@ -121,8 +157,11 @@ class RedisJournal(Journal):
         self.namespace: str = namespace
         self.allow_eviction: bool = allow_eviction
         self._prefix = f"knouds:journal:{namespace}:"
+        self._given_up_prefix = f"knouds:journal-given-up:{namespace}:"
         self._claim_script = self._redis.register_script(_CLAIM)
         self._update_script = self._redis.register_script(_UPDATE)
+        self._abandon_script = self._redis.register_script(_ABANDON)
+        self._line = _ScriptLine.like(self._redis)
         self._checked = False
         try:
             self._check_server()
@@ -155,19 +194,58 @@ class RedisJournal(Journal):
     def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> JournalClaim:
         if not self._checked:
             self._check_server()
-        held = self._claim_script(
-            keys=[self._key(entry.key)],
-            args=[entry.to_json(), replace_token or "", self._ttl_ms()],
+        given_up = self._given_up_prefix + entry.token
+        held = self._run(
+            self._claim_script,
+            [self._key(entry.key), given_up],
+            [entry.to_json(), replace_token or "", self._ttl_ms()],
+            hand_back=([self._key(entry.key), given_up], [entry.token, self._ttl_ms()]),
         )
         if held is None:
             return JournalClaim(True, entry)
+        if held in ("given-up", b"given-up"):  # only a claim run after its hand-back sees this
+            raise JournalError(f"The claim of {entry.key!r} was already handed back.")
         return JournalClaim(False, JournalEntry.from_json(held))
 
     def _update(self, key: str, token: str, entry: JournalEntry) -> bool:
-        done = self._update_script(
-            keys=[self._key(key)], args=[token, entry.to_json(), self._ttl_ms()]
+        done = self._run(
+            self._update_script, [self._key(key)], [token, entry.to_json(), self._ttl_ms()]
         )
         return bool(done)
+
+    def abandon(self, key: str, token: str, error: dict[str, Any]) -> bool:
+        """Hand back the claim ``token`` of a run interrupted before its request was built:
+        the entry, if it still holds that claim, is removed (the next run of the key sends it),
+        and a claim with that token reaching the server later writes nothing. Returns whether
+        there was a claim to hand back."""
+        return bool(
+            self._guard(
+                lambda: self._run(
+                    self._abandon_script,
+                    [self._key(key), self._given_up_prefix + token],
+                    [token, self._ttl_ms()],
+                )
+            )
+        )
+
+    def _run(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        hand_back: tuple[Sequence[str], Sequence[str | int]] | None = None,
+    ) -> Any:
+        """Run ``script``, waiting for the server no longer than the bound `Journal.within`
+        set, if any (the client's own read timeout otherwise). ``hand_back``: the keys and
+        arguments of the abandon script, sent behind the call on the same connection when no
+        answer came in time (the server, once it answers again, runs both in that order)."""
+        line = self._line
+        if line is None:
+            return script(keys=list(keys), args=list(args))
+        limit = OPERATION_TIMEOUT.get()
+        return line.ask(
+            script, keys, args, line.read_timeout if limit is None else limit, hand_back
+        )
 
     def get(self, key: str) -> JournalEntry | None:
         """The entry of ``key``, or ``None`` (also when it expired)."""
@@ -201,9 +279,114 @@ class RedisJournal(Journal):
         """Close the connections (when the journal opened them from a URL)."""
         if self._owns_client:
             self._redis.close()
+        if self._line is not None:
+            self._line.close()
 
     def __repr__(self) -> str:
         return f"RedisJournal(namespace={self.namespace!r})"
+
+
+class _ScriptLine:
+    """The connections the journal runs its scripts on, each call with its own wait for the
+    answer: a copy of the client's connection settings, with idle connections kept for reuse.
+
+    A connection whose answer did not come in time is dropped (a late answer must not be read
+    as the next call's); before that, a claim's hand-back is sent behind it.
+    """
+
+    def __init__(self, connection_class: Any, kwargs: dict[str, Any]) -> None:
+        self._connection_class = connection_class
+        self._kwargs = kwargs
+        self.read_timeout: float | None = kwargs.get("socket_timeout")
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    @classmethod
+    def like(cls, client: redis.Redis) -> _ScriptLine | None:
+        """A line to ``client``'s server, or ``None`` when its settings cannot be copied (an
+        unusual pool, such as a sentinel's: the client is then used as it is)."""
+        pool = getattr(client, "connection_pool", None)
+        kwargs = getattr(pool, "connection_kwargs", None)
+        connection_class = getattr(pool, "connection_class", None)
+        if not isinstance(kwargs, dict) or connection_class is None:
+            return None
+        if "connection_pool" in kwargs or "sentinel_manager" in kwargs:
+            return None
+        return cls(connection_class, dict(kwargs))
+
+    def ask(
+        self,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        wait: float | None,
+        hand_back: tuple[Sequence[str], Sequence[str | int]] | None,
+    ) -> Any:
+        """Run ``script``; wait ``wait`` seconds at most (``None``: no limit) for connecting,
+        for a new connection's handshake and for the answer."""
+        from redis.exceptions import NoScriptError
+
+        if wait is not None:
+            wait = max(wait, _MIN_WAIT)
+        conn = self._take()
+        try:
+            # Apply when the connection connects (a new one: its connect and handshake).
+            conn.socket_timeout = conn.socket_connect_timeout = wait
+            conn.connect()
+            try:
+                answer = self._call(conn, "EVALSHA", script.sha, keys, args, wait, hand_back)
+            except NoScriptError:
+                answer = self._call(conn, "EVAL", script.script, keys, args, wait, hand_back)
+        except BaseException:
+            conn.disconnect()
+            raise
+        self._give_back(conn)
+        return answer
+
+    @staticmethod
+    def _call(
+        conn: Any,
+        command: str,
+        body: object,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        wait: float | None,
+        hand_back: tuple[Sequence[str], Sequence[str | int]] | None,
+    ) -> Any:
+        import redis
+
+        conn.send_command(command, body, len(keys), *keys, *args)
+        if wait is not None and not conn.can_read(timeout=wait):
+            if hand_back is not None:
+                back_keys, back_args = hand_back
+                with contextlib.suppress(Exception):  # the hand-back by the run pipeline remains
+                    conn.send_command("EVAL", _ABANDON, len(back_keys), *back_keys, *back_args)
+            conn.disconnect()
+            raise redis.TimeoutError(f"Redis did not answer within {wait:g} s")
+        return conn.read_response()
+
+    def _take(self) -> Any:
+        with self._lock:
+            if self._pid != os.getpid():  # a fork: the parent's connections are not ours
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        return self._connection_class(**self._kwargs)
+
+    def _give_back(self, conn: Any) -> None:
+        with self._lock:
+            if self._pid == os.getpid() and len(self._idle) < _IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        conn.disconnect()
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.disconnect()
 
 
 def _escape_glob(text: str) -> str:

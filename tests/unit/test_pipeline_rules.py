@@ -7,6 +7,8 @@ Both clients, real SQLite files.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -17,6 +19,7 @@ import httpx
 import pytest
 
 import knouds
+from tests._support.redis_server import RedisServer
 from tests.conftest import API_KEY, resolve
 
 MODEL = "gpt-image-2"
@@ -188,6 +191,41 @@ async def test_a_locked_journal_holds_a_call_no_longer_than_its_deadline(
 
     assert took < 5  # the journal's own wait is 30 s; the call's deadline bounds it
     assert seen == []  # nothing sent: the claim could not be made
+
+
+async def test_a_frozen_redis_journal_holds_a_call_no_longer_than_its_deadline(
+    make_client: Any, redis_server: RedisServer
+) -> None:
+    handler, seen = _counting()
+    journal = knouds.RedisJournal(redis_server.url)
+    client = make_client(handler, journal=journal)
+    await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key="warm"))
+    assert redis_server.pid is not None
+    os.kill(redis_server.pid, signal.SIGSTOP)  # a paused server: connected, never answering
+    try:
+        started = time.monotonic()
+        with pytest.raises(knouds.JournalError):
+            await resolve(
+                client.models.run(
+                    MODEL,
+                    {"prompt": "x"},
+                    idempotency_key="k",
+                    retry=knouds.RetryPolicy(deadline=0.5),
+                )
+            )
+        took = time.monotonic() - started
+    finally:
+        os.kill(redis_server.pid, signal.SIGCONT)
+
+    # The store's own read timeout is 5 s, for the claim and again for its hand-back.
+    assert took < 3.5
+    assert len(seen) == 1  # nothing sent: the claim could not be made
+    # Once the server wakes it runs the claim sent in time and its hand-back: the key is free,
+    # and the next run is sent (not reported as an unknown outcome).
+    result = await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key="k"))
+    assert not result.from_journal
+    assert len(seen) == 2
+    journal.close()
 
 
 async def test_inputs_json_cannot_carry_are_refused_in_their_slot_of_a_journaled_batch(

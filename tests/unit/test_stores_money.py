@@ -217,6 +217,25 @@ def test_a_redis_journal_record_needs_the_claim_it_was_read_with(redis_url: str)
         journal.close()
 
 
+def test_a_claim_reaching_redis_after_its_hand_back_writes_nothing(redis_url: str) -> None:
+    # A stalled server may run a claim its caller gave up on after the hand-back that followed.
+    journal = knouds.RedisJournal(redis_url)
+    try:
+        assert not journal.abandon("k", "late", {"message": "gave up"})  # nothing to hand back
+        with pytest.raises(knouds.JournalError, match="handed back"):
+            journal.claim("k", "models/m", "h", "late", None)
+        assert journal.get("k") is None  # the key stays free: the next run is sent
+        assert journal.claim("k", "models/m", "h", "next", None).claimed
+
+        # In the other order, the hand-back removes the claim it finds, and only that one.
+        assert not journal.abandon("k", "late", {"message": "gave up"})  # another claim's key
+        assert journal.get("k") is not None
+        assert journal.abandon("k", "next", {"message": "interrupted"})
+        assert journal.get("k") is None
+    finally:
+        journal.close()
+
+
 SECRET_PART = API_KEY.removeprefix("knouds_live_")
 
 
