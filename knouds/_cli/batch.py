@@ -196,8 +196,10 @@ def _stopped_text(ended: int, args: argparse.Namespace, journal: str | None) -> 
             "command again sends every input again, and pays again.\n"
         )
     return (
-        f"knouds: runs in flight finished and are recorded in the journal {journal}; {written}. "
-        "Run the same command again to resume: what completed comes from the journal.\n"
+        f"knouds: runs in flight finished; the journal {journal} keeps how each ended (a run it "
+        "could not record is logged above and counts as an unknown outcome next time); "
+        f"{written}. Run the same command again to resume: what completed comes from the "
+        "journal.\n"
     )
 
 

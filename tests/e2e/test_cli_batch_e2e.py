@@ -110,7 +110,7 @@ def test_batch_interrupted_with_ctrl_c_resumes_without_paying_twice(tmp_path: Pa
         _, err = batch.communicate(timeout=30)
         assert batch.returncode == 130, err
         assert "interrupted (Ctrl-C): 10 inputs:" in err
-        assert "runs in flight finished and are recorded in the journal" in err
+        assert "runs in flight finished; the journal" in err
         done_before = emu.run_count()
         assert 2 <= done_before < 10
         kept = [json.loads(line) for line in out.read_text().splitlines()]
@@ -343,7 +343,7 @@ def test_sigterm_stops_a_batch_like_ctrl_c_and_it_resumes_without_paying_twice(
         assert "knouds: stopping (SIGTERM): no new input starts" in err
         assert "knouds: interrupted (SIGTERM): 10 inputs:" in err
         assert f"{10 - paid} not started (interrupted)" in err
-        assert "runs in flight finished and are recorded in the journal" in err
+        assert "runs in flight finished; the journal" in err
         assert len(out.read_text().splitlines()) == paid
 
         resumed = spawn(argv, emu, tmp_path / "stderr2.txt")
