@@ -37,18 +37,24 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
 class CostPendingType:
-    """The type of `COST_PENDING`."""
+    """What a `Hold` resumes the flow with while another run of the same model or workflow, of
+    a cost not known yet, is in flight: the flow waits and asks again. It carries the limit the
+    run waits under and what that limit had counted, for the refusal when the call's deadline
+    ends the wait."""
 
-    __slots__ = ()
+    limit: float = 0.0
+    spent: float = 0.0
+    held: float = 0.0
+    scope: str = "client"
 
     def __repr__(self) -> str:
-        return "COST_PENDING"
+        return f"COST_PENDING(limit={self.limit:g}, scope={self.scope!r})"
 
 
 COST_PENDING: Final = CostPendingType()
-"""What a `Hold` resumes the flow with while another run of the same model or workflow, of a
-cost not known yet, is in flight: the flow waits and asks again."""
+"""A `CostPendingType` that names no limit."""
 
 
 # -- what the pipeline asks of the journal and of the spend ledger -------------------------------

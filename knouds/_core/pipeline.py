@@ -45,9 +45,9 @@ from .._exceptions import (
 from ..models import Execution, RunResult
 from .attempt import Dispatch, Sleep, Verdict, attempts
 from .commands import (
-    COST_PENDING,
     Claim,
     Command,
+    CostPendingType,
     Follow,
     Hold,
     JournalBackend,
@@ -139,7 +139,9 @@ def _record(
     return None
 
 
-def _wait_for_cost(call: Call[Any], spending: Spending) -> Generator[Command, object, object]:
+def _wait_for_cost(
+    call: Call[Any], spending: Spending, waiting: CostPendingType
+) -> Generator[Command, object, object]:
     """Hold the run's expected cost once another run of the same model or workflow, of a cost
     not known yet, has ended (its cost is then known and can be held): wait for it, asking
     again at growing intervals, up to the call's deadline."""
@@ -149,14 +151,17 @@ def _wait_for_cost(call: Call[Any], spending: Spending) -> Generator[Command, ob
         if ctx.deadline_at is not None:
             left = ctx.deadline_at - ctx.clock()
             if left <= 0:
+                label = "max_credits of this batch" if waiting.scope == "batch" else "credit budget"
                 raise BudgetExceededError(
                     f"Not starting {spending.ref.label}: its cost is not known yet, another "
                     "run of it is in flight to learn it, and the call's deadline ran out "
-                    "waiting for it. Nothing was sent.",
-                    limit=0.0,
-                    spent=0.0,
+                    f"waiting for it (the {label} of {waiting.limit:g} had {waiting.spent:g} "
+                    "counted). Nothing was sent.",
+                    limit=waiting.limit,
+                    spent=waiting.spent,
+                    held=waiting.held,
                     requested=0.0,
-                    scope="client",
+                    scope=waiting.scope,
                 )
             pause = min(pause, left)
         yield Sleep(pause)
@@ -164,8 +169,9 @@ def _wait_for_cost(call: Call[Any], spending: Spending) -> Generator[Command, ob
         ticket = yield Hold(
             spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
         )
-        if ticket is not COST_PENDING:
+        if not isinstance(ticket, CostPendingType):
             return ticket
+        waiting = ticket
 
 
 def _charged(call: Call[T]) -> Generator[Command, object, T]:
@@ -189,8 +195,8 @@ def _charged(call: Call[T]) -> Generator[Command, object, T]:
         ticket = yield Hold(
             spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
         )
-        if ticket is COST_PENDING:
-            ticket = yield from _wait_for_cost(call, spending)
+        if isinstance(ticket, CostPendingType):
+            ticket = yield from _wait_for_cost(call, spending, ticket)
     else:  # nothing to hold: only the usage counts the run (at `Settle`)
         ticket = spending.ledger.unheld(spending.ref, spending.batch)
     try:

@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._core.checks import bad_setting, check_callable, check_credits, check_seconds
+from .._core.commands import CostPendingType
 from .._exceptions import BudgetExceededError, BudgetStoreError
 from .._public import publish
 from .budget_store import BudgetStore, MemoryBudgetStore, Totals, _allows, refusal
@@ -46,7 +47,12 @@ __all__ = [
 
 class CostPending(Exception):
     """Another run of the same model or workflow, of a cost not known yet, holds the marker
-    this one needs: wait for its end (its cost is known then), and ask again."""
+    this one needs: wait for its end (its cost is known then), and ask again. ``waiting``: the
+    limit it waits under."""
+
+    def __init__(self, pending: str, waiting: CostPendingType) -> None:
+        super().__init__(pending)
+        self.waiting = waiting
 
 
 logger = logging.getLogger("knouds")
@@ -317,7 +323,9 @@ class Budget:
             ) from error
         if not granted and pending is not None and _allows(totals, amount, self.credits):
             if wait:
-                raise CostPending(pending)
+                raise CostPending(
+                    pending, CostPendingType(self.credits, totals.spent, totals.held, scope)
+                )
             raise BudgetExceededError(
                 f"Not starting {what}: its cost is not known yet and a submission of it is "
                 f"still pending under the credit budget {self.name!r}, which counts a "

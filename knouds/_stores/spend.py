@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .._core.attempt import Verdict
 from .._core.checks import check_credits
-from .._core.commands import COST_PENDING, CostPendingType
+from .._core.commands import CostPendingType
 from .._core.spend import RunRef, charged
 from .._exceptions import BudgetExceededError
 from ..models import Execution, RunResult, WorkflowSummary
@@ -140,7 +140,7 @@ class SpendTracker:
         self, ref: RunRef, batch: BatchSpend | None, now: float, submission: bool = False
     ) -> _Ticket | CostPendingType:
         """Hold the run's expected cost under every budget, or raise `BudgetExceededError`;
-        `COST_PENDING` while another run of the same unknown cost is in flight."""
+        a `CostPendingType` while another run of the same unknown cost is in flight."""
         # (A run with nothing to hold never gets here: the pipeline takes `unheld` for it.)
         known = self.known(ref)
         amount = 0.0 if known is None else known
@@ -150,7 +150,7 @@ class SpendTracker:
             hold = self.budget._hold(0.0, now, scope="client", what=ref.label, pending=pending)
             return _Ticket(ref, (hold,), 0.0, batch, pending=True)
         # A run of unknown cost goes first alone: it holds a marker the others of the same
-        # model or workflow wait for (`COST_PENDING`), so they start only once its cost is known
+        # model or workflow wait for (`CostPendingType`), so they start only once its cost is known
         # and can be held. (A charge of 0, a trial grant, is no price: it teaches nothing.)
         gate = f"first-run:{ref.kind}:{ref.name}" if known is None else None
         holds: list[Hold] = []
@@ -167,7 +167,7 @@ class SpendTracker:
             for hold in holds:
                 hold.budget._settle(hold, 0.0)
             if isinstance(refused, CostPending):
-                return COST_PENDING
+                return refused.waiting
             raise
         # A submission holding the marker keeps it until its end is seen (`observe`).
         return _Ticket(ref, tuple(holds), amount, batch, pending=gate is not None and submission)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 
 import knouds
-from tests.conftest import API_KEY, BASE_URL
+from tests.conftest import API_KEY, BASE_URL, resolve
 
 MODEL = "gpt-image-2"
 PRICE = 4
@@ -26,8 +27,9 @@ class Server:
     """Answers each run after a short real delay (so runs overlap), charging ``PRICE``; counts
     the runs it served and the most it served at once."""
 
-    def __init__(self, cost: float = PRICE) -> None:
+    def __init__(self, cost: float = PRICE, delay: float = 0.02) -> None:
         self.cost = cost
+        self.delay = delay
         self.runs = 0
         self.in_flight = 0
         self.most = 0
@@ -47,12 +49,12 @@ class Server:
 
     def sync(self, request: httpx.Request) -> httpx.Response:
         self._enter()
-        time.sleep(0.02)
+        time.sleep(self.delay)
         return self._leave()
 
     async def async_(self, request: httpx.Request) -> httpx.Response:
         self._enter()
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(self.delay)
         return self._leave()
 
 
@@ -238,3 +240,34 @@ async def test_refusals_name_the_limit_and_the_run_they_stop(client_kind: str) -
     assert by_batch.scope == "batch"
     assert "max_credits of this batch of 3" in str(by_batch)
     assert server.runs == 0
+
+
+async def test_a_run_whose_deadline_ends_while_it_waits_for_a_cost_is_refused_with_the_limit(
+    client_kind: str,
+) -> None:
+    server = Server(delay=2.0)  # the first run, which learns the cost, takes a while
+    budget = knouds.Budget(20)
+    client = _client(client_kind, server, budget=budget)
+    deadline = knouds.RetryPolicy(deadline=0.3)
+
+    with ThreadPoolExecutor(1) as threads:
+        if client_kind == "sync":
+            first: Any = threads.submit(client.models.run, MODEL, {"prompt": "first"})
+        else:
+            first = asyncio.ensure_future(client.models.run(MODEL, {"prompt": "first"}))
+        for _ in range(1000):  # until the first run is in flight
+            if server.runs:
+                break
+            await asyncio.sleep(0.01)
+        second = {"prompt": "second"}
+        with pytest.raises(knouds.BudgetExceededError) as caught:
+            await resolve(client.models.run(MODEL, second, retry=deadline))
+        result = first.result() if client_kind == "sync" else await first
+
+    refusal = caught.value
+    assert "deadline ran out" in str(refusal)
+    assert (refusal.limit, refusal.scope) == (20, "client")  # the budget it waited under
+    assert refusal.held == 0  # the first run holds only a marker: its cost was not known
+    assert server.runs == 1  # the second was never sent
+    assert result.cost == PRICE
+    assert budget.spent == PRICE
