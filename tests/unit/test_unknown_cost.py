@@ -128,28 +128,35 @@ async def test_a_run_that_cost_nothing_teaches_no_price(client_kind: str) -> Non
     assert _refused(outcomes) == 28
 
 
-@pytest.mark.parametrize("client_kind", ["sync"])  # threads stand for processes here
-def test_a_redis_budget_shared_by_clients_that_know_no_cost_is_never_passed(
+async def test_a_redis_budget_shared_by_clients_that_know_no_cost_is_never_passed(
     redis_url: str, client_kind: str
 ) -> None:
     server = Server()
-    # Four clients with their own learned prices (as four processes would have), one budget.
+    # Four clients with their own learned prices (as four processes would have), one budget;
+    # threads (sync) or tasks (async) run their batches at once.
     clients = [
-        _client("sync", server, budget=knouds.Budget(40, store=redis_url, name="shared"))
+        _client(client_kind, server, budget=knouds.Budget(40, store=redis_url, name="shared"))
         for _ in range(4)
     ]
-    threads = [
-        threading.Thread(target=lambda c=c: c.models.run_many(MODEL, [{"p": i} for i in range(30)]))
-        for c in clients
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    batches = [[{"p": i} for i in range(30)] for _ in clients]
+    if client_kind == "async":
+        await asyncio.gather(
+            *(c.models.run_many(MODEL, b) for c, b in zip(clients, batches, strict=True))
+        )
+    else:
+        threads = [
+            threading.Thread(target=c.models.run_many, args=(MODEL, b))
+            for c, b in zip(clients, batches, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
 
     # At most one run of unknown cost is in flight anywhere: the limit is passed by at most
     # one run's cost (before: 144 under 40 with 4 x 8 workers).
     assert server.runs * PRICE <= 40 + PRICE
+    assert server.runs >= 40 // PRICE  # the budget was used, not refused from the start
     assert clients[0].budget.spent == server.runs * PRICE
 
 
