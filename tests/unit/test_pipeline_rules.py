@@ -295,6 +295,31 @@ def test_an_interrupt_between_two_holds_keeps_neither() -> None:
     assert budget.held == 0  # the client's hold, taken first, was given back
 
 
+async def test_a_failure_between_the_budgets_hold_and_the_batchs_keeps_neither(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knouds._stores.budget_store import MemoryBudgetStore
+
+    handler, seen = _counting()
+    budget = knouds.Budget(100, prices={MODEL: 4})
+    client = make_client(handler, budget=budget)
+    real_hold = MemoryBudgetStore.hold
+
+    def hold(self: MemoryBudgetStore, *args: Any, **kwargs: Any) -> Any:
+        if self is not budget._store:  # the batch's max_credits, held after the budget's
+            raise RuntimeError("planted: the batch's store failed")
+        return real_hold(self, *args, **kwargs)
+
+    monkeypatch.setattr(MemoryBudgetStore, "hold", hold)
+    outcomes = await resolve(client.models.run_many(MODEL, [{"prompt": "x"}], max_credits=10))
+
+    assert isinstance(outcomes[0], knouds.KnoudsError)
+    assert "planted" in str(outcomes[0])
+    assert budget.held == 0  # the client's hold, taken first, was given back
+    assert budget.spent == 0
+    assert seen == []
+
+
 @pytest.mark.parametrize("client_kind", ["async"])  # only the async driver defers a cancellation
 async def test_a_cancellation_that_lands_with_a_refusal_still_cancels_the_task(
     make_client: Any,
