@@ -334,6 +334,9 @@ class _ScriptLine:
             # Apply when the connection connects (a new one: its connect and handshake).
             conn.socket_timeout = conn.socket_connect_timeout = wait
             conn.connect()
+            if _stale(conn):  # an idle connection the server closed (a restart, a timeout)
+                conn.disconnect()
+                conn.connect()
             try:
                 answer = self._call(conn, "EVALSHA", script.sha, keys, args, wait, hand_back)
             except NoScriptError:
@@ -387,6 +390,17 @@ class _ScriptLine:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.disconnect()
+
+
+def _stale(conn: Any) -> bool:
+    """Whether an idle connection has something to read: an end of stream or an error from a
+    server that closed it (a healthy idle connection has nothing)."""
+    import redis
+
+    try:
+        return bool(conn.can_read(timeout=0))
+    except (redis.ConnectionError, OSError):
+        return True
 
 
 def _escape_glob(text: str) -> str:

@@ -26,6 +26,7 @@ import knouds._stores.redis
 from knouds._core.journal import describe_error
 from knouds._stores.budget import MemoryBudgetStore
 from knouds.testing import responses
+from tests._support.redis_server import RedisServer
 from tests.conftest import API_KEY, FakeTime, resolve
 
 MakeClient = Callable[..., Any]
@@ -232,6 +233,20 @@ def test_a_claim_reaching_redis_after_its_hand_back_writes_nothing(redis_url: st
         assert journal.get("k") is not None
         assert journal.abandon("k", "next", {"message": "interrupted"})
         assert journal.get("k") is None
+    finally:
+        journal.close()
+
+
+def test_a_redis_journal_claims_again_after_the_server_restarted(redis_server: RedisServer) -> None:
+    journal = knouds.RedisJournal(redis_server.url)
+    try:
+        assert journal.claim("before", "models/m", "h", "t1", None).claimed
+        redis_server.stop()  # its connections are closed; it comes back on the same port
+        redis_server.start()
+        assert journal.claim("after", "models/m", "h", "t2", None).claimed
+        entry = journal.get("after")
+        assert entry is not None
+        assert entry.token == "t2"
     finally:
         journal.close()
 
