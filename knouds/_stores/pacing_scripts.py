@@ -70,20 +70,25 @@ return {0, math.ceil(wait * 1000000)}
 """
 
 # KEYS: as above (the third unused). ARGV: token, limit, remaining, reset (all "" when the
-# response had no headers), now, lease.
+# response had no headers), now, lease. An answer naming an older window than the one learnt is
+# ignored, unless its request was reserved after that window was learnt (its lease, set when it
+# was reserved, tells when): then the earlier answer was wrong, and this one corrects it.
 RELEASE = """
 local state, inflight = KEYS[1], KEYS[2]
+local leased = tonumber(redis.call('ZSCORE', inflight, ARGV[1]))
 redis.call('ZREM', inflight, ARGV[1])
 if ARGV[2] == '' then return 0 end
 local limit, remaining, new = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now, lease = tonumber(ARGV[5]), tonumber(ARGV[6])
-local s = redis.call('HMGET', state, 'reset', 'rolled', 'sent', 'external')
+local s = redis.call('HMGET', state, 'reset', 'rolled', 'sent', 'external', 'learnt')
 local reset, rolled = tonumber(s[1]), s[2] == '1'
 local sent, external = tonumber(s[3]) or 0, tonumber(s[4]) or 0
-if reset and new < reset then return 0 end
-if not reset or new > reset then
+local later = leased ~= nil and leased - lease > (tonumber(s[5]) or now)
+if reset and new < reset and not later then return 0 end
+if not reset or new ~= reset then
   if reset and not rolled then sent = redis.call('ZCARD', inflight) + 1 end
   reset, rolled, external = new, false, 0
+  redis.call('HSET', state, 'learnt', now)
 elseif rolled then
   redis.call('HSET', state, 'limit', limit)
   return 0

@@ -495,6 +495,19 @@ def check_release(url: str) -> None:
         assert waits(window, 90 - 10.05 + 0.05), "the newer window is learnt and waited for"
         assert keys_expire(conn, 180_000), "every count expires a lease after its window"
 
+        # A wrong but plausible reset is corrected by the answer to a request reserved after it
+        # was learnt, as the local pacer does; an answer to one reserved before still is not.
+        now[0] = T0 + 500
+        wrong = Process(conn, now, "wrong")
+        before = wrong.slot()
+        wrong.release(wrong.slot(), 5, 4, T0 + 3500)
+        wrong.release(before, 5, 3, T0 + 530)  # reserved before the wrong reset was learnt
+        assert pttl(conn, "wrong") > 3_000_000, "the older window is not learnt from it"
+        now[0] = T0 + 501
+        wrong.release(wrong.slot(), 5, 4, T0 + 530)  # reserved after: the correction
+        assert len(wrong.slots_left()) == 4, "5, less this answer: the corrected window"
+        assert waits(wrong, 530 - 501 + 0.05), "the corrected window is waited for"
+
 
 # -- the plants -------------------------------------------------------------------------------
 
@@ -636,7 +649,11 @@ PLANTS = [
     plant("release: slot stays in flight", P, "RELEASE",
           "redis.call('ZREM', inflight, ARGV[1])\n", "", "release"),
     plant("release: newer headers ignored", P, "RELEASE",
-          "if reset and new < reset then", "if reset and new > reset then", "release"),
+          "if reset and new < reset and", "if reset and new > reset and", "release"),
+    plant("release: a wrong reset is never corrected", P, "RELEASE",
+          " and not later then", " then", "release"),
+    plant("release: any older answer corrects the window", P, "RELEASE",
+          "leased - lease > (", "leased - lease <= (", "release"),
     plant("release: others' spending ignored", P, "RELEASE",
           "external = math.max(external,", "external = math.min(external,", "release"),
     plant("release: early server roll-over not counted", P, "RELEASE",
