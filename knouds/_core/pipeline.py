@@ -92,21 +92,20 @@ def _failure(error: BaseException, judged: Verdict, secret: str | None) -> dict[
 
 
 def _landing(
-    command: Record | Unclaim | Settle,
-) -> Generator[Command, object, BaseException | None]:
-    """Yield a command that must land; return what interrupted it instead of raising, so the
-    rest of the cleanup still runs."""
+    command: Record | Unclaim | Settle, failure: str = ""
+) -> Generator[Command, object, tuple[object, BaseException | None]]:
+    """Yield a command that must land: its result, and what interrupted it (returned instead of
+    raised, so the rest of the cleanup still runs). A journal failure is logged as ``failure``
+    (the result is then ``None``)."""
     try:
-        yield command
+        return (yield command), None
     except GeneratorExit:
         raise
     except JournalError as error:
-        entry = getattr(command, "entry", None)
-        key = entry.key if entry is not None else getattr(command, "key", "?")
-        logger.warning("Could not record journaled run %r: %s", key, error)
+        logger.warning("%s: %s", failure, error)
+        return None, None
     except BaseException as interrupt:
-        return interrupt
-    return None
+        return None, interrupt
 
 
 def _record(
@@ -115,28 +114,15 @@ def _record(
     """Record how a run went. A journal failure is logged, never raised: the run already
     happened and its result must reach the caller (the entry keeps its earlier state, so a later
     run of the key is not sent blindly)."""
-    try:
-        stored = yield Record(journal, entry, changes)
-    except GeneratorExit:
-        raise
-    except JournalError as error:
+    failure = f"Could not record the {changes.get('state')} state of journaled run {entry.key!r}"
+    stored, interrupt = yield from _landing(Record(journal, entry, changes), failure)
+    if stored is False:
         logger.warning(
-            "Could not record the %s state of journaled run %r: %s",
-            changes.get("state"),
-            entry.key,
-            error,
+            "%s: its record was taken over meanwhile (forgotten, or sent again with "
+            "resend_unknown), so this end is not kept",
+            failure,
         )
-        return None
-    except BaseException as interrupt:
-        return interrupt
-    if not stored:
-        logger.warning(
-            "Could not record the %s state of journaled run %r: its record was taken over "
-            "meanwhile (forgotten, or sent again with resend_unknown), so this end is not kept",
-            changes.get("state"),
-            entry.key,
-        )
-    return None
+    return interrupt
 
 
 def _wait_for_cost(
@@ -207,7 +193,7 @@ def _charged(call: Call[T]) -> Generator[Command, object, T]:
         judged = dispatch.verdict(error)
         if isinstance(error, KnoudsError):
             error._verdict = judged
-        interrupt = yield from _landing(Settle(spending.ledger, ticket, verdict=judged))
+        _, interrupt = yield from _landing(Settle(spending.ledger, ticket, verdict=judged))
         if interrupt is not None:
             raise interrupt from error
         raise
@@ -262,7 +248,9 @@ def _journaled(
                     message = interrupted_error(error, sent=False)
                 # Within what is left of the deadline, but long enough for a store that answers.
                 wait = None if give_up_at is None else max(give_up_at - clock(), _UNCLAIM_WAIT)
-                interrupt = yield from _landing(Unclaim(journal, run.key, token, message, wait))
+                unclaim = Unclaim(journal, run.key, token, message, wait)
+                not_handed = f"Could not hand back the claim of journaled run {run.key!r}"
+                _, interrupt = yield from _landing(unclaim, not_handed)
                 journal.mark_done(token)
                 if interrupt is not None:
                     raise interrupt from error
