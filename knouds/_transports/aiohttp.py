@@ -107,25 +107,49 @@ def _unknown_outcome(error: httpx.TransportError, request: httpx.Request) -> htt
     return httpx.ReadError(f"the connection failed after sending: {error}", request=request)
 
 
+_HTTPX_ERRORS = (httpx.HTTPError, httpx.StreamError)
+
+
+def _foreign(error: Exception, request: httpx.Request) -> httpx.ReadError:
+    """An aiohttp failure ``httpx-aiohttp`` lets through unmapped (a malformed status line gives
+    ``aiohttp.ClientResponseError``): sent, outcome unknown. Its own text shows the URL with its
+    query (a presigned signature) and its ``repr`` the request's headers (the API key), so only
+    its kind and its ``message`` are kept, and it is not chained."""
+    message = getattr(error, "message", None)
+    detail = f": {message}" if isinstance(message, str) and message else ""
+    return httpx.ReadError(
+        f"the connection failed after sending: {type(error).__name__}{detail}", request=request
+    )
+
+
 class _SafeTransport(httpx.AsyncBaseTransport):
-    """Wraps the aiohttp transport so failures say truthfully whether the request was sent.
+    """Wraps the aiohttp transport so failures say truthfully whether the request was sent, and
+    are all httpx errors.
 
     ``httpx-aiohttp`` maps every ``aiohttp.ClientConnectionError`` (including a server that
     disconnects after receiving the request) to ``httpx.ConnectTimeout``, which means "never
     sent" and would make a billable run look safe to retry. Here only failures aiohttp raises
-    while connecting keep a connect error; the rest become ``httpx.ReadError`` (outcome unknown).
+    while connecting keep a connect error; the rest become ``httpx.ReadError`` (outcome unknown),
+    as does any aiohttp error it does not map at all (see `_foreign`).
     """
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        foreign: httpx.ReadError | None = None
         try:
             response = await self._inner.handle_async_request(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             if _never_sent(exc):
                 raise
             raise _unknown_outcome(exc, request) from exc
+        except _HTTPX_ERRORS:
+            raise
+        except Exception as exc:
+            foreign = _foreign(exc, request)
+        if foreign is not None:
+            raise foreign  # outside the handler: the aiohttp error is not even its context
         stream = response.stream
         assert isinstance(stream, httpx.AsyncByteStream)
         response.stream = _SafeStream(stream, request)
@@ -143,11 +167,18 @@ class _SafeStream(httpx.AsyncByteStream):
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        foreign: httpx.ReadError | None = None
         try:
             async for chunk in self._inner:
                 yield chunk
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise _unknown_outcome(exc, self._request) from exc
+        except _HTTPX_ERRORS:
+            raise
+        except Exception as exc:
+            foreign = _foreign(exc, self._request)
+        if foreign is not None:
+            raise foreign
 
     async def aclose(self) -> None:
         await self._inner.aclose()

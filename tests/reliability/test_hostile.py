@@ -226,6 +226,43 @@ async def test_broken_http_becomes_a_knouds_error(
         error, took = await timed(lambda: client.models.run("gpt-image-2", INPUTS))
 
     assert isinstance(error, knouds.KnoudsError), repr(error)
+    assert not [text for text in _shown(error) if API_KEY.split("_")[-1] in text]
+    assert took < 2.0 + SLACK
+
+
+def _shown(error: BaseException) -> list[str]:
+    """The text and ``repr`` of an error and of every error it is chained to."""
+    shown: list[str] = []
+    cause: BaseException | None = error
+    while cause is not None:
+        shown += [str(cause), repr(cause)]
+        cause = cause.__cause__ or cause.__context__
+    return shown
+
+
+SIGNATURE = "X-Amz-Signature=presignedcanary0123456789"
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [respond(status_line=b"HTTP/1.1 OK-ISH"), respond(status_line=b"\x00\x01garbage")],
+    ids=["bad-status-line", "binary-garbage"],
+)
+async def test_a_broken_media_server_gives_a_media_download_error_without_the_signature(
+    transport_kind: str, behaviour: Any
+) -> None:
+    with HostileServer(behaviour) as server:
+        media = knouds.Media(url=f"{server.base_url}/out/a.png?{SIGNATURE}")
+        if transport_kind == "sync":
+            error, took = await timed(lambda: media.read(timeout=2.0))
+        else:
+            http = knouds.DefaultAioHttpClient() if transport_kind == "aiohttp" else None
+            error, took = await timed(lambda: media.aread(timeout=2.0, http_client=http))
+            if http is not None:
+                await http.aclose()
+
+    assert isinstance(error, knouds.MediaDownloadError), repr(error)
+    assert not [text for text in _shown(error) if "presignedcanary" in text]
     assert took < 2.0 + SLACK
 
 
