@@ -83,7 +83,7 @@ def _as_bytes(payload: bytes | bytearray | memoryview | str) -> bytes:
 
 
 def sign(
-    payload: bytes | bytearray | memoryview | str, secret: str, *, timestamp: int | None = None
+    payload: bytes | bytearray | memoryview | str, secret: str, *, timestamp: float | None = None
 ) -> str:
     """The ``X-Knouds-Signature`` header value for ``payload``, as Knouds would send it.
 
@@ -93,9 +93,33 @@ def sign(
         payload: the exact body bytes (a ``str`` is UTF-8 encoded).
         secret: the webhook secret (``whsec_...``).
         timestamp: Unix seconds to sign with (default: now).
+
+    Raises:
+        ConfigurationError: no ``secret`` (or not a string, or not valid Unicode), a
+            ``payload`` that is not bytes or text (or text that is not valid Unicode), or a
+            ``timestamp`` that is not a finite number of seconds >= 0 (it is cut to whole
+            seconds).
     """
+    if not secret or not isinstance(secret, str):
+        given = repr(secret) if secret in ("", None) else f"a {type(secret).__name__}"
+        raise ConfigurationError(
+            f"No webhook secret given (secret must be a non-empty string, got {given})."
+        )
+    if not isinstance(payload, (bytes, bytearray, memoryview, str)):
+        raise ConfigurationError(
+            f"payload must be bytes or str (the exact body), got {type(payload).__name__}."
+        )
+    if timestamp is not None and (not _finite_seconds(timestamp) or timestamp < 0):
+        raise ConfigurationError(
+            f"timestamp must be Unix seconds (a number >= 0), got {timestamp!r}."
+        )
     stamp = int(time.time()) if timestamp is None else int(timestamp)
-    return f"t={stamp},v1={_digest(secret, stamp, _as_bytes(payload))}"
+    try:
+        return f"t={stamp},v1={_digest(secret, stamp, _as_bytes(payload))}"
+    except UnicodeEncodeError:
+        raise ConfigurationError(
+            "The payload or the secret is not valid Unicode (a lone surrogate): nothing to sign."
+        ) from None
 
 
 def _header_text(header: object) -> str:

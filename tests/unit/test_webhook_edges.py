@@ -6,9 +6,11 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 
 import pytest
 
+import knouds
 from knouds import WebhookVerificationError
 from knouds.webhooks import sign, verify
 
@@ -61,3 +63,43 @@ def test_timestamps_have_at_most_twelve_digits() -> None:
 def test_a_missing_header_is_named(header: str | None) -> None:
     with pytest.raises(WebhookVerificationError, match="X-Knouds-Signature"):
         verify(BODY, header, SECRET, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("payload", "secret", "timestamp"),
+    [
+        (b"{}", "", None),
+        (b"{}", None, None),
+        (b"{}", b"whsec_bytes", None),
+        ({"event": "x"}, "whsec_test", None),
+        ("\udcff", "whsec_test", None),
+        (b"{}", "whsec_\udcff", None),
+        (b"{}", "whsec_test", float("nan")),
+        (b"{}", "whsec_test", -1),
+        (b"{}", "whsec_test", True),
+        (b"{}", "whsec_test", "1700000000"),
+    ],
+    ids=[
+        "empty-secret",
+        "no-secret",
+        "bytes-secret",
+        "dict-payload",
+        "surrogate-payload",
+        "surrogate-secret",
+        "nan-timestamp",
+        "negative-timestamp",
+        "bool-timestamp",
+        "text-timestamp",
+    ],
+)
+def test_sign_refuses_what_it_cannot_sign_as_verify_does(
+    payload: Any, secret: Any, timestamp: Any
+) -> None:
+    with pytest.raises(knouds.ConfigurationError):
+        sign(payload, secret, timestamp=timestamp)
+
+
+def test_sign_cuts_a_float_timestamp_to_whole_seconds() -> None:
+    assert sign(BODY, SECRET, timestamp=1_700_000_000.9) == sign(
+        BODY, SECRET, timestamp=1_700_000_000
+    )
