@@ -279,6 +279,25 @@ class MediaDownloadError(KnoudsError):
         self.status_code = status_code
 
 
+class MediaSaveError(MediaDownloadError, OSError):
+    """A media file could not be written to disk: a directory that cannot be created, no
+    permission, a full disk. It is also an ``OSError`` (with the disk error's ``errno``,
+    ``strerror`` and ``filename``), so ``except OSError`` keeps catching it.
+
+    Attributes:
+        path: the file that was being written, or ``None``.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, path: str | None = None) -> None:
+        super().__init__(message, url=url)
+        self.path = path
+
+
+class MediaFileExistsError(MediaSaveError, FileExistsError):
+    """``save(..., overwrite=False)`` found the file already there: nothing was downloaded
+    over it. It is also a ``FileExistsError``."""
+
+
 class APIStatusError(KnoudsError):
     """Knouds answered with an error status (or rejected the call before it was sent).
 

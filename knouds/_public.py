@@ -57,6 +57,8 @@ PUBLIC: Final[Mapping[str, str]] = {
     "LegacyKeyRetiredError": "knouds._exceptions",
     "Media": "knouds.models",
     "MediaDownloadError": "knouds._exceptions",
+    "MediaFileExistsError": "knouds._exceptions",
+    "MediaSaveError": "knouds._exceptions",
     "ModelNotFoundError": "knouds._exceptions",
     "ModelTierRequiredError": "knouds._exceptions",
     "NOT_GIVEN": "knouds._types",

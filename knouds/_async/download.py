@@ -22,7 +22,7 @@ from .._media.fetch import (
     MediaTimeout,
     check_url,
 )
-from .._media.files import PartFile, PathLike, as_directory, destination, named
+from .._media.files import PartFile, PathLike, as_directory, destination, disk_errors, named
 from .._types import NOT_GIVEN
 
 if TYPE_CHECKING:
@@ -80,10 +80,11 @@ async def asave_media(
     """Save the file at ``url`` (see `knouds.Media.asave`)."""
     check_download(max_bytes=max_bytes, timeout=timeout, http_client=http_client, asynchronous=True)
     check_url(url)
-    target = destination(path_or_dir, filename)
+    with disk_errors(url):
+        target = destination(path_or_dir, filename)
     chunks = aiter_media(url, max_bytes=max_bytes, timeout=timeout, http_client=http_client)
     try:
-        with PartFile(target, overwrite=overwrite) as out:
+        with disk_errors(url, target), PartFile(target, overwrite=overwrite) as out:
             async for chunk in chunks:
                 out.write(chunk)
     finally:

@@ -7,12 +7,12 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
-from .._exceptions import MediaDownloadError
+from .._exceptions import MediaDownloadError, MediaFileExistsError, MediaSaveError
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -94,6 +94,30 @@ def destination(path_or_dir: PathLike, filename: str) -> Path:
 def as_directory(directory: PathLike) -> str:
     """``directory`` with a trailing separator, so `destination` always reads it as a directory."""
     return os.path.join(os.fspath(directory), "")
+
+
+@contextlib.contextmanager
+def disk_errors(url: str, target: Path | None = None) -> Iterator[None]:
+    """Turn the disk's errors while saving ``url`` (to ``target``) into `MediaSaveError`, which
+    is also the ``OSError`` it replaces (`MediaFileExistsError` for a ``FileExistsError``)."""
+    try:
+        yield
+    except MediaSaveError:
+        raise
+    except OSError as exc:
+        where = str(target or exc.filename or "the file")
+        # The file itself exists (`PartFile`'s check, or a link onto it), not some directory
+        # on the way that is a file.
+        named = {exc.filename, getattr(exc, "filename2", None)} - {None}
+        if isinstance(exc, FileExistsError) and (not named or where in map(str, named)):
+            cls: type[MediaSaveError] = MediaFileExistsError
+            message = f"{where} already exists; pass overwrite=True to replace it."
+        else:
+            cls = MediaSaveError
+            message = f"Could not save the media file to {where}: {exc.strerror or exc}."
+        error = cls(message, url=url, path=None if target is None else str(target))
+        error.errno, error.strerror, error.filename = exc.errno, exc.strerror, exc.filename
+        raise error from exc
 
 
 class PartFile:

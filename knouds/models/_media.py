@@ -134,7 +134,8 @@ class Media(_Model):
                 ending in a separator, or a new path without a file extension, which is
                 created), or the exact file path to write (``"out/fox.png"``).
             max_bytes: refuse a file larger than this many bytes (``None``: no limit).
-            overwrite: replace an existing file (``False`` raises ``FileExistsError``).
+            overwrite: replace an existing file (``False`` raises `MediaFileExistsError`, a
+                ``FileExistsError``).
             timeout: as for `read`.
             http_client: as for `read`.
 
@@ -143,6 +144,8 @@ class Media(_Model):
 
         Raises:
             MediaDownloadError: as for `read`, or if the name would leave the directory.
+            MediaSaveError: the file could not be written (`MediaFileExistsError` when it
+                exists and ``overwrite`` is ``False``); also an ``OSError``.
         """
         from .._sync.download import save_media
 

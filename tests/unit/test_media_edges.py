@@ -4,6 +4,7 @@ file systems without hard links, and bodies that must not be read past the cap."
 from __future__ import annotations
 
 import os
+import pickle
 import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -319,6 +320,35 @@ async def test_refusals_name_the_file_or_directory(io: IO, tmp_path: Path) -> No
     (tmp_path / "a.png").write_bytes(b"mine")
     with pytest.raises(FileExistsError, match=r"a\.png"):
         await io.save(media, serve(), tmp_path, overwrite=False)
+
+
+async def test_disk_failures_are_knouds_errors_and_still_os_errors(io: IO, tmp_path: Path) -> None:
+    media = knouds.Media(url=f"{S3}/a.png?X-Amz-Signature=canary", kind="image")
+    (tmp_path / "a.png").write_bytes(b"mine")
+    with pytest.raises(knouds.MediaFileExistsError, match=r"a\.png.*overwrite=True") as exists:
+        await io.save(media, serve(), tmp_path, overwrite=False)
+    (tmp_path / "taken").write_bytes(b"a file where a directory should be")
+    with pytest.raises(knouds.MediaSaveError) as blocked:
+        await io.save(media, serve(), tmp_path / "taken" / "sub" / "a.png")
+    with pytest.raises(knouds.MediaSaveError) as in_the_way:  # mkdir: "File exists", not a.png
+        await io.save(media, serve(), tmp_path / "taken" / "a.png")
+    assert not isinstance(in_the_way.value, knouds.MediaFileExistsError)
+    assert "overwrite" not in str(in_the_way.value)
+
+    assert isinstance(exists.value, FileExistsError)  # `except FileExistsError` still works
+    assert isinstance(blocked.value, OSError)
+    assert isinstance(blocked.value, knouds.MediaDownloadError)
+    assert not isinstance(blocked.value, FileExistsError)
+    assert blocked.value.errno is not None
+    assert "canary" not in str(exists.value) + str(blocked.value)
+    assert (tmp_path / "a.png").read_bytes() == b"mine"
+    assert exists.value.path == str(tmp_path / "a.png")
+
+
+def test_a_disk_failure_survives_pickle() -> None:
+    error = knouds.MediaSaveError("Could not save.", url="https://x/a.png", path="/tmp/a.png")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.url, copy.path) == ("Could not save.", "https://x/a.png", "/tmp/a.png")
 
 
 @pytest.mark.parametrize(

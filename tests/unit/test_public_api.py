@@ -61,6 +61,8 @@ EXPECTED_ALL = [
     "LegacyKeyRetiredError",
     "Media",
     "MediaDownloadError",
+    "MediaFileExistsError",
+    "MediaSaveError",
     "ModelNotFoundError",
     "ModelTierRequiredError",
     "NOT_GIVEN",
