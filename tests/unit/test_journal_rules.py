@@ -3,6 +3,7 @@ errors and records of a journaled run tell (see docs/journal.md)."""
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -12,8 +13,11 @@ import pytest
 import knouds
 from knouds._core.journal import (
     JournalEntry,
+    JournalKeys,
+    account_tag,
     default_key,
     describe_error,
+    inputs_digest,
     interrupted_error,
     rebuild_error,
     still_in_flight,
@@ -80,6 +84,7 @@ DIFFERENT = {
     "another type": ({"n": HUGE, "x": b"1"}, {"n": HUGE, "x": bytearray(b"1")}),
     "another class": ({"x": Thing()}, {"x": OtherThing()}),
     "deep down": ({"n": nested([HUGE, 1], 61)}, {"n": nested([HUGE, 2], 61)}),
+    "a name deep down": ({"n": nested({"a": HUGE}, 61)}, {"n": nested({"b": HUGE}, 61)}),
     "deeper than Python recurses": (
         {"n": [1, nested(HUGE, 100_000)]},
         {"n": [2, nested(HUGE, 100_000)]},
@@ -126,11 +131,13 @@ def test_the_keys_of_unencodable_inputs_do_not_change_between_processes_or_relea
                 "size": {"w": 1, "h": 2},
                 "pair": (1, 2),
                 "raw": b"x",
+                "day": datetime.date(2026, 1, 1),
             }
         )
-        == "models/m:ed2df8d16644e0b23fee48019f66e2d5"
+        == "models/m:9c166f5e780ca466defea774d3d79f1d"
     )
     assert key({"n": nested(HUGE, 100)}) == "models/m:62f747b4cca5b6d58c86c63b62c568bf"
+    assert key({"n": nested({"a": HUGE}, 62)}) == "models/m:944f67c72ea27052fa72ba7e0febb349"
     assert key(Unreadable(), server="https://a.test") == "models/m:374b2305f8d902ba5ad3ce689a73a490"
 
 
@@ -234,7 +241,11 @@ def test_an_interrupted_run_records_what_stopped_it_and_whether_the_request_may_
 
     # Stored as describe_error stores a knouds error, and read back as one.
     assert set(recorded) <= set(describe_error(knouds.KnoudsError("x")))
-    assert (recorded["status_code"], recorded["code"]) == (None, None)
+    assert (recorded["type"], recorded["status_code"], recorded["code"]) == (
+        "KnoudsError",
+        None,
+        None,
+    )
     rebuilt = rebuild_error(recorded)
     assert type(rebuilt) is knouds.KnoudsError
     assert str(rebuilt) == f"Interrupted (KeyboardInterrupt) {says}"
@@ -284,3 +295,79 @@ def test_a_stored_error_is_rebuilt_as_its_class_or_a_plain_knouds_error(
     rebuilt = rebuild_error({"type": kind, "message": "it ended"})
     assert type(rebuilt) is rebuilt_as
     assert str(rebuilt) == "it ended"
+
+
+# -- what an entry gives back, and what the journal keeps ----------------------------------------
+
+
+def test_an_entry_gives_back_its_stored_result_marked_as_from_the_journal() -> None:
+    stored = {"success": True, "result": {"text": "ok"}, "cost": 3, "ms": 5}
+    done = JournalEntry("k", "completed", "models/m", "h", "o", "t", 1.0, 2.0, 3.0, result=stored)
+
+    run = done.run_result()
+    assert run.from_journal
+    assert (run.cost, run.result) == (3, {"text": "ok"})
+
+
+def test_an_entry_gives_back_its_stored_error_or_a_plain_failure() -> None:
+    stored = {"type": "ExecutionFailedError", "message": "the model crashed", "status_code": None}
+    failed = JournalEntry("k", "failed", "models/m", "h", "o", "t", 1.0, 2.0, 3.0, error=stored)
+    bare = JournalEntry("k", "failed", "models/m", "h", "o", "t", 1.0, 2.0, 3.0)
+
+    assert isinstance(failed.stored_error(), knouds.ExecutionFailedError)
+    assert str(failed.stored_error()).startswith("the model crashed")
+    assert type(bare.stored_error()) is knouds.KnoudsError
+    assert str(bare.stored_error()) == "The journaled run failed"
+
+
+def test_the_journal_keeps_no_body_it_cannot_store_or_mask() -> None:
+    secret = "knouds_live_12345678"
+    unstorable = knouds.APIStatusError("bad", status_code=500, body={"at": object()})
+    # Masking the key's secret part out of this body leaves no JSON: the body is dropped.
+    unmaskable = knouds.APIStatusError("bad", status_code=500, body={"n": 12345678})
+
+    assert describe_error(unstorable, secret)["body"] is None
+    assert describe_error(unmaskable, secret)["body"] is None
+    assert describe_error(unmaskable)["body"] == {"n": 12345678}  # no key to hide
+
+
+def test_a_default_key_is_the_target_and_the_inputs_digest() -> None:
+    inputs = {"prompt": "fox", "n": 1}
+    assert default_key("models/m", inputs) == "models/m:" + inputs_digest("models/m", inputs)[:32]
+
+
+def test_the_account_tag_of_a_client_without_a_key_is_unchanged() -> None:
+    # The emulator's journals (no API key) keep resolving after an upgrade.
+    tag = account_tag(None, "http://127.0.0.1:8000")
+    assert tag == account_tag("", "http://127.0.0.1:8000") == "605e68e490af4c57"
+
+
+def test_only_trailing_slashes_are_dropped_from_a_server() -> None:
+    keys = JournalKeys.of("knouds_live_x", "https://gw.test/X/")
+    assert keys.server == "https://gw.test/X"
+    assert keys.account == account_tag("knouds_live_x", "https://gw.test/X")
+    assert keys.account != account_tag("knouds_live_x", "https://gw.test/")
+
+
+def test_an_input_after_one_that_is_no_mapping_keeps_its_key() -> None:
+    # The refused input counts as an empty one: the empty input after it is the second.
+    keys = JournalKeys.of("knouds_live_x", "https://knouds.ai")
+    tagged = keys.tag_batch("models/m", ["not a mapping", {}])
+    assert tagged[0] == "not a mapping"
+    assert tagged[1].journal_key == default_key("models/m", {}, "https://knouds.ai") + "#1"
+
+
+@pytest.mark.parametrize(
+    ("bad", "shown"),
+    [
+        (b"a" * 57, repr(b"a" * 57)),  # 60 characters: shown whole
+        (b"a" * 58, repr(b"a" * 58)[:57] + "..."),  # 61: cut to 60
+        ("k" * 501, repr("k" * 501)[:57] + "..."),
+        (7, "7"),
+    ],
+)
+def test_a_refused_idempotency_key_is_shown_short(bad: object, shown: str) -> None:
+    keys = JournalKeys.of("knouds_live_x", "https://knouds.ai")
+    with pytest.raises(knouds.ConfigurationError) as refused:
+        keys.run_key("models/m", {}, bad)
+    assert f"got {shown}; nothing was sent" in str(refused.value)
