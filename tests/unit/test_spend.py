@@ -262,7 +262,9 @@ async def test_a_workflow_batch_over_the_budget_left_is_announced_then_stopped(
     assert "more than the 25 left of the credit budget" in caplog.text
     assert results.estimate == 30
     assert results.usage.credits == 25
-    assert results[5].scope == "client"
+    # Which of the six concurrent runs is refused depends on the threads' or tasks' order.
+    refused = [r for r in results if isinstance(r, knouds.BudgetExceededError)]
+    assert [r.scope for r in refused] == ["client"]
     assert client.budget.remaining == 0
     assert len(billing.runs) == 6
 
