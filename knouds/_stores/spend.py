@@ -104,11 +104,6 @@ class SpendTracker:
         """Whether counting does network I/O (a Redis budget; a batch's limit never does)."""
         return self.budget is not None and self.budget.blocking
 
-    def expected(self, ref: RunRef) -> float:
-        """What a run of ``ref`` is expected to cost (``0`` when unknown)."""
-        known = self.known(ref)
-        return 0.0 if known is None else known
-
     def known(self, ref: RunRef) -> float | None:
         """What a run of ``ref`` is expected to cost, or ``None`` when unknown."""
         with self._lock:
@@ -209,11 +204,6 @@ class SpendTracker:
             self._observed[ticket.ref] = charge  # one dict store: atomic
         for hold in ticket.holds:
             hold.budget._settle(hold, charge)
-
-    def release(self, ticket: _Ticket) -> None:
-        """Drop the holds of a run that was never sent."""
-        for hold in ticket.holds:
-            hold.budget._settle(hold, 0.0)
 
     def fail(self, ticket: _Ticket, verdict: Verdict) -> None:
         """Settle a run that ended in an error or an interrupt, by the pipeline's verdict:
