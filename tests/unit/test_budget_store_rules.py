@@ -8,7 +8,7 @@ import os
 import pytest
 
 from knouds import BudgetExceededError
-from knouds._stores.budget_store import MemoryBudgetStore, Totals, refusal
+from knouds._stores.budget_store import MemoryBudgetStore, Totals, _allows, refusal
 
 KEY = "default"
 NOW = 1_700_000_000.0
@@ -38,6 +38,15 @@ def test_a_spent_budget_refuses_even_a_run_of_unknown_cost() -> None:
     store.clear(KEY)
     store.settle(KEY, "none", 9.5, 0.0)
     assert hold(store, "free", 0)  # half a credit left: a run of unknown cost may start
+
+
+def test_a_billionth_of_a_credit_is_the_tolerance_of_the_limit_both_ways() -> None:
+    # Within a billionth of its limit, a budget is spent: not even a run of unknown cost starts.
+    assert not _allows(Totals(1 - 1e-9, 0), 0, 1)
+    assert _allows(Totals(1 - 2e-9, 0), 0, 1)
+    # A run expected to cost up to a billionth more than what is left still fits.
+    assert _allows(Totals(0, 0), 1 + 1e-9, 1)
+    assert not _allows(Totals(0, 0), 1 + 2e-9, 1)
 
 
 def test_credits_held_by_runs_in_flight_count_like_credits_spent() -> None:
@@ -154,6 +163,7 @@ def test_a_refusal_of_a_spent_batch_names_its_max_credits() -> None:
     message = str(error)
     assert "the max_credits of this batch of 10 is spent;" in message
     assert "held by runs in flight" not in message
+    assert message.endswith("is spent; 10 counted so far. Nothing was sent.")
     assert "credits left" not in message
     assert (error.limit, error.spent, error.held, error.scope) == (10, 10, 0, "batch")
 

@@ -22,6 +22,12 @@ def budget(credits: float = 100, **kwargs: Any) -> knouds.Budget:
     return knouds.Budget(credits, clock=lambda: NOW, **kwargs)
 
 
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> object:
+    """Where a budget counts: this process (``None``) or a real Redis server."""
+    return None if request.param == "memory" else request.getfixturevalue("redis_url")
+
+
 def execution(execution_id: str, status: str = "processing", **fields: Any) -> Execution:
     return Execution.model_validate({"executionId": execution_id, "status": status, **fields})
 
@@ -98,11 +104,63 @@ def test_a_batch_note_projects_the_average_cost_over_the_runs_left() -> None:
     assert batch.status(12) == "8 credits, ~8 projected"  # never fewer runs than none left
 
 
+# -- what a run holds -----------------------------------------------------------------------------
+
+
+def test_a_run_of_unknown_cost_holds_nothing_and_goes_first_alone() -> None:
+    ledger = SpendTracker(budget(10))
+    first = ledger.begin(MODEL, None, NOW)
+    assert first is not COST_PENDING
+    assert ledger.budget is not None
+    assert ledger.budget.held == 0
+    assert ledger.begin(MODEL, None, NOW) is COST_PENDING  # waits for the first one's cost
+    ledger.finish(first, RunResult(cost=3))  # type: ignore[arg-type]
+    second = ledger.begin(MODEL, None, NOW)
+    assert second is not COST_PENDING
+    assert (ledger.budget.spent, ledger.budget.held) == (3, 3)
+
+
+def test_a_pending_submission_holds_nothing_and_refuses_its_twin_by_name() -> None:
+    ledger = SpendTracker(budget(10))
+    submit(ledger, MODEL, "e-1")
+    assert ledger.budget is not None
+    assert (ledger.budget.spent, ledger.budget.held) == (0, 0)
+    with pytest.raises(knouds.BudgetExceededError) as refused:
+        ledger.begin(MODEL, None, NOW, submission=True)
+    assert str(refused.value).startswith("Not starting a run of model 'm': ")
+    assert (refused.value.scope, refused.value.requested) == ("client", 0)
+
+
+def test_a_batch_submission_of_unknown_cost_keeps_the_others_waiting_until_its_end() -> None:
+    ledger = SpendTracker(None)
+    batch = BatchSpend(3, 10, None)
+    first = ledger.begin(MODEL, batch, NOW, submission=True)
+    ledger.finish(first, execution("e-1"))  # type: ignore[arg-type]
+    assert ledger.begin(MODEL, batch, NOW, submission=True) is COST_PENDING
+    ledger.observe(execution("e-1", "completed", cost=2))
+    assert batch.budget is not None
+    assert batch.budget.spent == 2
+    assert ledger.begin(MODEL, batch, NOW, submission=True) is not COST_PENDING
+    assert batch.budget.held == 2
+
+
+def test_a_run_refused_or_never_sent_is_released_without_a_charge(store: object) -> None:
+    ledger = SpendTracker(budget(10, store=store, prices={"m": 4}))
+    ticket = ledger.begin(MODEL, None, NOW)
+    assert ledger.budget is not None
+    assert ledger.budget.held == 4
+    ledger.fail(ticket, "rejected")  # type: ignore[arg-type]
+    assert (ledger.budget.spent, ledger.budget.held) == (0, 0)
+    assert ledger.usage.snapshot().unconfirmed_runs == 0
+
+
 # -- what an ended submission counts --------------------------------------------------------------
 
 
-def test_a_pending_submission_ended_without_a_cost_releases_its_marker_unconfirmed() -> None:
-    ledger = SpendTracker(budget(10))
+def test_a_pending_submission_ended_without_a_cost_releases_its_marker_unconfirmed(
+    store: object,
+) -> None:
+    ledger = SpendTracker(budget(10, store=store))
     submit(ledger, MODEL, "e-1")
     ledger.observe(execution("e-1", "completed"))
     assert ledger.budget is not None
@@ -175,3 +233,43 @@ def test_a_batch_estimated_at_exactly_its_max_credits_starts() -> None:
     assert (error.limit, error.spent, error.requested, error.scope) == (12, 0, 15, "batch")
     assert "5 runs of model 'm' are estimated at 15 credits" in str(error)
     assert "max_credits=12" in str(error)
+
+
+@pytest.mark.parametrize("estimate_each", [3, 3 + 1e-9 / 4, 3.125])
+def test_a_batch_is_refused_only_when_its_estimate_passes_max_credits(
+    estimate_each: float,
+) -> None:
+    ledger = SpendTracker(None)
+    if estimate_each <= 3 + 1e-9:  # within a billionth of a credit: it fits
+        assert plan_batch(ledger, MODEL, 4, 12, estimate_each).estimate == 4 * estimate_each
+        return
+    with pytest.raises(knouds.BudgetExceededError) as refused:
+        plan_batch(ledger, MODEL, 4, 12, estimate_each)
+    assert "4 runs of model 'm' are estimated at 12.5 credits" in str(refused.value)
+    assert refused.value.requested == 12.5
+
+
+def test_a_batch_of_a_bad_max_credits_names_the_setting() -> None:
+    with pytest.raises(knouds.ConfigurationError, match="max_credits"):
+        plan_batch(SpendTracker(None), MODEL, 4, -1, 3)
+
+
+@pytest.mark.parametrize(
+    ("estimate_each", "warned"), [(2.5, False), (2.5 + 1e-9 / 4, False), (2.625, True)]
+)
+def test_a_batch_estimated_past_what_is_left_of_the_budget_is_warned_of(
+    caplog: pytest.LogCaptureFixture, estimate_each: float, warned: bool
+) -> None:
+    client_budget = budget(20)
+    client_budget._store.settle(client_budget._key(NOW), "earlier", 10, 0.0)
+    with caplog.at_level("WARNING", logger="knouds"):
+        batch = plan_batch(SpendTracker(client_budget), MODEL, 4, None, estimate_each)
+    assert batch.budget is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    if not warned:
+        assert warnings == []
+        return
+    assert warnings == [
+        "4 runs of model 'm' are estimated at 10.5 credits, more than the 10 left of the credit "
+        "budget: the budget will stop the batch part way"
+    ]
