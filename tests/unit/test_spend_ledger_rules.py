@@ -154,6 +154,30 @@ def test_a_run_refused_or_never_sent_is_released_without_a_charge(store: object)
     assert ledger.usage.snapshot().unconfirmed_runs == 0
 
 
+def test_a_run_charged_a_fraction_of_a_credit_teaches_its_price() -> None:
+    ledger = SpendTracker(budget(10))
+    ticket = ledger.begin(MODEL, None, NOW)
+    ledger.finish(ticket, RunResult(cost=0.5))  # type: ignore[arg-type]
+    assert ledger.known(MODEL) == 0.5
+    assert ledger.budget is not None
+    assert ledger.budget.spent == 0.5
+
+
+@pytest.mark.parametrize("end", ["unknown", "no cost"])
+def test_a_batch_run_of_unknown_outcome_counts_as_unconfirmed_in_the_batch_too(end: str) -> None:
+    ledger = SpendTracker(budget(10, prices={"m": 2}))
+    batch = BatchSpend(1, 10, None)
+    ticket = ledger.begin(MODEL, batch, NOW)
+    if end == "unknown":
+        ledger.fail(ticket, "unknown")  # type: ignore[arg-type]
+    else:
+        ledger.finish(ticket, RunResult(cost=None))  # type: ignore[arg-type]
+    for usage in (ledger.usage.snapshot(), batch.usage.snapshot()):
+        assert (usage.runs, usage.unconfirmed_runs, usage.credits) == (0, 1, 0)
+    assert batch.budget is not None
+    assert batch.budget.spent == 2  # the expected cost stays counted
+
+
 # -- what an ended submission counts --------------------------------------------------------------
 
 
@@ -250,8 +274,9 @@ def test_a_batch_is_refused_only_when_its_estimate_passes_max_credits(
 
 
 def test_a_batch_of_a_bad_max_credits_names_the_setting() -> None:
-    with pytest.raises(knouds.ConfigurationError, match="max_credits"):
+    with pytest.raises(knouds.ConfigurationError) as bad:
         plan_batch(SpendTracker(None), MODEL, 4, -1, 3)
+    assert str(bad.value).startswith("max_credits must be ")
 
 
 @pytest.mark.parametrize(
