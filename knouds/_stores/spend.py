@@ -104,11 +104,6 @@ class SpendTracker:
         """Whether counting does network I/O (a Redis budget; a batch's limit never does)."""
         return self.budget is not None and self.budget.blocking
 
-    def expected(self, ref: RunRef) -> float:
-        """What a run of ``ref`` is expected to cost (``0`` when unknown)."""
-        known = self.known(ref)
-        return 0.0 if known is None else known
-
     def known(self, ref: RunRef) -> float | None:
         """What a run of ``ref`` is expected to cost, or ``None`` when unknown."""
         with self._lock:
@@ -193,27 +188,22 @@ class SpendTracker:
             for hold in ticket.holds:  # another client on the same budget may see its end
                 hold.budget._submitted(value.id, self)
             return
-        cost = value.cost if isinstance(value, RunResult) else None
+        # A run's answer (the only other value a run settles with) says what it charged.
+        charge = charged(value.cost) if isinstance(value, RunResult) else None
         # The usage and the learned price first (in memory, they cannot fail): an interrupt
         # while a budget store is written must not leave the run uncounted.
-        if isinstance(value, RunResult) and (cost is None or charged(cost) is None):
-            # A run's answer always says what it charged; none, or not a credit amount: count
-            # what the run was expected to cost, as unconfirmed (never as a free run).
+        if charge is None:
+            # No cost, or not a credit amount: count what the run was expected to cost, as
+            # unconfirmed (never as a free run).
             self._record(ticket, None, confirmed=False)
             for hold in ticket.holds:
                 hold.budget._settle(hold, ticket.amount)
             return
-        charge = 0.0 if cost is None else float(cost)
-        self._record(ticket, cost)
+        self._record(ticket, charge)
         if charge > 0:  # a grant-paid run says nothing about the price
             self._observed[ticket.ref] = charge  # one dict store: atomic
         for hold in ticket.holds:
             hold.budget._settle(hold, charge)
-
-    def release(self, ticket: _Ticket) -> None:
-        """Drop the holds of a run that was never sent."""
-        for hold in ticket.holds:
-            hold.budget._settle(hold, 0.0)
 
     def fail(self, ticket: _Ticket, verdict: Verdict) -> None:
         """Settle a run that ended in an error or an interrupt, by the pipeline's verdict:

@@ -207,27 +207,32 @@ async def test_bad_arguments_send_nothing(make_client: MakeClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("arguments", "named"),
+    ("arguments", "message"),
     [
-        ({"tags": "demo"}, "tags"),  # a string is not split into one tag per character
-        ({"nodes": {"id": "n"}}, "nodes"),
-        ({"nodes": [1]}, "nodes"),
-        ({"edges": ["e1"]}, "edges"),
-        ({"viewport": 5}, "viewport"),
-        ({"viewport": [("x", 1)]}, "viewport"),
-        ({"extra_body": [("folderId", "f")]}, "extra_body"),
+        # A string is not split into one tag per character.
+        ({"tags": "demo"}, "tags must be a list, got str 'demo'"),
+        ({"nodes": {"id": "n"}}, "nodes must be a list, got dict {'id': 'n'}"),
+        ({"nodes": [1]}, "nodes must be a list of mappings (JSON objects), got int 1"),
+        ({"edges": ["e1"]}, "edges must be a list of mappings (JSON objects), got str 'e1'"),
+        ({"edges": 7}, "edges must be a list, got int 7"),
+        ({"viewport": 5}, "viewport must be a mapping (a JSON object), got int 5"),
+        ({"viewport": [("x", 1)]}, "viewport must be a mapping (a JSON object), got list"),
+        ({"extra_body": [("f", "g")]}, "extra_body must be a mapping (a JSON object), got list"),
     ],
 )
 async def test_misshapen_definition_arguments_are_a_knouds_error_and_send_nothing(
-    make_client: MakeClient, arguments: dict[str, Any], named: str
+    make_client: MakeClient, arguments: dict[str, Any], message: str
 ) -> None:
+    # The message names the argument, the shape it must have and what it got instead.
     server = Server(json_response(200, WORKFLOW))
     client = make_client(server)
-    with pytest.raises(knouds.InvalidBodyError, match=named) as bad:
+    with pytest.raises(knouds.InvalidBodyError) as bad:
         await resolve(client.workflows.create(name="x", **arguments))
-    assert bad.value.status_code is None
-    with pytest.raises(knouds.InvalidBodyError, match=named):
+    assert str(bad.value).startswith(message)
+    assert (bad.value.status_code, bad.value.code) == (None, "INVALID_BODY")
+    with pytest.raises(knouds.InvalidBodyError) as bad:
         await resolve(client.workflows.update("my-flow", **arguments))
+    assert str(bad.value).startswith(message)
     assert server.requests == []
 
 
@@ -277,7 +282,8 @@ async def test_a_delete_whose_lost_attempt_went_through_succeeds(
     assert await resolve(client.workflows.delete("my-flow")) is None
 
     assert [r.method for r in server.requests] == ["DELETE", "DELETE"]
-    assert len(events) == 1  # the caller's hook still hears of the retry
+    # The caller's hook still hears of the retry, and of what it retried.
+    assert [(e.attempt, e.method) for e in events] == [(1, "DELETE")]
 
 
 @pytest.mark.parametrize(
