@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import knouds
-from knouds._core.commands import COST_PENDING
+from knouds._core.commands import CostPendingType
 from knouds._core.spend import RunRef, charged
 from knouds._stores.spend import BatchSpend, SpendTracker, plan_batch
 from knouds.models import Execution, RunResult, WorkflowSummary
@@ -34,8 +34,8 @@ def execution(execution_id: str, status: str = "processing", **fields: Any) -> E
 
 def submit(ledger: SpendTracker, ref: RunRef, execution_id: str) -> None:
     ticket = ledger.begin(ref, None, NOW, submission=True)
-    assert ticket is not COST_PENDING
-    ledger.finish(ticket, execution(execution_id))  # type: ignore[arg-type]
+    assert not isinstance(ticket, CostPendingType)
+    ledger.finish(ticket, execution(execution_id))
 
 
 # -- what a credit amount is ----------------------------------------------------------------------
@@ -110,13 +110,14 @@ def test_a_batch_note_projects_the_average_cost_over_the_runs_left() -> None:
 def test_a_run_of_unknown_cost_holds_nothing_and_goes_first_alone() -> None:
     ledger = SpendTracker(budget(10))
     first = ledger.begin(MODEL, None, NOW)
-    assert first is not COST_PENDING
+    assert not isinstance(first, CostPendingType)
     assert ledger.budget is not None
     assert ledger.budget.held == 0
-    assert ledger.begin(MODEL, None, NOW) is COST_PENDING  # waits for the first one's cost
-    ledger.finish(first, RunResult(cost=3))  # type: ignore[arg-type]
+    # It waits for the first one's cost, under the budget it names.
+    assert ledger.begin(MODEL, None, NOW) == CostPendingType(10, 0, 0, "client")
+    ledger.finish(first, RunResult(cost=3))
     second = ledger.begin(MODEL, None, NOW)
-    assert second is not COST_PENDING
+    assert not isinstance(second, CostPendingType)
     assert (ledger.budget.spent, ledger.budget.held) == (3, 3)
 
 
@@ -136,11 +137,11 @@ def test_a_batch_submission_of_unknown_cost_keeps_the_others_waiting_until_its_e
     batch = BatchSpend(3, 10, None)
     first = ledger.begin(MODEL, batch, NOW, submission=True)
     ledger.finish(first, execution("e-1"))  # type: ignore[arg-type]
-    assert ledger.begin(MODEL, batch, NOW, submission=True) is COST_PENDING
+    assert ledger.begin(MODEL, batch, NOW, submission=True) == CostPendingType(10, 0, 0, "batch")
     ledger.observe(execution("e-1", "completed", cost=2))
     assert batch.budget is not None
     assert batch.budget.spent == 2
-    assert ledger.begin(MODEL, batch, NOW, submission=True) is not COST_PENDING
+    assert not isinstance(ledger.begin(MODEL, batch, NOW, submission=True), CostPendingType)
     assert batch.budget.held == 2
 
 
