@@ -5,17 +5,17 @@ expiring on its own after the journal's ``ttl``. Claims, updates and hand-backs 
 so each is one atomic round trip. Needs redis-py: ``pip install "knouds[redis]"``.
 
 A claim made within a call's deadline (`Journal.within`) waits for its answer no longer than
-that; a server that stalls (a pause, a fork for a snapshot, a frozen VM) may still run it once it
-wakes, after the caller gave up and handed the claim back. The hand-back therefore leaves a
-marker for its claim token (``knouds:journal-given-up:<namespace>:<token>``), and a claim that
-finds its own marker writes nothing: whichever order the two reach the server in, the key is
-left free for the next run.
+that, once connected (connecting keeps the client's own timeouts); a server that stalls (a pause,
+a fork for a snapshot, a frozen VM) may still run it once it wakes, after the caller gave up.
+So its hand-back is sent right behind it on the same connection, and leaves a tombstone in the
+entry's key (``given-up:<token>``) that the claim, if it runs after all, finds and writes nothing
+over: whichever order they reach the server in, the key is left free for the next run. Readers
+see no entry in a tombstone; any other claim takes the key.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -43,17 +43,23 @@ __all__ = ["RedisJournal"]
 # the run before it is sent (a JournalError), so allow for a loaded server.
 _TIMEOUT = 5.0
 
-# KEYS: the entry, this claim's given-up marker. ARGV: the entry as JSON, the token it may
-# replace ('' for none), the lifetime in ms.
+# A claim handed back by a caller that gave up waiting for it leaves a tombstone in its entry's
+# key, "given-up:<token>[,<token>...]": the claim, should the server run it late, writes nothing;
+# any other claim takes the key as free. Readers see no entry.
+_GIVEN_UP = "given-up:"
+
+# ARGV: the entry as JSON, the token it may replace ('' for none), the lifetime in ms, its token.
 _CLAIM = """
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  return 'given-up'
-end
 local current = redis.call('GET', KEYS[1])
 if current then
-  local entry = cjson.decode(current)
-  if entry['state'] ~= 'rejected' and (ARGV[2] == '' or entry['token'] ~= ARGV[2]) then
-    return current
+  if string.sub(current, 1, 9) == 'given-up:' then
+    local given = ',' .. string.sub(current, 10) .. ','
+    if string.find(given, ',' .. ARGV[4] .. ',', 1, true) then return 'given-up' end
+  else
+    local entry = cjson.decode(current)
+    if entry['state'] ~= 'rejected' and (ARGV[2] == '' or entry['token'] ~= ARGV[2]) then
+      return current
+    end
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
@@ -62,32 +68,37 @@ return false
 
 _UPDATE = """
 local current = redis.call('GET', KEYS[1])
-if not current or cjson.decode(current)['token'] ~= ARGV[1] then
+if not current or string.sub(current, 1, 9) == 'given-up:'
+    or cjson.decode(current)['token'] ~= ARGV[1] then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
-# KEYS: the entry, the claim's given-up marker. ARGV: the claim's token, the marker's lifetime in
-# ms. The claim, if it landed and is still only started, is removed: nothing was sent for it.
+# ARGV: the claim's token, the tombstone's lifetime in ms. The claim, if it landed and is still
+# only started, is replaced by the tombstone (nothing was sent for it); an entry of another claim
+# is left alone; an empty key (or another tombstone) gets the tombstone, so that the claim, if
+# the server runs it later, writes nothing. Returns 1 when there was a claim to hand back.
 _ABANDON = """
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 local current = redis.call('GET', KEYS[1])
+local mark = 'given-up:' .. ARGV[1]
 if current then
-  local entry = cjson.decode(current)
-  if entry['token'] == ARGV[1] and entry['state'] == 'started' then
-    redis.call('DEL', KEYS[1])
+  if string.sub(current, 1, 9) == 'given-up:' then
+    if #current < 4000 then mark = current .. ',' .. ARGV[1] end
+  else
+    local entry = cjson.decode(current)
+    if entry['token'] ~= ARGV[1] or entry['state'] ~= 'started' then return 0 end
+    redis.call('SET', KEYS[1], mark, 'PX', ARGV[2])
     return 1
   end
 end
+redis.call('SET', KEYS[1], mark, 'PX', ARGV[2])
 return 0
 """
 
 # The least a bounded wait for an answer may be: enough for a healthy server to answer.
 _MIN_WAIT = 0.05
-# Idle connections kept for the journal's scripts.
-_IDLE_CONNECTIONS = 8
 
 
 def connect(target: str | redis.Redis) -> redis.Redis:
@@ -157,11 +168,11 @@ class RedisJournal(Journal):
         self.namespace: str = namespace
         self.allow_eviction: bool = allow_eviction
         self._prefix = f"knouds:journal:{namespace}:"
-        self._given_up_prefix = f"knouds:journal-given-up:{namespace}:"
         self._claim_script = self._redis.register_script(_CLAIM)
         self._update_script = self._redis.register_script(_UPDATE)
         self._abandon_script = self._redis.register_script(_ABANDON)
-        self._line = _ScriptLine.like(self._redis)
+        self._handed_back: set[str] = set()  # tokens whose hand-back went behind their claim
+        self._handed_back_lock = threading.Lock()
         self._checked = False
         try:
             self._check_server()
@@ -194,12 +205,11 @@ class RedisJournal(Journal):
     def _claim(self, entry: JournalEntry, replace_token: str | None, now: float) -> JournalClaim:
         if not self._checked:
             self._check_server()
-        given_up = self._given_up_prefix + entry.token
         held = self._run(
             self._claim_script,
-            [self._key(entry.key), given_up],
-            [entry.to_json(), replace_token or "", self._ttl_ms()],
-            hand_back=([self._key(entry.key), given_up], [entry.token, self._ttl_ms()]),
+            self._key(entry.key),
+            [entry.to_json(), replace_token or "", self._ttl_ms(), entry.token],
+            hand_back=entry.token,
         )
         if held is None:
             return JournalClaim(True, entry)
@@ -209,48 +219,81 @@ class RedisJournal(Journal):
 
     def _update(self, key: str, token: str, entry: JournalEntry) -> bool:
         done = self._run(
-            self._update_script, [self._key(key)], [token, entry.to_json(), self._ttl_ms()]
+            self._update_script, self._key(key), [token, entry.to_json(), self._ttl_ms()]
         )
         return bool(done)
 
     def abandon(self, key: str, token: str, error: dict[str, Any]) -> bool:
-        """Hand back the claim ``token`` of a run interrupted before its request was built:
-        the entry, if it still holds that claim, is removed (the next run of the key sends it),
-        and a claim with that token reaching the server later writes nothing. Returns whether
-        there was a claim to hand back."""
+        """Hand back the claim ``token`` of a run interrupted before its request was built: the
+        entry, if it still holds that claim, is removed (the next run of the key sends it), and
+        the claim, should the server run it later, writes nothing. Returns whether there was a
+        claim to hand back."""
+        with self._handed_back_lock:
+            if token in self._handed_back:  # already sent, right behind the claim
+                self._handed_back.discard(token)
+                return True
         return bool(
             self._guard(
-                lambda: self._run(
-                    self._abandon_script,
-                    [self._key(key), self._given_up_prefix + token],
-                    [token, self._ttl_ms()],
-                )
+                lambda: self._run(self._abandon_script, self._key(key), [token, self._ttl_ms()])
             )
         )
 
     def _run(
-        self,
-        script: Script,
-        keys: Sequence[str],
-        args: Sequence[str | int],
-        hand_back: tuple[Sequence[str], Sequence[str | int]] | None = None,
+        self, script: Script, key: str, args: Sequence[str | int], hand_back: str | None = None
     ) -> Any:
-        """Run ``script``, waiting for the server no longer than the bound `Journal.within`
-        set, if any (the client's own read timeout otherwise). ``hand_back``: the keys and
-        arguments of the abandon script, sent behind the call on the same connection when no
-        answer came in time (the server, once it answers again, runs both in that order)."""
-        line = self._line
-        if line is None:
-            return script(keys=list(keys), args=list(args))
+        """Run ``script`` on ``key``. Within `Journal.within`, the answer is waited for no
+        longer than its bound, on a connection of the client's pool (connecting, and a new
+        connection's handshake, keep the client's own timeouts). ``hand_back``: the claim token
+        whose hand-back is sent right behind the script when no answer came in time (the
+        server runs both, in that order, once it answers again)."""
         limit = OPERATION_TIMEOUT.get()
-        return line.ask(
-            script, keys, args, line.read_timeout if limit is None else limit, hand_back
-        )
+        pool = getattr(self._redis, "connection_pool", None)
+        if limit is None or pool is None:  # no deadline, or a cluster client: as it is
+            return script(keys=[key], args=list(args))
+        from redis.exceptions import NoScriptError
+
+        wait = max(limit, _MIN_WAIT)
+        try:
+            conn = pool.get_connection()
+        except TypeError:  # redis-py before 5.3 wants the command's name
+            conn = pool.get_connection("EVALSHA")
+        try:
+            try:
+                return self._ask(conn, wait, "EVALSHA", script.sha, key, args, hand_back)
+            except NoScriptError:
+                return self._ask(conn, wait, "EVAL", script.script, key, args, hand_back)
+        except BaseException:
+            conn.disconnect()  # an answer may still come: never read as another call's
+            raise
+        finally:
+            pool.release(conn)
+
+    def _ask(
+        self,
+        conn: Any,
+        wait: float,
+        command: str,
+        body: object,
+        key: str,
+        args: Sequence[str | int],
+        hand_back: str | None,
+    ) -> Any:
+        import redis
+
+        conn.send_command(command, body, 1, key, *args)
+        if not conn.can_read(timeout=wait):
+            if hand_back is not None:
+                with contextlib.suppress(Exception):  # else the pipeline's own hand-back
+                    conn.send_command("EVAL", _ABANDON, 1, key, hand_back, self._ttl_ms())
+                    with self._handed_back_lock:
+                        self._handed_back.add(hand_back)
+            raise redis.TimeoutError(f"Redis did not answer within {wait:g} s")
+        return conn.read_response()
 
     def get(self, key: str) -> JournalEntry | None:
         """The entry of ``key``, or ``None`` (also when it expired)."""
         raw = self._guard(lambda: self._redis.get(self._key(key)))
-        return None if raw is None else JournalEntry.from_json(raw)
+        return None if raw is None or _given_up(raw) else JournalEntry.from_json(raw)
 
     def entries(self, state: EntryState | None = None) -> list[JournalEntry]:
         """Every live entry, or those in one state, oldest first."""
@@ -261,7 +304,7 @@ class RedisJournal(Journal):
             found = []
             for start in range(0, len(keys), 500):
                 for raw in self._redis.mget(keys[start : start + 500]):
-                    if raw is not None:
+                    if raw is not None and not _given_up(raw):
                         found.append(JournalEntry.from_json(raw))
             now = self._clock()
             return sorted(
@@ -279,128 +322,14 @@ class RedisJournal(Journal):
         """Close the connections (when the journal opened them from a URL)."""
         if self._owns_client:
             self._redis.close()
-        if self._line is not None:
-            self._line.close()
 
     def __repr__(self) -> str:
         return f"RedisJournal(namespace={self.namespace!r})"
 
 
-class _ScriptLine:
-    """The connections the journal runs its scripts on, each call with its own wait for the
-    answer: a copy of the client's connection settings, with idle connections kept for reuse.
-
-    A connection whose answer did not come in time is dropped (a late answer must not be read
-    as the next call's); before that, a claim's hand-back is sent behind it.
-    """
-
-    def __init__(self, connection_class: Any, kwargs: dict[str, Any]) -> None:
-        self._connection_class = connection_class
-        self._kwargs = kwargs
-        self.read_timeout: float | None = kwargs.get("socket_timeout")
-        self._idle: list[Any] = []
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-
-    @classmethod
-    def like(cls, client: redis.Redis) -> _ScriptLine | None:
-        """A line to ``client``'s server, or ``None`` when its settings cannot be copied (an
-        unusual pool, such as a sentinel's: the client is then used as it is)."""
-        pool = getattr(client, "connection_pool", None)
-        kwargs = getattr(pool, "connection_kwargs", None)
-        connection_class = getattr(pool, "connection_class", None)
-        if not isinstance(kwargs, dict) or connection_class is None:
-            return None
-        if "connection_pool" in kwargs or "sentinel_manager" in kwargs:
-            return None
-        return cls(connection_class, dict(kwargs))
-
-    def ask(
-        self,
-        script: Script,
-        keys: Sequence[str],
-        args: Sequence[str | int],
-        wait: float | None,
-        hand_back: tuple[Sequence[str], Sequence[str | int]] | None,
-    ) -> Any:
-        """Run ``script``; wait ``wait`` seconds at most (``None``: no limit) for connecting,
-        for a new connection's handshake and for the answer."""
-        from redis.exceptions import NoScriptError
-
-        if wait is not None:
-            wait = max(wait, _MIN_WAIT)
-        conn = self._take()
-        try:
-            # Apply when the connection connects (a new one: its connect and handshake).
-            conn.socket_timeout = conn.socket_connect_timeout = wait
-            conn.connect()
-            if _stale(conn):  # an idle connection the server closed (a restart, a timeout)
-                conn.disconnect()
-                conn.connect()
-            try:
-                answer = self._call(conn, "EVALSHA", script.sha, keys, args, wait, hand_back)
-            except NoScriptError:
-                answer = self._call(conn, "EVAL", script.script, keys, args, wait, hand_back)
-        except BaseException:
-            conn.disconnect()
-            raise
-        self._give_back(conn)
-        return answer
-
-    @staticmethod
-    def _call(
-        conn: Any,
-        command: str,
-        body: object,
-        keys: Sequence[str],
-        args: Sequence[str | int],
-        wait: float | None,
-        hand_back: tuple[Sequence[str], Sequence[str | int]] | None,
-    ) -> Any:
-        import redis
-
-        conn.send_command(command, body, len(keys), *keys, *args)
-        if wait is not None and not conn.can_read(timeout=wait):
-            if hand_back is not None:
-                back_keys, back_args = hand_back
-                with contextlib.suppress(Exception):  # the hand-back by the run pipeline remains
-                    conn.send_command("EVAL", _ABANDON, len(back_keys), *back_keys, *back_args)
-            conn.disconnect()
-            raise redis.TimeoutError(f"Redis did not answer within {wait:g} s")
-        return conn.read_response()
-
-    def _take(self) -> Any:
-        with self._lock:
-            if self._pid != os.getpid():  # a fork: the parent's connections are not ours
-                self._idle, self._pid = [], os.getpid()
-            if self._idle:
-                return self._idle.pop()
-        return self._connection_class(**self._kwargs)
-
-    def _give_back(self, conn: Any) -> None:
-        with self._lock:
-            if self._pid == os.getpid() and len(self._idle) < _IDLE_CONNECTIONS:
-                self._idle.append(conn)
-                return
-        conn.disconnect()
-
-    def close(self) -> None:
-        """Close the idle connections."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.disconnect()
-
-
-def _stale(conn: Any) -> bool:
-    """Whether an idle connection has something to read: an end of stream or an error from a
-    server that closed it (a healthy idle connection has nothing)."""
-    import redis
-
-    try:
-        return bool(conn.can_read(timeout=0))
-    except (redis.ConnectionError, OSError):
-        return True
+def _given_up(raw: str | bytes) -> bool:
+    """Whether a stored value is a tombstone of claims handed back, not an entry."""
+    return (raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw).startswith(_GIVEN_UP)
 
 
 def _escape_glob(text: str) -> str:

@@ -45,11 +45,6 @@ ENTRY = f"knouds:journal:{NAMESPACE}:k"
 ERROR = {"type": "KnoudsError", "message": "interrupted", "status_code": None, "code": None}
 
 
-def given_up(token: str) -> str:
-    """The marker a hand-back leaves for its claim token."""
-    return f"knouds:journal-given-up:{NAMESPACE}:{token}"
-
-
 @contextmanager
 def journal_on(url: str) -> Iterator[tuple[knouds.RedisJournal, redis.Redis]]:
     journal = knouds.RedisJournal(url, namespace=NAMESPACE, ttl=TTL, clock=lambda: T0)
@@ -164,8 +159,10 @@ def check_abandon(url: str) -> None:
     with journal_on(url) as (journal, conn):
         # A hand-back reaching the server before its claim (a stalled server).
         assert not journal.abandon("k", "late", ERROR), "no claim of that token to hand back"
-        assert lives_for_the_ttl(conn, given_up("late")), "the marker lives ttl seconds (ms)"
+        assert lives_for_the_ttl(conn, ENTRY), "the tombstone lives ttl seconds (ms)"
+        assert not journal.abandon("k", "later", ERROR), "a second hand-back joins the first"
         assert take(journal, "late") is None, "a claim after its hand-back is refused"
+        assert take(journal, "later") is None, "so is the second's"
         assert journal.get("k") is None, "a claim after its hand-back writes nothing"
 
         claimed(journal, "next", "the key is free for the next run")
@@ -173,6 +170,8 @@ def check_abandon(url: str) -> None:
         assert holder(journal) == ("next", "started")
         assert journal.abandon("k", "next", ERROR), "a hand-back removes its own started claim"
         assert journal.get("k") is None
+        assert lives_for_the_ttl(conn, ENTRY), "its tombstone lives ttl seconds (ms)"
+        assert take(journal, "next") is None, "and the claim, run again late, writes nothing"
 
         ran = claimed(journal, "ran", "the key is free again")
         assert journal.record(ran, state="completed", result={"cost": 2})
@@ -548,7 +547,12 @@ J, B, P = redis_journal, redis_budget, pacing_scripts
 PLANTS = [
     # _CLAIM
     plant("claim: held key taken for handed back", J, "_CLAIM",
-          "'EXISTS', KEYS[2]", "'EXISTS', KEYS[1]", "claim"),
+          "string.sub(current, 1, 9) == 'given-up:'", "current", "claim"),
+    plant("claim: a hand-back refuses every claim", J, "_CLAIM",
+          "if string.find(given, ',' .. ARGV[4] .. ',', 1, true) then return 'given-up' end",
+          "return 'given-up'", "abandon"),
+    plant("claim: a hand-back refuses nobody", J, "_CLAIM",
+          "',' .. ARGV[4] .. ','", "',' .. ARGV[1] .. ','", "abandon"),
     plant("claim: held claimable, rejected not", J, "_CLAIM",
           "entry['state'] ~= 'rejected'", "entry['state'] == 'rejected'", "claim"),
     plant("claim: rejected not claimable", J, "_CLAIM",
@@ -561,23 +565,26 @@ PLANTS = [
     plant("update: only stale tokens update", J, "_UPDATE",
           "['token'] ~= ARGV[1]", "['token'] == ARGV[1]", "update"),
     plant("update: stale token accepted", J, "_UPDATE",
-          "if not current or", "if not current and", "update"),
+          "\n    or cjson.decode(current)['token'] ~= ARGV[1] then", " then", "update"),
     plant("update: lifetime in seconds", J, "_UPDATE", "'PX', ARGV[3]", "'EX', ARGV[3]", "update"),
     plant("update: no early return", J, "_UPDATE", "  return 0\n", "", "update"),
     plant("update: success reported as refusal", J, "_UPDATE", "return 1", "return 0", "update"),
     # _ABANDON
-    plant("abandon: no given-up marker", J, "_ABANDON",
-          "redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])\n", "", "abandon"),
+    plant("abandon: no tombstone on an empty key", J, "_ABANDON",
+          "end\nredis.call('SET', KEYS[1], mark, 'PX', ARGV[2])\nreturn 0", "end\nreturn 0",
+          "abandon"),
     plant("abandon: removes other tokens' claims", J, "_ABANDON",
-          "entry['token'] == ARGV[1]", "entry['token'] ~= ARGV[1]", "abandon"),
-    plant("abandon: token or started", J, "_ABANDON",
-          "ARGV[1] and entry", "ARGV[1] or entry", "abandon"),
+          "entry['token'] ~= ARGV[1] or", "entry['token'] == ARGV[1] or", "abandon"),
+    plant("abandon: token and started", J, "_ABANDON",
+          "ARGV[1] or entry", "ARGV[1] and entry", "abandon"),
     plant("abandon: own started claim kept", J, "_ABANDON",
-          "entry['state'] == 'started'", "entry['state'] ~= 'started'", "abandon"),
-    plant("abandon: marker lifetime in seconds", J, "_ABANDON",
-          "'PX', ARGV[2]", "'EX', ARGV[2]", "abandon"),
-    plant("abandon: deletes the marker, not the claim", J, "_ABANDON",
-          "'DEL', KEYS[1]", "'DEL', KEYS[2]", "abandon"),
+          "entry['state'] ~= 'started' then return 0", "entry['state'] == 'started' then return 0",
+          "abandon"),
+    plant("abandon: tombstone lifetime in seconds", J, "_ABANDON",
+          "    redis.call('SET', KEYS[1], mark, 'PX', ARGV[2])\n    return 1",
+          "    redis.call('SET', KEYS[1], mark, 'EX', ARGV[2])\n    return 1", "abandon"),
+    plant("abandon: a second hand-back forgets the first", J, "_ABANDON",
+          "mark = current .. ',' .. ARGV[1]", "mark = mark", "abandon"),
     # _MIGRATE (the prelude of _HOLD, _SETTLE and _TOTALS)
     plant("migrate: truncated, not rounded", B, "_MIGRATE",
           "tonumber(text) * 1000000 + 0.5", "tonumber(text) * 1000000", "migrate"),

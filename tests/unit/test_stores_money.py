@@ -233,6 +233,16 @@ def test_a_claim_reaching_redis_after_its_hand_back_writes_nothing(redis_url: st
         assert journal.get("k") is not None
         assert journal.abandon("k", "next", {"message": "interrupted"})
         assert journal.get("k") is None
+
+        # Two claims handed back since the key was last claimed: neither writes; any other does.
+        assert not journal.abandon("k", "late2", {"message": "gave up"})
+        assert journal.entries() == []  # a hand-back is no entry
+        for token in ("next", "late2"):
+            with pytest.raises(knouds.JournalError, match="handed back"):
+                journal.claim("k", "models/m", "h", token, None)
+        third = journal.claim("k", "models/m", "h", "third", None)
+        assert third.claimed
+        assert journal.record(third.entry, state="completed", result={"cost": 1})
     finally:
         journal.close()
 
