@@ -13,6 +13,7 @@ the inputs file, whether the output can be written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -213,12 +214,30 @@ def _leave_now(
     err: TextIO,
 ) -> None:
     """A second signal: write what ended, say what happens to the runs in flight, and leave at
-    once (the worker threads still running them would otherwise hold the process)."""
+    once (the worker threads still running them would otherwise hold the process). It leaves
+    whatever the writing does: a closed stderr (a pipe whose reader died of the same Ctrl-C)
+    must not keep the process waiting for the runs."""
+    try:
+        _say_left(signum, collector, output, usage, args, journal, err)
+    finally:
+        os._exit(SIGNAL_EXIT.get(signum, 130))
+
+
+def _say_left(
+    signum: int,
+    collector: Collector,
+    output: ResultsOutput,
+    usage: knouds.Usage,
+    args: argparse.Namespace,
+    journal: str | None,
+    err: TextIO,
+) -> None:
     try:
         output.finish()
     except OSError as exc:
         partial = partial_path(args.out) if args.out else None
-        err.write(f"\nknouds: could not write the results ({exc}); see {partial}\n")
+        with contextlib.suppress(Exception):
+            err.write(f"\nknouds: could not write the results ({exc}); see {partial}\n")
     lines = collector.ordered()
     text, _ = summary(
         lines,
@@ -234,15 +253,16 @@ def _leave_now(
         if journal is not None
         else "there is no journal, so nothing records them"
     )
-    err.write(
-        f"\nknouds: interrupted again ({signal_name(signum)}): left without waiting for the runs "
-        f"in flight. Knouds may still run and charge them, and their results are lost; {fate}. "
-        f"The results of the {len(lines)} inputs that ended are written to "
-        f"{_where(args)}.\nknouds: {text}\n"
-    )
-    err.flush()
-    sys.stdout.flush()
-    os._exit(SIGNAL_EXIT.get(signum, 130))
+    with contextlib.suppress(Exception):  # stderr closed or busy: leave all the same
+        err.write(
+            f"\nknouds: interrupted again ({signal_name(signum)}): left without waiting for the "
+            f"runs in flight. Knouds may still run and charge them, and their results are lost; "
+            f"{fate}. The results of the {len(lines)} inputs that ended are written to "
+            f"{_where(args)}.\nknouds: {text}\n"
+        )
+        err.flush()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
 
 
 def _print_estimate(client: knouds.Client, slug: str, runs: int, err: TextIO) -> None:

@@ -403,6 +403,36 @@ def test_a_second_ctrl_c_before_the_wait_begins_still_leaves_at_once(tmp_path: P
     assert left_after < 6, err  # did not wait for the runs (10 s each) to end
 
 
+def test_a_second_ctrl_c_leaves_at_once_even_when_stderr_is_gone(tmp_path: Path) -> None:
+    # `knouds batch ... 2>&1 | tee log`: the first Ctrl-C ends tee too, and stderr is a dead pipe.
+    inputs = write_inputs(tmp_path / "inputs.jsonl", [{"prompt": "p0"}, {"prompt": "p1"}])
+    argv = ["batch", "gpt-image-2", inputs, "--journal", str(tmp_path / "batch.sqlite")]
+
+    with Emulator(run_delay=10) as emu:
+        env = {**os.environ, "KNOUDS_API_KEY": emu.api_key, "KNOUDS_BASE_URL": emu.base_url}
+        batch = subprocess.Popen(
+            [sys.executable, "-m", "knouds", *argv, "--concurrency", "2"],
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+        )
+        assert batch.stderr is not None
+        wait_for(lambda: emu.run_count() == 2, "both runs in flight")
+        batch.send_signal(signal.SIGINT)
+        while "stopping (Ctrl-C)" not in batch.stderr.readline():
+            pass
+        batch.stderr.close()  # the reader is gone
+        second = time.monotonic()
+        batch.send_signal(signal.SIGINT)
+        batch.wait(timeout=30)
+        left_after = time.monotonic() - second
+
+    assert batch.returncode == 130
+    assert left_after < 6  # did not wait for the runs (10 s each) to end
+
+
 def test_a_second_ctrl_c_leaves_at_once_and_says_the_runs_in_flight_were_abandoned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
