@@ -72,7 +72,9 @@ return {0, math.ceil(wait * 1000000)}
 # KEYS: as above (the third unused). ARGV: token, limit, remaining, reset (all "" when the
 # response had no headers), now, lease. An answer naming an older window than the one learnt is
 # ignored, unless its request was reserved after that window was learnt (its lease, set when it
-# was reserved, tells when): then the earlier answer was wrong, and this one corrects it.
+# was reserved, tells when; a second of margin, as processes' estimates of the server's clock
+# differ by about that) and its window is still ahead: then the earlier answer was wrong, and
+# this one corrects it.
 RELEASE = """
 local state, inflight = KEYS[1], KEYS[2]
 local leased = tonumber(redis.call('ZSCORE', inflight, ARGV[1]))
@@ -83,7 +85,7 @@ local now, lease = tonumber(ARGV[5]), tonumber(ARGV[6])
 local s = redis.call('HMGET', state, 'reset', 'rolled', 'sent', 'external', 'learnt')
 local reset, rolled = tonumber(s[1]), s[2] == '1'
 local sent, external = tonumber(s[3]) or 0, tonumber(s[4]) or 0
-local later = leased ~= nil and leased - lease > (tonumber(s[5]) or now)
+local later = leased ~= nil and new > now and leased - lease > (tonumber(s[5]) or now) + 1
 if reset and new < reset and not later then return 0 end
 if not reset or new ~= reset then
   if reset and not rolled then sent = redis.call('ZCARD', inflight) + 1 end

@@ -503,9 +503,16 @@ def check_release(url: str) -> None:
         wrong.release(before, 5, 3, T0 + 530)  # reserved before the wrong reset was learnt
         assert pttl(conn, "wrong") > 3_000_000, "the older window is not learnt from it"
         now[0] = T0 + 501
-        wrong.release(wrong.slot(), 5, 4, T0 + 530)  # reserved after: the correction
+        nearly = wrong.slot()  # within a second: another process's clock may be that far off
+        now[0] = T0 + 502
+        past = wrong.slot()
+        right = wrong.slot()
+        wrong.release(nearly, 5, 3, T0 + 530)
+        wrong.release(past, 5, 2, T0 + 501)  # its window is over: it corrects nothing
+        assert pttl(conn, "wrong") > 3_000_000, "neither corrects the wrong reset"
+        wrong.release(right, 5, 4, T0 + 530)  # reserved after: the correction
         assert len(wrong.slots_left()) == 4, "5, less this answer: the corrected window"
-        assert waits(wrong, 530 - 501 + 0.05), "the corrected window is waited for"
+        assert waits(wrong, 530 - 502 + 0.05), "the corrected window is waited for"
 
 
 # -- the plants -------------------------------------------------------------------------------
@@ -661,6 +668,8 @@ PLANTS = [
           " and not later then", " then", "release"),
     plant("release: any older answer corrects the window", P, "RELEASE",
           "leased - lease > (", "leased - lease <= (", "release"),
+    plant("release: no margin for other clocks", P, "RELEASE", "or now) + 1", "or now)", "release"),
+    plant("release: a past window corrects", P, "RELEASE", "new > now and ", "", "release"),
     plant("release: others' spending ignored", P, "RELEASE",
           "external = math.max(external,", "external = math.min(external,", "release"),
     plant("release: early server roll-over not counted", P, "RELEASE",
