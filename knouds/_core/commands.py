@@ -91,7 +91,7 @@ class SpendLedger(Protocol):
 
     def unheld(self, ref: RunRef, batch: Any) -> Any: ...
 
-    def begin(self, ref: RunRef, batch: Any, now: float, submission: bool) -> Any: ...
+    def begin(self, ref: RunRef, batch: Any, submission: bool) -> Any: ...
 
     def finish(self, ticket: Any, value: object) -> None: ...
 
@@ -186,7 +186,6 @@ class Hold:
     ledger: SpendLedger
     ref: RunRef
     batch: Any
-    now: float
     submission: bool
     must_land = False
 
@@ -195,7 +194,7 @@ class Hold:
         return self.ledger.blocking()
 
     def perform(self) -> object:
-        return self.ledger.begin(self.ref, self.batch, self.now, self.submission)
+        return self.ledger.begin(self.ref, self.batch, self.submission)
 
 
 @dataclass(slots=True)

@@ -152,9 +152,7 @@ def _wait_for_cost(
             pause = min(pause, left)
         yield Sleep(pause)
         pause = min(pause * 2, _MAX_RECHECK)
-        ticket = yield Hold(
-            spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
-        )
+        ticket = yield Hold(spending.ledger, spending.ref, spending.batch, spending.submission)
         if not isinstance(ticket, CostPendingType):
             return ticket
         waiting = ticket
@@ -178,9 +176,7 @@ def _charged(call: Call[T]) -> Generator[Command, object, T]:
         return value
     dispatch = ctx.dispatch
     if spending.limited:
-        ticket = yield Hold(
-            spending.ledger, spending.ref, spending.batch, ctx.clock(), spending.submission
-        )
+        ticket = yield Hold(spending.ledger, spending.ref, spending.batch, spending.submission)
         if isinstance(ticket, CostPendingType):
             ticket = yield from _wait_for_cost(call, spending, ticket)
     else:  # nothing to hold: only the usage counts the run (at `Settle`)

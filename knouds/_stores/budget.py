@@ -267,7 +267,6 @@ class Budget:
     def _hold(
         self,
         amount: float,
-        now: float,
         *,
         scope: str,
         what: str,
@@ -278,8 +277,10 @@ class Budget:
 
         ``pending`` names a run of unknown cost: it holds a marker shared by every process,
         refused while another run holding the same marker is in flight (a submission: with
-        `BudgetExceededError`; with ``wait``: with `CostPending`, and the caller waits).
+        `BudgetExceededError`; with ``wait``: with `CostPending`, and the caller waits). Its
+        period and its lifetime are read on the budget's own clock, whatever the client's.
         """
+        now = self._clock()
         key = self._key(now)
         if pending is not None:
             hold_id = f"pending-unknown-cost:{pending}"

@@ -132,17 +132,18 @@ class SpendTracker:
         return _Ticket(ref, (), 0.0, batch)
 
     def begin(
-        self, ref: RunRef, batch: BatchSpend | None, now: float, submission: bool = False
+        self, ref: RunRef, batch: BatchSpend | None, submission: bool = False
     ) -> _Ticket | CostPendingType:
         """Hold the run's expected cost under every budget, or raise `BudgetExceededError`;
-        a `CostPendingType` while another run of the same unknown cost is in flight."""
+        a `CostPendingType` while another run of the same unknown cost is in flight. (Each
+        budget reads its own clock: its periods and its holds' lifetimes are on it.)"""
         # (A run with nothing to hold never gets here: the pipeline takes `unheld` for it.)
         known = self.known(ref)
         amount = 0.0 if known is None else known
         if submission and known is None and batch is None and self.budget is not None:
             # Nobody may ever poll it (webhooks): one pending at a time until its cost is known.
             pending = f"{ref.kind}:{ref.name}"
-            hold = self.budget._hold(0.0, now, scope="client", what=ref.label, pending=pending)
+            hold = self.budget._hold(0.0, scope="client", what=ref.label, pending=pending)
             return _Ticket(ref, (hold,), 0.0, batch, pending=True)
         # A run of unknown cost goes first alone: it holds a marker the others of the same
         # model or workflow wait for (`CostPendingType`), so they start only once its cost is known
@@ -154,7 +155,7 @@ class SpendTracker:
             for budget, scope in limits:
                 if budget is not None:
                     hold = budget._hold(
-                        amount, now, scope=scope, what=ref.label, pending=gate, wait=True
+                        amount, scope=scope, what=ref.label, pending=gate, wait=True
                     )
                     holds.append(hold)
         except BaseException as refused:

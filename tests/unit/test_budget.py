@@ -97,17 +97,16 @@ def test_a_pending_submission_of_unknown_cost_is_one_per_name_and_expires(
 ) -> None:
     one = budget_on(store, 5, hold_ttl=30, clock=fake_time.time, name="shared")
     two = budget_on(store, 5, hold_ttl=30, clock=fake_time.time, name="shared")
-    now = fake_time.time()
-    pending = one._hold(0, now, scope="client", what="a run", pending="model:suno-v5")
+    pending = one._hold(0, scope="client", what="a run", pending="model:suno-v5")
     with pytest.raises(knouds.BudgetExceededError, match="still pending"):
-        two._hold(0, now, scope="client", what="a run", pending="model:suno-v5")
-    two._settle(two._hold(0, now, scope="client", what="a run", pending="model:other"), 0)
+        two._hold(0, scope="client", what="a run", pending="model:suno-v5")
+    two._settle(two._hold(0, scope="client", what="a run", pending="model:other"), 0)
 
     one._settle(pending, 2)  # its end was seen: dropped and counted
     assert (two.spent, two.held) == (2, 0)
-    two._hold(0, now, scope="client", what="a run", pending="model:suno-v5")  # never ends
+    two._hold(0, scope="client", what="a run", pending="model:suno-v5")  # never ends
     fake_time.advance(31)
-    one._hold(0, fake_time.time(), scope="client", what="a run", pending="model:suno-v5")
+    one._hold(0, scope="client", what="a run", pending="model:suno-v5")
 
 
 def test_periods_count_apart(store: StoreFactory, fake_time: FakeTime) -> None:
@@ -147,7 +146,7 @@ def test_concurrent_holds_never_pass_the_budget(store: StoreFactory) -> None:
 
 
 def hold(budget: knouds.Budget, amount: float) -> Any:
-    return budget._hold(amount, budget._clock(), scope="client", what="a run")
+    return budget._hold(amount, scope="client", what="a run")
 
 
 def test_budget_validation_and_repr() -> None:
@@ -245,7 +244,7 @@ children = []
 for _ in range(3):  # a client made before the fork, as a prefork server's workers inherit it
     pid = os.fork()
     if pid == 0:
-        client._spend.begin(ref, None, budget._clock())  # a run in flight in each worker
+        client._spend.begin(ref, None)  # a run in flight in each worker
         os._exit(0)
     children.append(pid)
 sys.exit(max(os.waitpid(pid, 0)[1] for pid in children))

@@ -299,6 +299,21 @@ async def test_a_hand_back_that_fails_is_logged_as_such(
     assert seen == []
 
 
+async def test_a_budget_counts_by_its_own_clock_whatever_the_clients(make_client: Any) -> None:
+    handler, seen = _counting()  # each run charges 4
+    day = 86_400.0
+    budget = knouds.Budget(10, period=day, clock=lambda: 100 * day + 3600)
+    # A client on another clock (here four days ahead) shares the budget.
+    client = make_client(handler, budget=budget, clock=lambda: 104 * day + 3600)
+    await resolve(client.models.run(MODEL, {"prompt": "x"}))
+    await resolve(client.models.run(MODEL, {"prompt": "x"}))
+
+    assert budget.spent == 8  # counted in the budget's day, the one it reports and limits
+    with pytest.raises(knouds.BudgetExceededError):
+        await resolve(client.models.run(MODEL, {"prompt": "x"}))
+    assert len(seen) == 2
+
+
 def test_an_interrupt_between_two_holds_keeps_neither() -> None:
     from knouds._core.spend import RunRef
     from knouds._stores.spend import BatchSpend, SpendTracker
@@ -313,7 +328,7 @@ def test_an_interrupt_between_two_holds_keeps_neither() -> None:
 
     batch.budget._store.hold = interrupted  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
-        ledger.begin(RunRef("model", MODEL), batch, time.time())
+        ledger.begin(RunRef("model", MODEL), batch)
 
     assert budget.held == 0  # the client's hold, taken first, was given back
 

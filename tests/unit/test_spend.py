@@ -285,10 +285,10 @@ async def test_a_published_estimate_holds_credits_for_runs_in_flight(
     spend = client._spend
     ref = RunRef("workflow", "my-flow")
 
-    first = spend.begin(ref, None, 0.0)
-    second = spend.begin(ref, None, 0.0)
+    first = spend.begin(ref, None)
+    second = spend.begin(ref, None)
     with pytest.raises(knouds.BudgetExceededError, match="10 held by runs in flight"):
-        spend.begin(ref, None, 0.0)
+        spend.begin(ref, None)
     spend.finish(first, knouds.RunResult(cost=5))
     spend.fail(second, "rejected")  # the pipeline's verdict on a run refused with a 400
 

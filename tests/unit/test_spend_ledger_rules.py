@@ -33,7 +33,7 @@ def execution(execution_id: str, status: str = "processing", **fields: Any) -> E
 
 
 def submit(ledger: SpendTracker, ref: RunRef, execution_id: str) -> None:
-    ticket = ledger.begin(ref, None, NOW, submission=True)
+    ticket = ledger.begin(ref, None, submission=True)
     assert not isinstance(ticket, CostPendingType)
     ledger.finish(ticket, execution(execution_id))
 
@@ -72,7 +72,7 @@ def test_a_workflow_listing_publishes_the_estimates_it_carries() -> None:
     assert isinstance(ledger.known(FLOW), float)
     assert ledger.known(RunRef("model", "flow")) is None  # a workflow's estimate, not a model's
     assert ledger.known(RunRef("workflow", "free-form")) is None
-    ledger.begin(FLOW, None, NOW)
+    ledger.begin(FLOW, None)
     assert ledger.budget is not None
     assert ledger.budget.held == 7
 
@@ -82,7 +82,7 @@ def test_a_charged_cost_takes_precedence_over_the_estimate_and_the_price() -> No
     assert ledger.known(FLOW) == 2
     ledger.publish(FLOW, 5)
     assert ledger.known(FLOW) == 5
-    ticket = ledger.begin(FLOW, None, NOW)
+    ticket = ledger.begin(FLOW, None)
     ledger.finish(ticket, RunResult(cost=4))  # type: ignore[arg-type]
     assert ledger.known(FLOW) == 4
 
@@ -109,14 +109,14 @@ def test_a_batch_note_projects_the_average_cost_over_the_runs_left() -> None:
 
 def test_a_run_of_unknown_cost_holds_nothing_and_goes_first_alone() -> None:
     ledger = SpendTracker(budget(10))
-    first = ledger.begin(MODEL, None, NOW)
+    first = ledger.begin(MODEL, None)
     assert not isinstance(first, CostPendingType)
     assert ledger.budget is not None
     assert ledger.budget.held == 0
     # It waits for the first one's cost, under the budget it names.
-    assert ledger.begin(MODEL, None, NOW) == CostPendingType(10, 0, 0, "client")
+    assert ledger.begin(MODEL, None) == CostPendingType(10, 0, 0, "client")
     ledger.finish(first, RunResult(cost=3))
-    second = ledger.begin(MODEL, None, NOW)
+    second = ledger.begin(MODEL, None)
     assert not isinstance(second, CostPendingType)
     assert (ledger.budget.spent, ledger.budget.held) == (3, 3)
 
@@ -127,7 +127,7 @@ def test_a_pending_submission_holds_nothing_and_refuses_its_twin_by_name() -> No
     assert ledger.budget is not None
     assert (ledger.budget.spent, ledger.budget.held) == (0, 0)
     with pytest.raises(knouds.BudgetExceededError) as refused:
-        ledger.begin(MODEL, None, NOW, submission=True)
+        ledger.begin(MODEL, None, submission=True)
     assert str(refused.value).startswith("Not starting a run of model 'm': ")
     assert (refused.value.scope, refused.value.requested) == ("client", 0)
 
@@ -135,19 +135,19 @@ def test_a_pending_submission_holds_nothing_and_refuses_its_twin_by_name() -> No
 def test_a_batch_submission_of_unknown_cost_keeps_the_others_waiting_until_its_end() -> None:
     ledger = SpendTracker(None)
     batch = BatchSpend(3, 10, None)
-    first = ledger.begin(MODEL, batch, NOW, submission=True)
+    first = ledger.begin(MODEL, batch, submission=True)
     ledger.finish(first, execution("e-1"))  # type: ignore[arg-type]
-    assert ledger.begin(MODEL, batch, NOW, submission=True) == CostPendingType(10, 0, 0, "batch")
+    assert ledger.begin(MODEL, batch, submission=True) == CostPendingType(10, 0, 0, "batch")
     ledger.observe(execution("e-1", "completed", cost=2))
     assert batch.budget is not None
     assert batch.budget.spent == 2
-    assert not isinstance(ledger.begin(MODEL, batch, NOW, submission=True), CostPendingType)
+    assert not isinstance(ledger.begin(MODEL, batch, submission=True), CostPendingType)
     assert batch.budget.held == 2
 
 
 def test_a_run_refused_or_never_sent_is_released_without_a_charge(store: object) -> None:
     ledger = SpendTracker(budget(10, store=store, prices={"m": 4}))
-    ticket = ledger.begin(MODEL, None, NOW)
+    ticket = ledger.begin(MODEL, None)
     assert ledger.budget is not None
     assert ledger.budget.held == 4
     ledger.fail(ticket, "rejected")  # type: ignore[arg-type]
@@ -157,7 +157,7 @@ def test_a_run_refused_or_never_sent_is_released_without_a_charge(store: object)
 
 def test_a_run_charged_a_fraction_of_a_credit_teaches_its_price() -> None:
     ledger = SpendTracker(budget(10))
-    ticket = ledger.begin(MODEL, None, NOW)
+    ticket = ledger.begin(MODEL, None)
     ledger.finish(ticket, RunResult(cost=0.5))  # type: ignore[arg-type]
     assert ledger.known(MODEL) == 0.5
     assert ledger.budget is not None
@@ -168,7 +168,7 @@ def test_a_run_charged_a_fraction_of_a_credit_teaches_its_price() -> None:
 def test_a_batch_run_of_unknown_outcome_counts_as_unconfirmed_in_the_batch_too(end: str) -> None:
     ledger = SpendTracker(budget(10, prices={"m": 2}))
     batch = BatchSpend(1, 10, None)
-    ticket = ledger.begin(MODEL, batch, NOW)
+    ticket = ledger.begin(MODEL, batch)
     if end == "unknown":
         ledger.fail(ticket, "unknown")  # type: ignore[arg-type]
     else:

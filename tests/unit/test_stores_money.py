@@ -35,7 +35,7 @@ EXEC_ID = "3f6c1b1e-6a0e-4f7b-9a52-0d3c2f1e9b77"
 
 
 def hold(budget: knouds.Budget, amount: float) -> Any:
-    return budget._hold(amount, budget._clock(), scope="client", what="a run")
+    return budget._hold(amount, scope="client", what="a run")
 
 
 @pytest.fixture(params=["memory", "redis"])
