@@ -139,7 +139,7 @@ def _run(
     with handled_signals(err) as signals:
         with _client(args) as client:
             signals.leave = lambda signum: _leave_now(
-                signum, collector, output, client.usage, args, shown, err
+                signum, lambda: _say_left(signum, collector, output, client.usage, args, shown, err)
             )
             if shown is not None:
                 err.write(f"knouds: journal: {shown} (run the same command again to resume)\n")
@@ -204,21 +204,13 @@ def _stopped_text(ended: int, args: argparse.Namespace, journal: str | None) -> 
     )
 
 
-def _leave_now(
-    signum: int,
-    collector: Collector,
-    output: ResultsOutput,
-    usage: knouds.Usage,
-    args: argparse.Namespace,
-    journal: str | None,
-    err: TextIO,
-) -> None:
-    """A second signal: write what ended, say what happens to the runs in flight, and leave at
+def _leave_now(signum: int, say: Callable[[], None]) -> None:
+    """A second signal: ``say`` what ended and what happens to the runs in flight, and leave at
     once (the worker threads still running them would otherwise hold the process). It leaves
-    whatever the writing does: a closed stderr (a pipe whose reader died of the same Ctrl-C)
+    whatever the saying does: a closed stderr (a pipe whose reader died of the same Ctrl-C)
     must not keep the process waiting for the runs."""
     try:
-        _say_left(signum, collector, output, usage, args, journal, err)
+        say()
     finally:
         os._exit(SIGNAL_EXIT.get(signum, 130))
 
@@ -232,6 +224,7 @@ def _say_left(
     journal: str | None,
     err: TextIO,
 ) -> None:
+    """Write what ended and say what happens to the runs in flight, as far as stderr lets."""
     try:
         output.finish()
     except OSError as exc:
