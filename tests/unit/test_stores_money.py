@@ -218,9 +218,13 @@ def test_a_redis_journal_record_needs_the_claim_it_was_read_with(redis_url: str)
         journal.close()
 
 
-def test_a_claim_reaching_redis_after_its_hand_back_writes_nothing(redis_url: str) -> None:
+@pytest.mark.parametrize("decoded", [False, True], ids=["bytes", "decode_responses"])
+def test_a_claim_reaching_redis_after_its_hand_back_writes_nothing(
+    redis_url: str, decoded: bool
+) -> None:
     # A stalled server may run a claim its caller gave up on after the hand-back that followed.
-    journal = knouds.RedisJournal(redis_url)
+    conn = redis.Redis.from_url(redis_url, decode_responses=decoded)
+    journal = knouds.RedisJournal(conn)
     try:
         assert not journal.abandon("k", "late", {"message": "gave up"})  # nothing to hand back
         with pytest.raises(knouds.JournalError, match="handed back"):
@@ -245,6 +249,7 @@ def test_a_claim_reaching_redis_after_its_hand_back_writes_nothing(redis_url: st
         assert journal.record(third.entry, state="completed", result={"cost": 1})
     finally:
         journal.close()
+        conn.close()
 
 
 def test_a_redis_journal_claims_again_after_the_server_restarted(redis_server: RedisServer) -> None:
