@@ -39,6 +39,7 @@ local sent, external = tonumber(s[4]) or 0, tonumber(s[5]) or 0
 if not limit and ARGV[7] ~= '' then
   limit, reset, rolled = tonumber(ARGV[7]), tonumber(ARGV[9]), false
   external = math.max(0, limit - tonumber(ARGV[8]) - sent)
+  redis.call('HSET', state, 'learnt', now)
 end
 local wait = 0
 if limit then

@@ -514,6 +514,18 @@ def check_release(url: str) -> None:
         assert len(wrong.slots_left()) == 4, "5, less this answer: the corrected window"
         assert waits(wrong, 530 - 502 + 0.05), "the corrected window is waited for"
 
+        # A wrong reset seeded by a process back from an outage is corrected the same way.
+        now[0] = T0 + 600
+        seeding = Process(conn, now, "seeded-wrong", "local")
+        _, local = seeding.fail_next_call(redis.ConnectionError("store down"))
+        assert isinstance(local, Ticket)
+        seeding.release(local, 5, 4, T0 + 3600)  # wrong, but plausible
+        now[0] = T0 + 602  # past the next probe: the reservation seeds the store
+        seeding.slot()
+        now[0] = T0 + 604
+        seeding.release(seeding.slot(), 5, 3, T0 + 630)  # reserved after the seeding
+        assert pttl(conn, "seeded-wrong") < 1_000_000, "the seeded reset is corrected"
+
 
 # -- the plants -------------------------------------------------------------------------------
 
@@ -655,6 +667,8 @@ PLANTS = [
           "if redis.call('ZSCORE', gone, token) then end", "acquire"),
     plant("acquire: leases never end", P, "ACQUIRE",
           "redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now)\n", "", "acquire"),
+    plant("acquire: a seeded reset is never corrected", P, "ACQUIRE",
+          "  redis.call('HSET', state, 'learnt', now)\n", "", "release"),
     plant("acquire: seeded reset from remaining", P, "ACQUIRE",
           "tonumber(ARGV[9])", "tonumber(ARGV[8])", "acquire"),
     plant("acquire: polls forever when nothing is in flight", P, "ACQUIRE",
