@@ -4,13 +4,14 @@ Each entry is one Redis string (the entry as JSON) under ``knouds:journal:<names
 expiring on its own after the journal's ``ttl``. Claims, updates and hand-backs are Lua scripts,
 so each is one atomic round trip. Needs redis-py: ``pip install "knouds[redis]"``.
 
-A claim made within a call's deadline (`Journal.within`) waits for its answer no longer than
-that, once connected (connecting keeps the client's own timeouts); a server that stalls (a pause,
-a fork for a snapshot, a frozen VM) may still run it once it wakes, after the caller gave up.
-So its hand-back is sent right behind it on the same connection, and leaves a tombstone in the
-entry's key (``given-up:<token>``) that the claim, if it runs after all, finds and writes nothing
-over: whichever order they reach the server in, the key is left free for the next run. Readers
-see no entry in a tombstone; any other claim takes the key.
+A claim waits for its answer no longer than the call's deadline (`Journal.within`), or the
+client's read timeout without one (connecting keeps the client's own timeouts); a server that
+stalls (a pause, a fork for a snapshot, a frozen VM) may still run it once it wakes, after the
+caller gave up. So its hand-back is sent right behind it on the same connection: the server runs
+both, in that order, and the key is left free for the next run. A hand-back sent otherwise (on
+another connection) leaves a tombstone in an empty entry key (``given-up:<token>,...``) that the
+claim, should it run later, finds and writes nothing over; readers see no entry in a tombstone,
+and any other claim takes the key.
 """
 
 from __future__ import annotations
@@ -86,7 +87,12 @@ local current = redis.call('GET', KEYS[1])
 local mark = 'given-up:' .. ARGV[1]
 if current then
   if string.sub(current, 1, 9) == 'given-up:' then
-    if #current < 4000 then mark = current .. ',' .. ARGV[1] end
+    local kept = string.sub(current, 10)
+    if #kept > 4000 then  -- keep the newest tokens: drop the oldest, from the front
+      local cut = string.find(kept, ',', #kept - 4000, true)
+      kept = cut and string.sub(kept, cut + 1) or ''
+    end
+    if #kept > 0 then mark = 'given-up:' .. kept .. ',' .. ARGV[1] end
   else
     local entry = cjson.decode(current)
     if entry['token'] ~= ARGV[1] or entry['state'] ~= 'started' then return 0 end
@@ -249,15 +255,16 @@ class RedisJournal(Journal):
         server runs both, in that order, once it answers again)."""
         limit = OPERATION_TIMEOUT.get()
         pool = getattr(self._redis, "connection_pool", None)
-        if limit is None or pool is None:  # no deadline, or a cluster client: as it is
+        if pool is None:  # a cluster client: as it is
             return script(keys=[key], args=list(args))
         from redis.exceptions import NoScriptError
 
-        wait = max(limit, _MIN_WAIT)
         try:
             conn = pool.get_connection()
         except TypeError:  # redis-py before 5.3 wants the command's name
             conn = pool.get_connection("EVALSHA")
+        # Without a deadline, the client's own read timeout (none: wait as long as it takes).
+        wait = conn.socket_timeout if limit is None else max(limit, _MIN_WAIT)
         try:
             try:
                 return self._ask(conn, wait, "EVALSHA", script.sha, key, args, hand_back)
@@ -272,7 +279,7 @@ class RedisJournal(Journal):
     def _ask(
         self,
         conn: Any,
-        wait: float,
+        wait: float | None,
         command: str,
         body: object,
         key: str,
@@ -281,11 +288,13 @@ class RedisJournal(Journal):
     ) -> Any:
         import redis
 
-        conn.send_command(command, body, 1, key, *args)
-        if not conn.can_read(timeout=wait):
+        # No health check here: it would read, with the client's timeout, before the wait.
+        conn.send_packed_command(conn.pack_command(command, body, 1, key, *args), False)
+        if wait is not None and not conn.can_read(timeout=wait):
             if hand_back is not None:
                 with contextlib.suppress(Exception):  # else the pipeline's own hand-back
-                    conn.send_command("EVAL", _ABANDON, 1, key, hand_back, self._ttl_ms())
+                    back = conn.pack_command("EVAL", _ABANDON, 1, key, hand_back, self._ttl_ms())
+                    conn.send_packed_command(back, False)
                     with self._handed_back_lock:
                         self._handed_back.add(hand_back)
             raise redis.TimeoutError(f"Redis did not answer within {wait:g} s")

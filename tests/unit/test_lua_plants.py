@@ -603,7 +603,7 @@ PLANTS = [
           "    redis.call('SET', KEYS[1], mark, 'PX', ARGV[2])\n    return 1",
           "    redis.call('SET', KEYS[1], mark, 'EX', ARGV[2])\n    return 1", "abandon"),
     plant("abandon: a second hand-back forgets the first", J, "_ABANDON",
-          "mark = current .. ',' .. ARGV[1]", "mark = mark", "abandon"),
+          "if #kept > 0 then mark = 'given-up:' .. kept .. ',' .. ARGV[1] end", "", "abandon"),
     # _MIGRATE (the prelude of _HOLD, _SETTLE and _TOTALS)
     plant("migrate: truncated, not rounded", B, "_MIGRATE",
           "tonumber(text) * 1000000 + 0.5", "tonumber(text) * 1000000", "migrate"),

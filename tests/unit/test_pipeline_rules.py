@@ -231,6 +231,32 @@ async def test_a_frozen_redis_journal_holds_a_call_no_longer_than_its_deadline(
     journal.close()
 
 
+async def test_a_claim_a_frozen_redis_never_answered_is_handed_back_without_a_deadline(
+    make_client: Any, redis_server: RedisServer
+) -> None:
+    import redis
+
+    handler, seen = _counting()
+    conn = redis.Redis.from_url(redis_server.url, socket_timeout=0.5)  # the client's own bound
+    journal = knouds.RedisJournal(conn)
+    client = make_client(handler, journal=journal)
+    await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key="warm"))
+    assert redis_server.pid is not None
+    os.kill(redis_server.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(knouds.JournalError):
+            await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key="k"))
+    finally:
+        os.kill(redis_server.pid, signal.SIGCONT)
+
+    # The claim ran when the server woke, and its hand-back right after it: the key is free.
+    result = await resolve(client.models.run(MODEL, {"prompt": "x"}, idempotency_key="k"))
+    assert not result.from_journal
+    assert len(seen) == 2
+    journal.close()
+    conn.close()
+
+
 async def test_inputs_json_cannot_carry_are_refused_in_their_slot_of_a_journaled_batch(
     make_client: Any, tmp_path: Path
 ) -> None:

@@ -244,6 +244,13 @@ def test_a_claim_reaching_redis_after_its_hand_back_writes_nothing(
         for token in ("next", "late2"):
             with pytest.raises(knouds.JournalError, match="handed back"):
                 journal.claim("k", "models/m", "h", token, None)
+        # Many hand-backs: the oldest are forgotten first, the newest always kept.
+        tokens = [f"{i:032x}" for i in range(130)]  # as long as the pipeline's tokens
+        for token in tokens:
+            journal.abandon("k", token, {"message": "gave up"})
+        for token in (tokens[-1], tokens[-100], tokens[20]):
+            with pytest.raises(knouds.JournalError, match="handed back"):
+                journal.claim("k", "models/m", "h", token, None)
         third = journal.claim("k", "models/m", "h", "third", None)
         assert third.claimed
         assert journal.record(third.entry, state="completed", result={"cost": 1})
