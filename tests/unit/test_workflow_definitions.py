@@ -388,3 +388,41 @@ async def test_a_definition_json_cannot_carry_is_refused_with_its_code(
         await resolve(client.workflows.update("my-flow", **fields))
     assert bad.value.code == "INVALID_BODY"
     assert server.requests == []
+
+
+async def test_get_unwraps_a_workflow_object_and_nothing_else(make_client: MakeClient) -> None:
+    server = Server(
+        json_response(200, {"workflow": {**WORKFLOW, "name": "Wrapped"}}),
+        json_response(200, {**WORKFLOW, "workflow": "legacy-id"}),
+    )
+    client = make_client(server)
+
+    wrapped = await resolve(client.workflows.get("my-flow"))
+    bare = await resolve(client.workflows.get("my-flow"))
+
+    assert (wrapped.slug, wrapped.name) == ("my-flow", "Wrapped")
+    assert (bare.slug, bare.name) == ("my-flow", "My flow")
+    assert bare.model_extra == {"folderId": "f-1", "workflow": "legacy-id"}
+
+
+async def test_an_update_answer_adds_what_was_not_sent_and_drops_success(
+    make_client: MakeClient,
+) -> None:
+    server = Server(
+        json_response(200, {"success": True, "slug": "my-flow", "description": "from server"})
+    )
+    client = make_client(server)
+
+    updated = await resolve(client.workflows.update("my-flow", name="New"))
+
+    assert (updated.slug, updated.name, updated.description) == ("my-flow", "New", "from server")
+    assert updated.model_extra == {}
+
+
+async def test_a_definition_is_sent_as_utf8_not_escaped(make_client: MakeClient) -> None:
+    server = Server(json_response(201, {"slug": "cafe"}))
+    client = make_client(server)
+
+    await resolve(client.workflows.create(name="Café ☕"))
+
+    assert server.requests[0].content == '{"name": "Café ☕"}'.encode()
