@@ -267,6 +267,10 @@ async def test_debug_log_of_a_response_names_method_path_and_status(
         (lambda c: c.models.run("Bad Name", {}), "model name"),
         (lambda c: c.workflows.run("bad/slug", {}), "workflow slug"),
         (lambda c: c.workflows.schema("Bad"), "workflow slug"),
+        (lambda c: c.workflows.public_schema("Bad"), "workflow slug"),
+        (lambda c: c.workflows.get("Bad"), "workflow slug"),
+        (lambda c: c.workflows.update("Bad", name="x"), "workflow slug"),
+        (lambda c: c.workflows.delete("Bad"), "workflow slug"),
     ],
 )
 async def test_a_bad_name_is_refused_before_sending_and_says_what_it_is(
@@ -274,8 +278,9 @@ async def test_a_bad_name_is_refused_before_sending_and_says_what_it_is(
 ) -> None:
     seen: list[httpx.Request] = []
     client = make_client(recording(seen))
-    with pytest.raises(knouds.InvalidSlugError, match=what):
+    with pytest.raises(knouds.InvalidSlugError) as bad:
         await resolve(call(client))
+    assert f" is not a valid {what} (INVALID_SLUG)." in str(bad.value)
     assert seen == []
 
 

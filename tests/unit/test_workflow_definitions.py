@@ -383,6 +383,7 @@ async def test_a_definition_json_cannot_carry_is_refused_with_its_code(
     with pytest.raises(knouds.InvalidBodyError) as bad:
         await resolve(client.workflows.create(name="x", **fields))
     assert (bad.value.status_code, bad.value.code) == (None, "INVALID_BODY")
+    assert str(bad.value).startswith(f"workflow[{next(iter(fields))!r}]")
     assert "which JSON cannot carry" in str(bad.value)
     with pytest.raises(knouds.InvalidBodyError) as bad:
         await resolve(client.workflows.update("my-flow", **fields))
