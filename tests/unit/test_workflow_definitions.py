@@ -427,3 +427,14 @@ async def test_a_definition_is_sent_as_utf8_not_escaped(make_client: MakeClient)
     await resolve(client.workflows.create(name="Café ☕"))
 
     assert server.requests[0].content == '{"name": "Café ☕"}'.encode()
+
+
+async def test_a_get_answered_with_json_that_is_not_an_object_says_so(
+    make_client: MakeClient,
+) -> None:
+    server = Server(json_response(200, ["my-flow"]))
+    client = make_client(server)
+    with pytest.raises(knouds.APIResponseValidationError) as bad:
+        await resolve(client.workflows.get("my-flow"))
+    assert "answered 200 with JSON that is not an object: ['my-flow']" in str(bad.value)
+    assert server.requests[0].method == "GET"
