@@ -267,6 +267,10 @@ async def test_debug_log_of_a_response_names_method_path_and_status(
         (lambda c: c.models.run("Bad Name", {}), "model name"),
         (lambda c: c.workflows.run("bad/slug", {}), "workflow slug"),
         (lambda c: c.workflows.schema("Bad"), "workflow slug"),
+        (lambda c: c.workflows.public_schema("Bad"), "workflow slug"),
+        (lambda c: c.workflows.get("Bad"), "workflow slug"),
+        (lambda c: c.workflows.update("Bad", name="x"), "workflow slug"),
+        (lambda c: c.workflows.delete("Bad"), "workflow slug"),
     ],
 )
 async def test_a_bad_name_is_refused_before_sending_and_says_what_it_is(
@@ -274,8 +278,9 @@ async def test_a_bad_name_is_refused_before_sending_and_says_what_it_is(
 ) -> None:
     seen: list[httpx.Request] = []
     client = make_client(recording(seen))
-    with pytest.raises(knouds.InvalidSlugError, match=what):
+    with pytest.raises(knouds.InvalidSlugError) as bad:
         await resolve(call(client))
+    assert f" is not a valid {what} (INVALID_SLUG)." in str(bad.value)
     assert seen == []
 
 
@@ -495,3 +500,40 @@ async def test_cancelling_an_unknown_execution_says_so(make_client: Any) -> None
     client = make_client(answering(httpx.Response(404, json={"error": "?"})), max_retries=0)
     with pytest.raises(knouds.ExecutionNotFoundError):
         await resolve(client.executions.cancel("e1"))
+
+
+WORKFLOW = {"slug": "thumbs-v2", "name": "Thumbnails"}
+SUMMARY = {"slug": "thumbs-v2", "name": "Thumbnails", "updatedAt": "2026-05-01T10:00:00Z"}
+# (call, operation named in the log records, success body)
+OPERATIONS: list[tuple[Callable[[Any], Any], str, object]] = [
+    (lambda c: c.models.run("flux-2", {"prompt": "x"}), "generate_content", OK_RUN),
+    (lambda c: c.workflows.run("thumbs-v2", {"prompt": "x"}), "run_workflow", OK_RUN),
+    (lambda c: c.workflows.schema("thumbs-v2"), "schema", SCHEMA),
+    (lambda c: c.workflows.public_schema("thumbs-v2"), "public_schema", SCHEMA),
+    (lambda c: c.workflows.list(), "list_workflows", [SUMMARY]),
+    (lambda c: c.workflows.create(name="Thumbnails"), "create_workflow", WORKFLOW),
+    (lambda c: c.workflows.get("thumbs-v2"), "get_workflow", WORKFLOW),
+    (lambda c: c.workflows.update("thumbs-v2", name="T"), "update_workflow", WORKFLOW),
+    (lambda c: c.workflows.delete("thumbs-v2"), "delete_workflow", {}),
+    (lambda c: c.executions.get("e1"), "get_execution", EXECUTION),
+    (lambda c: c.executions.cancel("e1"), "cancel_execution", EXECUTION),
+    (lambda c: c.whoami(), "whoami", IDENTITY),
+]
+
+
+@pytest.mark.parametrize(("call", "operation", "body"), OPERATIONS, ids=[o[1] for o in OPERATIONS])
+async def test_log_records_name_each_routes_operation(
+    make_client: Any,
+    caplog: pytest.LogCaptureFixture,
+    call: Callable[[Any], Any],
+    operation: str,
+    body: object,
+) -> None:
+    client = make_client(lambda request: httpx.Response(200, json=body))
+    caplog.set_level(logging.DEBUG, logger="knouds")
+
+    await resolve(call(client))
+
+    records = [r for r in caplog.records if "knouds_operation" in r.__dict__]
+    assert records
+    assert {r.__dict__["knouds_operation"] for r in records} == {operation}

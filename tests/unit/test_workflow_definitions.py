@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import knouds
-from tests.conftest import json_response, resolve
+from tests.conftest import FakeTime, json_response, rate_headers, resolve
 
 MakeClient = Callable[..., Any]
 WORKFLOW = {
@@ -329,3 +329,112 @@ async def test_not_found_is_a_workflow_not_found_error(make_client: MakeClient) 
     client = make_client(Server(json_response(404, {"error": "Workflow not found"})))
     with pytest.raises(knouds.WorkflowNotFoundError):
         await resolve(client.workflows.update("gone", name="x"))
+
+
+async def test_list_accepts_an_array_under_data(make_client: MakeClient) -> None:
+    client = make_client(Server(json_response(200, {"data": [SUMMARY]})))
+    assert [w.slug for w in await resolve(client.workflows.list())] == ["my-flow"]
+
+
+@pytest.mark.parametrize(
+    ("call", "method", "path", "answer"),
+    [
+        (lambda c: c.workflows.list(), "GET", "/api/workflows", [SUMMARY]),
+        (lambda c: c.workflows.create(name="x"), "POST", "/api/workflows", WORKFLOW),
+        (lambda c: c.workflows.get("my-flow"), "GET", "/api/workflows/my-flow", WORKFLOW),
+        (
+            lambda c: c.workflows.update("my-flow", name="x"),
+            "PUT",
+            "/api/workflows/my-flow",
+            WORKFLOW,
+        ),
+        (lambda c: c.workflows.delete("my-flow"), "DELETE", "/api/workflows/my-flow", {}),
+    ],
+    ids=["list", "create", "get", "update", "delete"],
+)
+async def test_definition_routes_pace_in_their_own_bucket(
+    make_client: MakeClient,
+    fake_time: FakeTime,
+    call: Callable[[Any], Any],
+    method: str,
+    path: str,
+    answer: object,
+) -> None:
+    server = Server(json_response(200, answer, rate_headers(10, 9, fake_time.now + 60)))
+    client = make_client(server)
+
+    await resolve(call(client))
+
+    assert (server.requests[0].method, server.requests[0].url.path) == (method, path)
+    assert set(client.rate_limits) == {"workflows.definitions"}
+    assert client.rate_limits["workflows.definitions"].remaining == 9
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"nodes": [{"data": object()}]}, {"viewport": {"zoom": float("nan")}}],
+    ids=["object", "nan"],
+)
+async def test_a_definition_json_cannot_carry_is_refused_with_its_code(
+    make_client: MakeClient, fields: dict[str, Any]
+) -> None:
+    server = Server(json_response(200, WORKFLOW))
+    client = make_client(server)
+    with pytest.raises(knouds.InvalidBodyError) as bad:
+        await resolve(client.workflows.create(name="x", **fields))
+    assert (bad.value.status_code, bad.value.code) == (None, "INVALID_BODY")
+    assert str(bad.value).startswith(f"workflow[{next(iter(fields))!r}]")
+    assert "which JSON cannot carry" in str(bad.value)
+    with pytest.raises(knouds.InvalidBodyError) as bad:
+        await resolve(client.workflows.update("my-flow", **fields))
+    assert bad.value.code == "INVALID_BODY"
+    assert server.requests == []
+
+
+async def test_get_unwraps_a_workflow_object_and_nothing_else(make_client: MakeClient) -> None:
+    server = Server(
+        json_response(200, {"workflow": {**WORKFLOW, "name": "Wrapped"}}),
+        json_response(200, {**WORKFLOW, "workflow": "legacy-id"}),
+    )
+    client = make_client(server)
+
+    wrapped = await resolve(client.workflows.get("my-flow"))
+    bare = await resolve(client.workflows.get("my-flow"))
+
+    assert (wrapped.slug, wrapped.name) == ("my-flow", "Wrapped")
+    assert (bare.slug, bare.name) == ("my-flow", "My flow")
+    assert bare.model_extra == {"folderId": "f-1", "workflow": "legacy-id"}
+
+
+async def test_an_update_answer_adds_what_was_not_sent_and_drops_success(
+    make_client: MakeClient,
+) -> None:
+    server = Server(
+        json_response(200, {"success": True, "slug": "my-flow", "description": "from server"})
+    )
+    client = make_client(server)
+
+    updated = await resolve(client.workflows.update("my-flow", name="New"))
+
+    assert (updated.slug, updated.name, updated.description) == ("my-flow", "New", "from server")
+    assert updated.model_extra == {}
+
+
+async def test_a_definition_is_sent_as_utf8_not_escaped(make_client: MakeClient) -> None:
+    server = Server(json_response(201, {"slug": "cafe"}))
+    client = make_client(server)
+
+    await resolve(client.workflows.create(name="Café ☕"))
+
+    assert server.requests[0].content == '{"name": "Café ☕"}'.encode()
+
+
+async def test_a_get_answered_with_json_that_is_not_an_object_says_so(
+    make_client: MakeClient,
+) -> None:
+    server = Server(json_response(200, ["my-flow"]))
+    client = make_client(server)
+    with pytest.raises(knouds.APIResponseValidationError) as bad:
+        await resolve(client.workflows.get("my-flow"))
+    assert "answered 200 with JSON that is not an object: ['my-flow']" in str(bad.value)
+    assert server.requests[0].method == "GET"
