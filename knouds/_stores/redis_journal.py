@@ -225,8 +225,9 @@ class RedisJournal(Journal):
         return JournalClaim(False, JournalEntry.from_json(held))
 
     def _update(self, key: str, token: str, entry: JournalEntry) -> bool:
-        done = self._run(
-            self._update_script, self._key(key), [token, entry.to_json(), self._ttl_ms()]
+        # A record needs no hand-back and no bound: the client as it is (its own retries too).
+        done = self._update_script(
+            keys=[self._key(key)], args=[token, entry.to_json(), self._ttl_ms()]
         )
         return bool(done)
 
