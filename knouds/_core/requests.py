@@ -123,6 +123,14 @@ def _too_many_digits(number: int) -> bool:
     return False
 
 
+def _plain(value: object) -> object:
+    """What ``json.dumps`` writes for a mapping that is not a ``dict`` (a read-only
+    ``MappingProxyType``, a ``ChainMap``): the checks accept every mapping, so it is sent."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
 def encode_inputs(inputs: object) -> bytes:
     """``{"inputs": inputs}`` as JSON bytes, or `InvalidInputsError` naming the bad value.
 
@@ -141,7 +149,9 @@ def encode_inputs(inputs: object) -> bytes:
     if problem is None:
         payload = inputs if isinstance(inputs, dict) else dict(inputs)
         try:
-            return json.dumps({"inputs": payload}, ensure_ascii=False, allow_nan=False).encode()
+            return json.dumps(
+                {"inputs": payload}, ensure_ascii=False, allow_nan=False, default=_plain
+            ).encode()
         except (TypeError, ValueError, RecursionError) as exc:  # a mapping that changed under us
             problem = ("inputs", payload, f"not JSON-serialisable ({type(exc).__name__})")
     where, value, why = problem
@@ -165,7 +175,9 @@ def encode_workflow(fields: Mapping[str, object]) -> bytes:
     problem = _find_unserialisable(fields, "workflow")
     if problem is None:
         try:
-            return json.dumps(dict(fields), ensure_ascii=False, allow_nan=False).encode()
+            return json.dumps(
+                dict(fields), ensure_ascii=False, allow_nan=False, default=_plain
+            ).encode()
         except (TypeError, ValueError, RecursionError) as exc:  # a mapping that changed under us
             problem = ("workflow", fields, f"not JSON-serialisable ({type(exc).__name__})")
     where, value, why = problem

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import json
 import math
+import types
 from typing import Any
 
 import httpx
@@ -97,3 +99,19 @@ async def test_valid_inputs_of_every_json_type_are_sent(make_client: Any) -> Non
         '{"inputs": {"s": "é", "i": 1, "f": 1.5, "b": true, "n": null, "l": [1, "a"], '
         '"t": [1, 2], "d": {"k": "v"}}}'
     )
+
+
+async def test_nested_mappings_that_are_not_dicts_are_sent(make_client: Any) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"success": True, "result": {"text": "ok"}, "cost": 1})
+
+    client = make_client(handler)
+    inputs = {"prompt": "x", "style": types.MappingProxyType({"tone": "calm", "n": [1, 2]})}
+    await resolve(client.models.run("gpt-5-mini", inputs))
+
+    assert json.loads(seen[0].content) == {
+        "inputs": {"prompt": "x", "style": {"tone": "calm", "n": [1, 2]}}
+    }

@@ -4,6 +4,7 @@ undocumented answers, and which failures are retried."""
 from __future__ import annotations
 
 import json
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -427,6 +428,21 @@ async def test_a_definition_is_sent_as_utf8_not_escaped(make_client: MakeClient)
     await resolve(client.workflows.create(name="Café ☕"))
 
     assert server.requests[0].content == '{"name": "Café ☕"}'.encode()
+
+
+async def test_a_definition_with_a_read_only_mapping_inside_is_sent(
+    make_client: MakeClient,
+) -> None:
+    server = Server(json_response(201, {"slug": "flow"}))
+    client = make_client(server)
+    node = {"id": "n1", "data": types.MappingProxyType({"model": "gpt-image-2"})}
+
+    await resolve(client.workflows.create(name="Flow", nodes=[node]))
+
+    assert json.loads(server.requests[0].content) == {
+        "name": "Flow",
+        "nodes": [{"id": "n1", "data": {"model": "gpt-image-2"}}],
+    }
 
 
 async def test_a_get_answered_with_json_that_is_not_an_object_says_so(
