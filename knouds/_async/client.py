@@ -254,8 +254,7 @@ class AsyncClient(_BaseClient):
                 call_flow(call), exchange=self._exchange, sleep=self._sleep, observer=watch
             )
         if telemetry is not None:
-            submission = call.spending is not None and call.spending.submission
-            watch = telemetry.watch(call.ctx, submission)
+            watch = telemetry.watch(call.ctx)
         if watch is None:
             return await drive(call_flow(call), exchange=self._exchange, sleep=self._sleep)
         try:

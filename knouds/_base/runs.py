@@ -64,7 +64,9 @@ def plan_run(
     held or recorded."""
     models = kind == "models"
     ctx = client._context(
-        Endpoint.model_run(name) if models else Endpoint.workflow_run(name),
+        Endpoint.model_run(name, submission=submit)
+        if models
+        else Endpoint.workflow_run(name, submission=submit),
         content=content,
         params=_ASYNC if submit else None,
         timeout=options.timeout,

@@ -379,6 +379,7 @@ def attempts(ctx: CallContext, parse: Parse[T]) -> Generator[Command, object, T]
         idempotent=ctx.endpoint.idempotent,
         method=ctx.endpoint.method,
         path=ctx.endpoint.path,
+        operation=ctx.endpoint.operation(),
         clock=ctx.clock,
         started=ctx.started,
         sleep=waits.append,

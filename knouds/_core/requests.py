@@ -220,6 +220,8 @@ class Endpoint:
     # What a success carries besides the usual JSON object: "array" (a listing) or "any" (an
     # undocumented answer, possibly empty, as for PUT and DELETE).
     success_body: str = "object"
+    # A run sent with ``?async=true``: answered with an execution to follow, not a result.
+    submission: bool = False
 
     @property
     def target(self) -> str | None:
@@ -229,7 +231,7 @@ class Endpoint:
             return parts[3]
         return None
 
-    def operation(self, *, submission: bool = False) -> str:
+    def operation(self) -> str:
         """What the telemetry and the logs call a call of this route: ``generate_content`` (a
         model run), ``run_workflow``, ``submit`` (``?async=true``), ``schema``,
         ``public_schema``, ``list_workflows``, ``create_workflow``, ``get_workflow``,
@@ -237,7 +239,7 @@ class Endpoint:
         ``whoami``."""
         bucket = self.bucket
         if bucket in ("models", "workflows"):
-            if submission:
+            if self.submission:
                 return "submit"
             return "generate_content" if bucket == "models" else "run_workflow"
         if bucket.startswith("workflows.") and bucket != "workflows.definitions":
@@ -245,22 +247,22 @@ class Endpoint:
         if bucket == "workflows.definitions":
             if self.target is None:
                 return "list_workflows" if self.method == "GET" else "create_workflow"
-            return _DEFINITION_OPERATIONS.get(self.method, "get_workflow")
+            return _DEFINITION_OPERATIONS[self.method]
         if bucket == "executions":
             return "cancel_execution" if self.method == "POST" else "get_execution"
         return bucket
 
     @classmethod
-    def model_run(cls, name: str) -> Endpoint:
-        """``POST /api/models/{name}/run``."""
+    def model_run(cls, name: str, *, submission: bool = False) -> Endpoint:
+        """``POST /api/models/{name}/run`` (``?async=true`` for a ``submission``)."""
         path = f"/api/models/{check_slug(name, 'model name')}/run"
-        return cls("POST", path, "models", False, ModelNotFoundError)
+        return cls("POST", path, "models", False, ModelNotFoundError, submission=submission)
 
     @classmethod
-    def workflow_run(cls, slug: str) -> Endpoint:
-        """``POST /api/workflows/{slug}/run``."""
+    def workflow_run(cls, slug: str, *, submission: bool = False) -> Endpoint:
+        """``POST /api/workflows/{slug}/run`` (``?async=true`` for a ``submission``)."""
         path = f"/api/workflows/{check_slug(slug, 'workflow slug')}/run"
-        return cls("POST", path, "workflows", False, WorkflowNotFoundError)
+        return cls("POST", path, "workflows", False, WorkflowNotFoundError, submission=submission)
 
     @classmethod
     def workflow_schema(cls, slug: str, *, public: bool = False) -> Endpoint:

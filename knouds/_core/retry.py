@@ -183,6 +183,7 @@ def build_retrying(
     idempotent: bool,
     method: str,
     path: str,
+    operation: str,
     clock: Clock,
     started: float,
     sleep: Callable[[float], Any],
@@ -235,6 +236,7 @@ def build_retrying(
             policy.max_retries + 1,
             _describe(error),
             extra={
+                "knouds_operation": operation,
                 "knouds_method": method,
                 "knouds_path": path,
                 "knouds_model": _target(path),

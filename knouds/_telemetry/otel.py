@@ -91,7 +91,7 @@ class Telemetry:
             metrics.get_meter_provider(), _IDLE_METERS
         )
 
-    def watch(self, ctx: CallContext, submission: bool) -> CallWatch | None:
+    def watch(self, ctx: CallContext) -> CallWatch | None:
         """Start the span of one public call (made current until `CallWatch.end`), or ``None``
         when nothing would record it."""
         if not self.live():
@@ -101,7 +101,7 @@ class Telemetry:
         execution_id = None
         if target is None and endpoint.bucket == "executions":
             execution_id = endpoint.path.split("/")[3]
-        return CallWatch(self, endpoint.operation(submission=submission), target, execution_id)
+        return CallWatch(self, endpoint.operation(), target, execution_id)
 
     def watch_wait(self, execution_id: str) -> CallWatch | None:
         """Start the span of ``executions.wait`` (its polls report their attempts to it)."""

@@ -20,6 +20,7 @@ from tests.conftest import FakeTime, resolve, script
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "kn_live_CANARYl0gs0123456789abcdefXYZ"
 OK = {"success": True, "result": None, "cost": 4, "ms": 5}
+EXECUTION = {"executionId": "exec-1", "status": "processing"}
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +68,52 @@ async def test_records_of_a_retried_run_carry_its_facts_and_never_the_key(
     ]
     assert sent[0].__dict__["knouds_operation"] == "generate_content"
     assert all(KEY not in r.getMessage() and KEY not in str(r.__dict__) for r in records)
+
+
+FACTS = {
+    "knouds_operation",
+    "knouds_model",
+    "knouds_method",
+    "knouds_path",
+    "knouds_attempt",
+    "knouds_status",
+    "knouds_wait",
+}
+
+
+@pytest.mark.parametrize(
+    ("call", "operation", "answer"),
+    [
+        (lambda c: c.models.run("gpt-image-2", {"prompt": "x"}), "generate_content", OK),
+        (lambda c: c.models.submit("gpt-image-2", {"prompt": "x"}), "submit", EXECUTION),
+        (lambda c: c.workflows.submit("my-flow", {"prompt": "x"}), "submit", EXECUTION),
+    ],
+    ids=["run", "model submission", "workflow submission"],
+)
+async def test_every_record_of_a_call_names_its_operation_as_its_span_does(
+    make_client: Any,
+    fake_time: FakeTime,
+    caplog: pytest.LogCaptureFixture,
+    call: Any,
+    operation: str,
+    answer: dict[str, Any],
+) -> None:
+    limited = httpx.Response(
+        429, json={"code": "RATE_LIMIT_EXCEEDED"}, headers={"retry-after": "1"}
+    )
+    handler, _ = script(limited, httpx.Response(200, json=answer))
+    client = make_client(handler, retry=knouds.RetryPolicy(jitter=False))
+    caplog.set_level(logging.DEBUG, logger="knouds")
+
+    await resolve(call(client))
+
+    about_the_call = [
+        r for r in caplog.records if r.name == "knouds" and "knouds_path" in r.__dict__
+    ]
+    assert [r.getMessage().split(" ")[0] for r in about_the_call] == ["POST", "Retrying", "POST"]
+    for record in about_the_call:
+        assert record.__dict__.keys() >= FACTS
+        assert record.__dict__["knouds_operation"] == operation
 
 
 def test_configure_logging_adds_one_stderr_handler_at_the_level() -> None:

@@ -508,6 +508,8 @@ SUMMARY = {"slug": "thumbs-v2", "name": "Thumbnails", "updatedAt": "2026-05-01T1
 OPERATIONS: list[tuple[Callable[[Any], Any], str, object]] = [
     (lambda c: c.models.run("flux-2", {"prompt": "x"}), "generate_content", OK_RUN),
     (lambda c: c.workflows.run("thumbs-v2", {"prompt": "x"}), "run_workflow", OK_RUN),
+    (lambda c: c.models.submit("flux-2", {"prompt": "x"}), "submit", EXECUTION),
+    (lambda c: c.workflows.submit("thumbs-v2", {"prompt": "x"}), "submit", EXECUTION),
     (lambda c: c.workflows.schema("thumbs-v2"), "schema", SCHEMA),
     (lambda c: c.workflows.public_schema("thumbs-v2"), "public_schema", SCHEMA),
     (lambda c: c.workflows.list(), "list_workflows", [SUMMARY]),
@@ -521,7 +523,7 @@ OPERATIONS: list[tuple[Callable[[Any], Any], str, object]] = [
 ]
 
 
-@pytest.mark.parametrize(("call", "operation", "body"), OPERATIONS, ids=[o[1] for o in OPERATIONS])
+@pytest.mark.parametrize(("call", "operation", "body"), OPERATIONS)
 async def test_log_records_name_each_routes_operation(
     make_client: Any,
     caplog: pytest.LogCaptureFixture,
