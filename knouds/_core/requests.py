@@ -147,13 +147,12 @@ def encode_inputs(inputs: object) -> bytes:
         )
     problem = _find_unserialisable(inputs, "inputs")
     if problem is None:
-        payload = inputs if isinstance(inputs, dict) else dict(inputs)
         try:
             return json.dumps(
-                {"inputs": payload}, ensure_ascii=False, allow_nan=False, default=_plain
+                {"inputs": inputs}, ensure_ascii=False, allow_nan=False, default=_plain
             ).encode()
-        except (TypeError, ValueError, RecursionError) as exc:  # a mapping that changed under us
-            problem = ("inputs", payload, f"not JSON-serialisable ({type(exc).__name__})")
+        except (TypeError, ValueError, RecursionError) as exc:
+            problem = ("inputs", inputs, _changed(exc))
     where, value, why = problem
     raise InvalidInputsError(
         f"{where} is {type(value).__name__} {_safe_short(value)}, which JSON cannot carry: "
@@ -161,6 +160,12 @@ def encode_inputs(inputs: object) -> bytes:
         "numbers)",
         code="INVALID_INPUTS",
     )
+
+
+def _changed(error: Exception) -> str:
+    # Everything the checks let through encodes: a failure here means a mapping gave other
+    # values when it was written than when it was checked (changed by another thread, say).
+    return f"{error} (a value changed after it was checked)"
 
 
 def _safe_short(value: object) -> str:
@@ -178,8 +183,8 @@ def encode_workflow(fields: Mapping[str, object]) -> bytes:
             return json.dumps(
                 dict(fields), ensure_ascii=False, allow_nan=False, default=_plain
             ).encode()
-        except (TypeError, ValueError, RecursionError) as exc:  # a mapping that changed under us
-            problem = ("workflow", fields, f"not JSON-serialisable ({type(exc).__name__})")
+        except (TypeError, ValueError, RecursionError) as exc:
+            problem = ("workflow", fields, _changed(exc))
     where, value, why = problem
     raise InvalidBodyError(
         f"{where} is {type(value).__name__} {_safe_short(value)}, which JSON cannot carry: {why}",

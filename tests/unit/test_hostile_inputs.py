@@ -81,9 +81,34 @@ BAD_INPUTS = {
 }
 
 
+# What each refusal says: where the value is, what it is, and why JSON cannot carry it.
+REFUSALS = {
+    "lone-surrogate": "inputs['prompt'] is str '\\ud83d', which JSON cannot carry: a string with "
+    "an unpaired surrogate (not valid Unicode)",
+    "surrogate-key": "inputs key '\\udc00' is str '\\udc00', which JSON cannot carry: a key that "
+    "is not valid Unicode",
+    "huge-int": "inputs['n'] is int of 16610 bits, which JSON cannot carry: an integer too large "
+    "to write as JSON",
+    "circular": "inputs['x'][0] is list [[...]], which JSON cannot carry: a container that "
+    "contains itself",
+    "too-deep": "[0][0] is list <list>, which JSON cannot carry: nested more than 100 levels deep",
+    "unsupported": "inputs['s'] is set {1, 2}, which JSON cannot carry: not JSON-serialisable",
+    "nan": "inputs['f'] is float nan, which JSON cannot carry: not a finite number",
+    "bytes": "inputs['b'] is bytes b'raw', which JSON cannot carry: not JSON-serialisable",
+    "unprintable": "inputs['v'] is _Unprintable <_Unprintable>, which JSON cannot carry: not "
+    "JSON-serialisable",
+    "huge-int-key": "inputs key <int> is int of 16610 bits, which JSON cannot carry: a key that "
+    "is not a string",
+    "huge-int-instead-of-a-mapping": "inputs must be a mapping of field names to values, got int "
+    "<int>",
+    "unprintable-instead-of-a-mapping": "inputs must be a mapping of field names to values, got "
+    "_Unprintable <_Unprintable>",
+}
+
+
 @pytest.mark.parametrize("make", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
 async def test_inputs_json_cannot_carry_raise_invalid_inputs_and_send_nothing(
-    make_client: Callable[..., Any], make: Callable[[], dict[str, Any]]
+    make_client: Callable[..., Any], make: Callable[[], dict[str, Any]], request: Any
 ) -> None:
     handler = counting(ok)
     client = make_client(handler)
@@ -92,6 +117,63 @@ async def test_inputs_json_cannot_carry_raise_invalid_inputs_and_send_nothing(
         await resolve(client.models.run("gpt-image-2", make()))
 
     assert caught.value.status_code is None
+    assert handler.sent == []
+    case = request.node.callspec.id.split("-", 1)[1]  # "sync-nan" -> "nan"
+    assert REFUSALS[case] in caught.value.message
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: list[Any] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return {"x": value}
+
+
+# The value behind ``inputs['x']`` may hold lists 99 deep; the 100th is refused.
+@pytest.mark.parametrize(("levels", "sent"), [(99, True), (100, False)])
+async def test_inputs_may_nest_99_levels_under_a_field(
+    make_client: Callable[..., Any], levels: int, sent: bool
+) -> None:
+    handler = counting(ok)
+    client = make_client(handler)
+    if sent:
+        await resolve(client.models.run("gpt-image-2", _nested(levels)))
+        assert json.loads(handler.sent[0].content) == {"inputs": _nested(levels)}
+    else:
+        with pytest.raises(knouds.InvalidInputsError, match="nested more than 100 levels deep"):
+            await resolve(client.models.run("gpt-image-2", _nested(levels)))
+        assert handler.sent == []
+
+
+async def test_integers_within_pythons_digit_limit_are_sent_however_long(
+    make_client: Callable[..., Any],
+) -> None:
+    # 2**10000 has 3011 digits: past the quick size check, within the 4300 Python writes.
+    handler = counting(ok)
+    client = make_client(handler)
+    await resolve(client.models.run("gpt-image-2", {"n": 2**10000, "m": -(2**14000)}))
+    assert json.loads(handler.sent[0].content) == {"inputs": {"n": 2**10000, "m": -(2**14000)}}
+
+
+async def test_a_refusal_names_the_first_bad_value_after_any_good_ones(
+    make_client: Callable[..., Any],
+) -> None:
+    handler = counting(ok)
+    client = make_client(handler)
+    inputs: dict[str, object] = {
+        "a": None,
+        "b": True,
+        "c": "text",
+        "d": 7,
+        "e": 1.5,
+        "f": [],
+        "g": math.inf,
+    }
+    with pytest.raises(knouds.InvalidInputsError) as caught:
+        await resolve(client.models.run("gpt-image-2", inputs))
+    assert "inputs['g'] is float inf, which JSON cannot carry: not a finite number" in (
+        caught.value.message
+    )
     assert handler.sent == []
 
 

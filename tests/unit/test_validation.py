@@ -6,6 +6,7 @@ import datetime
 import json
 import math
 import types
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -115,3 +116,59 @@ async def test_nested_mappings_that_are_not_dicts_are_sent(make_client: Any) -> 
     assert json.loads(seen[0].content) == {
         "inputs": {"prompt": "x", "style": {"tone": "calm", "n": [1, 2]}}
     }
+
+
+class _Shifting(Mapping[str, object]):
+    """A mapping that reads ``first`` when checked and ``later`` from then on, as one another
+    thread changes between the checks and the sending would."""
+
+    def __init__(self, first: object, later: object) -> None:
+        self.reads = 0
+        self.first, self.later = first, later
+
+    def __getitem__(self, key: str) -> object:
+        if key != "v":
+            raise KeyError(key)
+        self.reads += 1
+        return self.first if self.reads == 1 else self.later
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["v"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+CHANGES = pytest.mark.parametrize(
+    ("later", "said"),
+    [
+        (object(), "object is not JSON-serialisable"),
+        (math.nan, "Out of range float values are not JSON compliant"),
+    ],
+    ids=["to an object", "to nan"],
+)
+
+
+@CHANGES
+async def test_inputs_that_change_after_the_checks_are_refused_never_sent_as_bad_json(
+    make_client: Any, later: object, said: str
+) -> None:
+    client = make_client(never)
+    with pytest.raises(knouds.InvalidInputsError) as info:
+        await resolve(client.models.run("gpt-5-mini", {"style": _Shifting(1.5, later)}))
+    assert info.value.message.startswith("inputs is dict {'style': ")
+    assert f"which JSON cannot carry: {said}" in info.value.message
+    assert "(a value changed after it was checked)" in info.value.message
+
+
+@CHANGES
+async def test_a_definition_that_changes_after_the_checks_is_refused_never_sent_as_bad_json(
+    make_client: Any, later: object, said: str
+) -> None:
+    client = make_client(never)
+    node = {"id": "n1", "data": _Shifting(1.5, later)}
+    with pytest.raises(knouds.InvalidBodyError) as info:
+        await resolve(client.workflows.create(name="Flow", nodes=[node]))
+    assert info.value.message.startswith("workflow is dict {'name': 'Flow', ")
+    assert f"which JSON cannot carry: {said}" in info.value.message
+    assert "(a value changed after it was checked)" in info.value.message
