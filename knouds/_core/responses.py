@@ -75,10 +75,6 @@ def _describe_body(response: httpx.Response, secret: str | None = None) -> str:
     return f"{head} with a body that is not JSON: {short(text, 120)}"
 
 
-def _redact(text: str, secret: str | None) -> str:
-    return mask(text, secret)
-
-
 def redact(value: T, secret: str | None) -> T:
     """``value`` with every form of ``secret`` (the API key, or its secret part alone) replaced
     by ``***``, in a string or in the strings of JSON-like nested dicts and lists."""
@@ -100,19 +96,17 @@ def raise_for_response(
         if endpoint.success_body == "array" and isinstance(body, list):
             return body
         if endpoint.success_body == "any" and not isinstance(body, dict):
-            return body if decoded else None
+            return body  # None when empty or not JSON
         if not decoded or not isinstance(body, dict):
+            # Each part is masked before it is cut: a cut through the key would leave its first
+            # characters behind.
             problem = (
                 _describe_body(response, api_key)
                 if not decoded
                 else f"Knouds answered {status} with JSON that is not an object: "
                 f"{short(redact(body, api_key))}"
             )
-            raise APIResponseValidationError(
-                _redact(problem, api_key),
-                response=response,
-                body=redact(body, api_key) if decoded else None,
-            )
+            raise APIResponseValidationError(problem, response=response, body=redact(body, api_key))
         if body.get("success") is not False:
             return body
     body = redact(body, api_key)  # from here on the body only travels inside an error
@@ -143,7 +137,7 @@ def raise_for_response(
     }
     if issubclass(cls, RateLimitError):
         kwargs["retry_after"] = _server_wait(response, body, rate_limit, now)
-    raise cls(_redact(message, api_key), **kwargs)
+    raise cls(mask(message, api_key), **kwargs)  # a redirect names its Location unmasked
 
 
 def _text_of(response: httpx.Response) -> str:

@@ -14,7 +14,7 @@ import knouds
 from knouds._core.polling import Poll, execution_id_of, next_interval, settle
 from knouds.resources.executions import AsyncExecutions, Executions
 from knouds.testing import responses
-from tests.conftest import FakeTime, json_response, resolve
+from tests.conftest import FakeTime, json_response, rate_headers, resolve
 
 EXEC_ID = "3f6c1b1e-6a0e-4f7b-9a52-0d3c2f1e9b77"
 VIDEO = "https://knouds-media.s3.amazonaws.com/out/clip.mp4"
@@ -73,6 +73,24 @@ async def test_submit_accepts_200_and_202(make_client: MakeClient, status_code: 
     assert request.url.path == "/api/models/seedance-2-i2v/run"
     assert request.url.params["async"] == "true"
     assert json.loads(request.content) == {"inputs": {"prompt": "waves"}}
+
+
+async def test_a_submission_and_a_poll_carry_the_rate_limit_their_answers_reported(
+    make_client: MakeClient,
+) -> None:
+    answers = iter(
+        [
+            json_response(202, state("queued"), headers=rate_headers(10, 7, 1_700_000_060)),
+            json_response(200, COMPLETED, headers=rate_headers(50, 49, 1_700_000_120)),
+        ]
+    )
+    client = make_client(lambda request: next(answers))
+
+    execution = await resolve(client.models.submit("seedance-2-i2v", {"prompt": "waves"}))
+    polled = await resolve(client.executions.get(EXEC_ID))
+
+    assert execution.rate_limit == knouds.RateLimit(limit=10, remaining=7, reset=1_700_000_060)
+    assert polled.rate_limit == knouds.RateLimit(limit=50, remaining=49, reset=1_700_000_120)
 
 
 async def test_submit_async_not_supported(make_client: MakeClient) -> None:

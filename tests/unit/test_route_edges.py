@@ -184,6 +184,7 @@ async def test_non_json_error_bodies_become_short_readable_errors(
     assert reason_phrase in message
     assert "None" not in message
     assert "  " not in message
+    assert "  " not in info.value.message  # the message as built, before it meets its hint
     assert len(message) < 400
     assert info.value.body == (content.decode("utf-8", "replace")[:2048] or None)
     if content.startswith(b"plain"):

@@ -137,6 +137,52 @@ async def test_a_body_that_is_not_json_echoing_the_secret_part_is_raised_without
     assert SECRET_PART not in str(caught.value.body)
 
 
+@ECHOES
+@pytest.mark.parametrize("status", [200, 502])
+async def test_a_body_excerpt_cut_through_the_key_shows_none_of_it(
+    make_client: MakeClient, status: int, echoed: str
+) -> None:
+    # A message quotes the first 120 characters of a body that is not JSON. Masking after the cut
+    # would leave the key's first characters behind, so the key is masked first.
+    text = "gateway said: " + "x" * (112 - len(echoed)) + echoed + " and more"
+    client = make_client(lambda r: httpx.Response(status, text=text), max_retries=0)
+    with pytest.raises(knouds.KnoudsError) as caught:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    assert "gateway said: xxx" in str(caught.value)
+    for seen in shown(caught.value):
+        assert SECRET_PART[:8] not in seen
+
+
+@ECHOES
+@pytest.mark.parametrize("body", [["list"], "text"], ids=["an array", "a string"])
+async def test_a_success_that_is_not_an_object_echoing_the_key_shows_none_of_it(
+    make_client: MakeClient, body: Any, echoed: str
+) -> None:
+    answer = [*body, f"for {echoed}"] if isinstance(body, list) else f"{body} for {echoed}"
+    client = make_client(lambda r: json_response(200, answer), max_retries=0)
+    with pytest.raises(knouds.APIResponseValidationError) as caught:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    assert "JSON that is not an object" in str(caught.value)
+    assert_no_key(caught.value)
+    assert SECRET_PART not in repr(caught.value.body)
+    assert "for ***" in repr(caught.value.body)
+
+
+@ECHOES
+async def test_a_redirect_to_a_url_carrying_the_key_shows_none_of_it(
+    make_client: MakeClient, echoed: str
+) -> None:
+    target = f"https://login.example.test/?next=/api&key={echoed}"
+    client = make_client(lambda r: httpx.Response(302, headers={"location": target}), max_retries=0)
+    with pytest.raises(knouds.APIStatusError) as caught:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    assert "redirect (302) to https://login.example.test/?next=/api&key=***" in str(caught.value)
+    assert_no_key(caught.value)
+
+
 async def test_a_failed_execution_echoing_the_secret_part_is_raised_without_it(
     make_client: MakeClient,
 ) -> None:
