@@ -66,6 +66,65 @@ def test_rate_limit_headers_within_range_are_read(limit: str, reset: str, parsed
         assert (state.limit, state.reset) == (int(limit), float(reset))
 
 
+# 2**53 is the last integer a float (and JSON in most languages) holds exactly: counts beyond it are
+# garbage, not a window anyone could use up.
+EXACT = 2**53
+
+
+@pytest.mark.parametrize(
+    ("limit", "remaining", "parsed"),
+    [
+        (EXACT, 0, True),
+        (EXACT + 2, 0, False),
+        (10, EXACT, True),
+        (10, EXACT + 2, False),
+        (EXACT + 2, EXACT + 2, False),
+    ],
+)
+def test_counts_past_the_exact_range_of_a_float_are_not_trusted(
+    limit: int, remaining: int, parsed: bool
+) -> None:
+    headers = {
+        "x-ratelimit-limit": str(limit),
+        "x-ratelimit-remaining": str(remaining),
+        "x-ratelimit-reset": "1700000060",
+    }
+    state = RateLimit.from_headers(headers, now=1_700_000_000)
+    assert (state is not None) == parsed
+    if state is not None:
+        assert (state.limit, state.remaining) == (limit, remaining)
+
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("reset", "offset", "trusted"),
+    [
+        # A reset up to an hour ahead on this machine's clock is trusted as it is, skew included.
+        (NOW + 3590.0, -10.0, (NOW + 3590.0, -10.0)),
+        (NOW + 60.0, 30.0, (NOW + 60.0, 30.0)),
+        # Only the Date header puts it further ahead (a server clock years behind): the Date is
+        # ignored, the reset read on this machine's clock.
+        (NOW + 30.0, -2 * 365 * 86400.0, (NOW + 30.0, 0.0)),
+        (NOW + 3600.0, -3 * 86400.0, (NOW + 3600.0, 0.0)),
+        # Over an hour ahead whichever clock reads it: a broken header, left out.
+        (NOW + 3600.5, -3 * 86400.0, None),
+        (NOW + 7200.0, 0.0, None),
+    ],
+)
+def test_pacing_trusts_a_reset_no_more_than_an_hour_ahead(
+    reset: float, offset: float, trusted: tuple[float, float] | None
+) -> None:
+    state = RateLimit(limit=5, remaining=0, reset=reset, clock_offset=offset).for_pacing(NOW)
+    if trusted is None:
+        assert state is None
+    else:
+        assert state is not None
+        assert (state.reset, state.clock_offset) == trusted
+        assert (state.limit, state.remaining) == (5, 0)
+
+
 def test_rate_limit_headers_with_a_date_default_to_the_real_clock() -> None:
     now = time.time()
     date = format_datetime(datetime.fromtimestamp(now + 120, tz=timezone.utc), usegmt=True)
@@ -131,6 +190,28 @@ def test_the_first_answer_keeps_counting_requests_still_in_flight() -> None:
     assert pacer.budget("models") == 7
     pacer.release(third, None)
     assert pacer.budget("models") == 7
+
+
+def test_an_answer_of_a_request_sent_before_the_window_was_learnt_still_reveals_others() -> None:
+    pacer = Pacer(Clock())
+    first, second, third = granted(pacer), granted(pacer), granted(pacer)
+    pacer.release(first, RateLimit(limit=10, remaining=9, reset=T0 + 60))
+    # ``second`` left before that window was learnt, and answers from the same window: 5 of the
+    # window's 10 are spent, 3 of them ours, so others spent 2.
+    pacer.release(second, RateLimit(limit=10, remaining=5, reset=T0 + 60))
+    assert pacer.budget("models") == 5
+    pacer.release(third, None)
+
+
+def test_a_straggler_of_an_older_window_never_rewinds_the_newer_one() -> None:
+    pacer = Pacer(Clock())
+    first, second = granted(pacer), granted(pacer)
+    # The newer window is learnt from ``first`` once ``second`` already left: ``second`` is the
+    # last ticket issued then, and an older window in its answer is a straggler, not a correction.
+    pacer.release(first, RateLimit(limit=10, remaining=9, reset=T0 + 120))
+    pacer.release(second, RateLimit(limit=10, remaining=0, reset=T0 + 60))
+    assert pacer.snapshot()["models"].reset == T0 + 120
+    assert pacer.budget("models") == 8
 
 
 def test_a_failed_request_still_counts_when_the_first_answer_arrives() -> None:
