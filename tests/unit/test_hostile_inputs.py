@@ -122,26 +122,27 @@ async def test_inputs_json_cannot_carry_raise_invalid_inputs_and_send_nothing(
     assert REFUSALS[case] in caught.value.message
 
 
-def _nested(levels: int) -> dict[str, Any]:
-    value: list[Any] = []
+def _nested(levels: int, kind: str) -> dict[str, Any]:
+    value: Any = [] if kind == "lists" else {}
     for _ in range(levels - 1):
-        value = [value]
+        value = [value] if kind == "lists" else {"k": value}
     return {"x": value}
 
 
-# The value behind ``inputs['x']`` may hold lists 99 deep; the 100th is refused.
+# The value behind ``inputs['x']`` may hold lists or objects 99 deep; the 100th is refused.
+@pytest.mark.parametrize("kind", ["lists", "objects"])
 @pytest.mark.parametrize(("levels", "sent"), [(99, True), (100, False)])
 async def test_inputs_may_nest_99_levels_under_a_field(
-    make_client: Callable[..., Any], levels: int, sent: bool
+    make_client: Callable[..., Any], levels: int, sent: bool, kind: str
 ) -> None:
     handler = counting(ok)
     client = make_client(handler)
     if sent:
-        await resolve(client.models.run("gpt-image-2", _nested(levels)))
-        assert json.loads(handler.sent[0].content) == {"inputs": _nested(levels)}
+        await resolve(client.models.run("gpt-image-2", _nested(levels, kind)))
+        assert json.loads(handler.sent[0].content) == {"inputs": _nested(levels, kind)}
     else:
         with pytest.raises(knouds.InvalidInputsError, match="nested more than 100 levels deep"):
-            await resolve(client.models.run("gpt-image-2", _nested(levels)))
+            await resolve(client.models.run("gpt-image-2", _nested(levels, kind)))
         assert handler.sent == []
 
 
