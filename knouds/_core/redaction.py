@@ -40,11 +40,18 @@ def mask(text: str, secret: str | None) -> str:
 
 def mask_json(value: T, secret: str | None) -> T:
     """``value`` with every form of ``secret`` masked in a string, or in the strings (keys
-    included) of JSON-like nested dicts and lists. Anything else is returned as is."""
+    included) of JSON-like nested dicts and lists; a number whose digits spell a form becomes
+    ``***``. Anything else is returned as is."""
     if not secret:
         return value
     if isinstance(value, str):
         return mask(value, secret)  # type: ignore[return-value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            text = str(value)
+        except ValueError:  # an integer past Python's digit limit: no key is that long
+            return value
+        return MASK if mask(text, secret) != text else value  # type: ignore[return-value]
     if isinstance(value, dict):
         return {mask_json(k, secret): mask_json(v, secret) for k, v in value.items()}  # type: ignore[return-value]
     if isinstance(value, list):

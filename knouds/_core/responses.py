@@ -98,22 +98,27 @@ def raise_for_response(
         if endpoint.success_body == "any" and not isinstance(body, dict):
             return body  # None when empty or not JSON
         if not decoded or not isinstance(body, dict):
-            # Each part is masked before it is cut: a cut through the key would leave its first
-            # characters behind.
+            # Masked before the cut (a cut through the key would leave its first characters
+            # behind) and after it (repr() may spell the key from text that did not hold it).
             problem = (
                 _describe_body(response, api_key)
                 if not decoded
                 else f"Knouds answered {status} with JSON that is not an object: "
                 f"{short(redact(body, api_key))}"
             )
-            raise APIResponseValidationError(problem, response=response, body=redact(body, api_key))
+            raise APIResponseValidationError(
+                mask(problem, api_key), response=response, body=redact(body, api_key)
+            )
         if body.get("success") is not False:
             return body
     body = redact(body, api_key)  # from here on the body only travels inside an error
     code, message = _code_and_message(body)
     if 200 <= status < 300 and code is None:  # a 2xx carrying "success": false and no code
         raise APIResponseValidationError(
-            f"Knouds answered {status} with success=false: {short(message or body, 200)}",
+            mask(
+                f"Knouds answered {status} with success=false: {short(message or body, 200)}",
+                api_key,
+            ),
             response=response,
             body=body,
         )
@@ -131,18 +136,19 @@ def raise_for_response(
     kwargs: dict[str, Any] = {
         "status_code": status,
         "code": code,
-        "body": body if decoded else (redact(_text_of(response), api_key) or None),
+        "body": body if decoded else (_text_of(response, api_key) or None),
         "response": response,
         "rate_limit": rate_limit,
     }
     if issubclass(cls, RateLimitError):
         kwargs["retry_after"] = _server_wait(response, body, rate_limit, now)
-    raise cls(mask(message, api_key), **kwargs)  # a redirect names its Location unmasked
+    raise cls(mask(message, api_key), **kwargs)  # the Location, and what repr() spelt
 
 
-def _text_of(response: httpx.Response) -> str:
-    """The first 2 KiB of a body that is not JSON, as text (undecodable bytes replaced)."""
-    return response.content[:2048].decode("utf-8", "replace")
+def _text_of(response: httpx.Response, secret: str | None) -> str:
+    """The first 2048 characters of a body that is not JSON, as text (undecodable bytes
+    replaced), the key masked before the cut."""
+    return redact(response.content[:4096].decode("utf-8", "replace"), secret)[:2048]
 
 
 def _text(value: object) -> str | None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import knouds
-from knouds._core.redaction import mask, scrub_chain, secret_forms
+from knouds._core.redaction import mask, mask_json, scrub_chain, secret_forms
 from tests.conftest import API_KEY, json_response, resolve
 
 MakeClient = Callable[..., Any]
@@ -265,6 +265,66 @@ def test_the_rule_masks_the_key_and_a_long_enough_secret_part() -> None:
     assert secret_forms(None) == secret_forms("") == secret_forms("  ") == ()
     assert mask(f"a {API_KEY} b {SECRET_PART} c", API_KEY) == "a *** b *** c"
     assert mask(f"a {API_KEY} b", f" {API_KEY}\n") == "a *** b"  # as read from a file
+
+
+def test_numbers_whose_digits_spell_the_key_are_masked_in_json() -> None:
+    key = "knouds_live_4815162342"
+    body = {"a": [4815162342, 48151623420.5, 7, True], "n": 10**5000, "4815162342": "x"}
+    assert mask_json(body, key) == {"a": ["***", "***", 7, True], "n": 10**5000, "***": "x"}
+
+
+# Keys are printable ASCII the SDK does not choose: a secret part of digits only, or one holding
+# a backslash, which repr() spells from text that does not hold it.
+ODD_KEYS = pytest.mark.parametrize(
+    ("key", "echo"),
+    [
+        ("knouds_live_4815162342", 4815162342),
+        ("knouds_live_ab\\ncdefgh", "ab\ncdefgh"),
+    ],
+    ids=["digits", "backslash"],
+)
+
+
+@ODD_KEYS
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(lambda echo: json_response(200, [echo]), id="success not an object"),
+        pytest.param(
+            lambda echo: json_response(200, {"success": False, "echo": echo}), id="success=false"
+        ),
+        pytest.param(
+            lambda echo: json_response(400, {"error": "bad", "echo": echo}), id="error body"
+        ),
+    ],
+)
+async def test_a_key_of_an_odd_shape_echoed_in_an_answer_shows_in_no_part_of_the_error(
+    make_client: MakeClient, key: str, echo: object, answer: Callable[[object], httpx.Response]
+) -> None:
+    part = key.removeprefix("knouds_live_")
+    client = make_client(lambda r: answer(echo), api_key=key, max_retries=0)
+    with pytest.raises(knouds.KnoudsError) as caught:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    for seen in shown(caught.value):
+        assert part not in seen
+    if isinstance(echo, int):  # a number is masked in the body too (a string is data as sent)
+        assert part not in repr(getattr(caught.value, "body", None))
+
+
+@ECHOES
+async def test_the_text_of_a_body_cut_through_the_key_keeps_none_of_it(
+    make_client: MakeClient, echoed: str
+) -> None:
+    # An error keeps the first 2048 characters of a body that is not JSON as its ``body``.
+    text = "x" * 2028 + echoed + " and more"  # the cut at 2048 runs through either form
+    client = make_client(lambda r: httpx.Response(401, text=text), max_retries=0)
+    with pytest.raises(knouds.AuthenticationError) as caught:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    assert isinstance(caught.value.body, str)
+    assert caught.value.body.startswith("xxx")
+    assert SECRET_PART[:8] not in caught.value.body
 
 
 def _fail_twice() -> None:
