@@ -113,9 +113,8 @@ def _encodable(text: str) -> bool:
 
 
 def _too_many_digits(number: int) -> bool:
-    # Python refuses to write integers past its digit limit (4300 by default) as text.
-    if number.bit_length() < 10_000:
-        return False
+    # Python refuses to write integers past its digit limit as text: 4300 by default, set by
+    # sys.set_int_max_str_digits or PYTHONINTMAXSTRDIGITS (asked each time: it may change).
     try:
         str(number)
     except ValueError:
@@ -258,13 +257,13 @@ class Endpoint:
         return bucket
 
     @classmethod
-    def model_run(cls, name: str, *, submission: bool = False) -> Endpoint:
+    def model_run(cls, name: str, *, submission: bool) -> Endpoint:
         """``POST /api/models/{name}/run`` (``?async=true`` for a ``submission``)."""
         path = f"/api/models/{check_slug(name, 'model name')}/run"
         return cls("POST", path, "models", False, ModelNotFoundError, submission=submission)
 
     @classmethod
-    def workflow_run(cls, slug: str, *, submission: bool = False) -> Endpoint:
+    def workflow_run(cls, slug: str, *, submission: bool) -> Endpoint:
         """``POST /api/workflows/{slug}/run`` (``?async=true`` for a ``submission``)."""
         path = f"/api/workflows/{check_slug(slug, 'workflow slug')}/run"
         return cls("POST", path, "workflows", False, WorkflowNotFoundError, submission=submission)

@@ -124,8 +124,8 @@ bodies = st.one_of(
 )
 endpoints = st.sampled_from(
     [
-        Endpoint.model_run("gpt-image-2"),
-        Endpoint.workflow_run("my-workflow"),
+        Endpoint.model_run("gpt-image-2", submission=False),
+        Endpoint.workflow_run("my-workflow", submission=False),
         Endpoint.execution("abc-123"),
         Endpoint.execution("abc-123", cancel=True),
         Endpoint.whoami(),
@@ -331,7 +331,7 @@ def run_on_emulator(kind: str, emu: Emulator) -> knouds.RunResult:
 
 @pytest.mark.parametrize("status", [200, 500])
 def test_deeply_nested_json_maps_to_a_knouds_error(status: int) -> None:
-    endpoint = Endpoint.model_run("gpt-image-2")
+    endpoint = Endpoint.model_run("gpt-image-2", submission=False)
     request = httpx.Request("POST", BASE_URL + endpoint.path)
     response = httpx.Response(status, content=DEEP_JSON, request=request)
     with pytest.raises(knouds.KnoudsError):

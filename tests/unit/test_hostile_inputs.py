@@ -8,6 +8,7 @@ import inspect
 import json
 import math
 import pickle
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,9 +107,11 @@ REFUSALS = {
 }
 
 
-@pytest.mark.parametrize("make", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+@pytest.mark.parametrize(
+    ("make", "refusal"), [(BAD_INPUTS[k], REFUSALS[k]) for k in BAD_INPUTS], ids=list(BAD_INPUTS)
+)
 async def test_inputs_json_cannot_carry_raise_invalid_inputs_and_send_nothing(
-    make_client: Callable[..., Any], make: Callable[[], dict[str, Any]], request: Any
+    make_client: Callable[..., Any], make: Callable[[], dict[str, Any]], refusal: str
 ) -> None:
     handler = counting(ok)
     client = make_client(handler)
@@ -118,8 +121,7 @@ async def test_inputs_json_cannot_carry_raise_invalid_inputs_and_send_nothing(
 
     assert caught.value.status_code is None
     assert handler.sent == []
-    case = request.node.callspec.id.split("-", 1)[1]  # "sync-nan" -> "nan"
-    assert REFUSALS[case] in caught.value.message
+    assert refusal in caught.value.message
 
 
 def _nested(levels: int, kind: str) -> dict[str, Any]:
@@ -154,6 +156,27 @@ async def test_integers_within_pythons_digit_limit_are_sent_however_long(
     client = make_client(handler)
     await resolve(client.models.run("gpt-image-2", {"n": 2**10000, "m": -(2**14000)}))
     assert json.loads(handler.sent[0].content) == {"inputs": {"n": 2**10000, "m": -(2**14000)}}
+
+
+async def test_an_integer_past_a_lowered_digit_limit_is_refused_as_too_large(
+    make_client: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An application may lower Python's limit (PYTHONINTMAXSTRDIGITS): 10**1000 is then past it.
+    handler = counting(ok)
+    client = make_client(handler)
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        with pytest.raises(knouds.InvalidInputsError) as caught:
+            await resolve(client.models.run("gpt-image-2", {"n": 10**1000}))
+    finally:
+        sys.set_int_max_str_digits(previous)
+    assert (
+        "inputs['n'] is int of 3322 bits, which JSON cannot carry: an integer too large to write "
+        "as JSON" in caught.value.message
+    )
+    assert "changed" not in caught.value.message
+    assert handler.sent == []
 
 
 async def test_a_refusal_names_the_first_bad_value_after_any_good_ones(

@@ -119,9 +119,9 @@ def test_small_date_differences_are_rounding_not_skew() -> None:
 @pytest.mark.parametrize(
     ("endpoint", "bucket"),
     [
-        (Endpoint.model_run("gpt-image-2"), "models"),
-        (Endpoint.model_run("suno-v5"), "models"),
-        (Endpoint.workflow_run("my-flow"), "workflows"),
+        (Endpoint.model_run("gpt-image-2", submission=False), "models"),
+        (Endpoint.model_run("suno-v5", submission=False), "models"),
+        (Endpoint.workflow_run("my-flow", submission=False), "workflows"),
         (Endpoint.workflow_schema("my-flow"), "workflows.schema"),
         (Endpoint.execution("abc"), "executions"),
         (Endpoint.whoami(), "whoami"),
