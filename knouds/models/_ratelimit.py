@@ -43,7 +43,9 @@ _UNKNOWN_RESET_POLL = 0.05
 
 
 def _number(value: str | None) -> float | None:
-    if value is None:
+    # Header values are ASCII: float() would also read the digits of other scripts, and whether
+    # those arrive intact depends on how the headers were decoded.
+    if value is None or not value.isascii():
         return None
     try:
         number = float(value.strip())

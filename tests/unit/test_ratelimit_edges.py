@@ -6,6 +6,7 @@ import time
 from datetime import datetime, timezone
 from email.utils import format_datetime
 
+import httpx
 import pytest
 
 from knouds._stores.pacer import Pacer, Ticket
@@ -93,6 +94,20 @@ def test_counts_past_the_exact_range_of_a_float_are_not_trusted(
     assert (state is not None) == parsed
     if state is not None:
         assert (state.limit, state.remaining) == (limit, remaining)
+
+
+@pytest.mark.parametrize("value", ["\u0661\u0660", "\uff11\uff10", "10\u00a0"])
+def test_header_values_in_other_digits_than_ascii_are_not_read(value: str) -> None:
+    raw = [
+        (b"x-ratelimit-limit", value.encode()),
+        (b"x-ratelimit-remaining", b"5"),
+        (b"x-ratelimit-reset", b"1700000060"),
+        (b"retry-after", value.encode()),
+    ]
+    headers = httpx.Headers(raw)
+    for given in (headers, dict(headers.items())):
+        assert RateLimit.from_headers(given, now=1_700_000_000) is None
+        assert parse_retry_after(given) is None
 
 
 NOW = 1_700_000_000.0
