@@ -532,7 +532,13 @@ async def test_log_records_name_each_routes_operation(
     operation: str,
     body: object,
 ) -> None:
-    client = make_client(lambda request: httpx.Response(200, json=body))
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=body)
+
+    client = make_client(answer)
     caplog.set_level(logging.DEBUG, logger="knouds")
 
     await resolve(call(client))
@@ -540,3 +546,7 @@ async def test_log_records_name_each_routes_operation(
     records = [r for r in caplog.records if "knouds_operation" in r.__dict__]
     assert records
     assert {r.__dict__["knouds_operation"] for r in records} == {operation}
+    (request,) = sent
+    assert {(r.__dict__["knouds_method"], r.__dict__["knouds_path"]) for r in records} == {
+        (request.method, request.url.path)
+    }
