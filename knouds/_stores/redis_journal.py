@@ -104,6 +104,15 @@ redis.call('SET', KEYS[1], mark, 'PX', ARGV[2])
 return 0
 """
 
+# Drops an entry; a tombstone stays, or a claim still queued in a stalled server would find the
+# key empty and write an entry nobody ends. Returns 1 when there was an entry.
+_FORGET = """
+local current = redis.call('GET', KEYS[1])
+if not current or string.sub(current, 1, 9) == 'given-up:' then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
 # The least a bounded wait for an answer may be: enough for a healthy server to answer.
 _MIN_WAIT = 0.05
 
@@ -178,6 +187,7 @@ class RedisJournal(Journal):
         self._claim_script = self._redis.register_script(_CLAIM)
         self._update_script = self._redis.register_script(_UPDATE)
         self._abandon_script = self._redis.register_script(_ABANDON)
+        self._forget_script = self._redis.register_script(_FORGET)
         self._handed_back: set[str] = set()  # tokens whose hand-back went behind their claim
         self._handed_back_lock = threading.Lock()
         self._checked = False
@@ -326,8 +336,9 @@ class RedisJournal(Journal):
         return self._guard(read)
 
     def forget(self, key: str) -> bool:
-        """Drop the entry of ``key``: the next run with this key is sent again."""
-        return bool(self._guard(lambda: self._redis.delete(self._key(key))))
+        """Drop the entry of ``key``: the next run with this key is sent again. The mark a
+        hand-back leaves (see the module's docstring) is no entry and stays."""
+        return bool(self._guard(lambda: self._forget_script(keys=[self._key(key)])))
 
     def close(self) -> None:
         """Close the connections (when the journal opened them from a URL)."""

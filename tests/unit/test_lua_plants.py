@@ -164,6 +164,8 @@ def check_abandon(url: str) -> None:
         assert take(journal, "late") is None, "a claim after its hand-back is refused"
         assert take(journal, "later") is None, "so is the second's"
         assert journal.get("k") is None, "a claim after its hand-back writes nothing"
+        assert not journal.forget("k"), "a tombstone is no entry to forget"
+        assert take(journal, "late") is None, "and forgetting the key keeps the tombstone"
 
         claimed(journal, "next", "the key is free for the next run")
         assert not journal.abandon("k", "late", ERROR), "a hand-back leaves other claims"
@@ -604,6 +606,11 @@ PLANTS = [
           "    redis.call('SET', KEYS[1], mark, 'EX', ARGV[2])\n    return 1", "abandon"),
     plant("abandon: a second hand-back forgets the first", J, "_ABANDON",
           "if #kept > 0 then mark = 'given-up:' .. kept .. ',' .. ARGV[1] end", "", "abandon"),
+    # _FORGET
+    plant("forget: drops tombstones too", J, "_FORGET",
+          " or string.sub(current, 1, 9) == 'given-up:'", "", "abandon"),
+    plant("forget: entry kept", J, "_FORGET", "redis.call('DEL', KEYS[1])\n", "", "update"),
+    plant("forget: says nothing was forgotten", J, "_FORGET", "return 1", "return 0", "update"),
     # _MIGRATE (the prelude of _HOLD, _SETTLE and _TOTALS)
     plant("migrate: truncated, not rounded", B, "_MIGRATE",
           "tonumber(text) * 1000000 + 0.5", "tonumber(text) * 1000000", "migrate"),
@@ -699,6 +706,7 @@ SCRIPTS = {
     (J, "_CLAIM"),
     (J, "_UPDATE"),
     (J, "_ABANDON"),
+    (J, "_FORGET"),
     (B, "_MIGRATE"),
     (B, "_HOLD"),
     (B, "_SETTLE"),
