@@ -84,11 +84,11 @@ def to_timeout(value: TimeoutTypes) -> httpx.Timeout:
                 isinstance(seconds, bool)
                 or not isinstance(seconds, (int, float))
                 or not math.isfinite(seconds)
-                or seconds < 0
+                or seconds <= 0  # 0 would give up at once, a read after the run was sent
             ):
                 raise ConfigurationError(
-                    f"timeout {part} must be a finite number of seconds >= 0 (None for no limit), "
-                    f"got {seconds!r}; nothing was sent."
+                    f"timeout {part} must be a positive, finite number of seconds (None for no "
+                    f"limit), got {seconds!r}; nothing was sent."
                 )
         return value
     if value is None:

@@ -121,6 +121,9 @@ NONSENSE_TIMEOUTS = [
     httpx.Timeout(float("nan")),
     httpx.Timeout(10.0, read=float("inf")),
     httpx.Timeout(10.0, pool=-1.0),
+    httpx.Timeout(10.0, read=0),
+    httpx.Timeout(10.0, write=True),
+    httpx.Timeout(10.0, connect="5"),
 ]
 
 
@@ -144,6 +147,10 @@ async def test_a_nonsense_timeout_of_one_call_is_refused_before_sending(
     with pytest.raises(knouds.ConfigurationError, match="timeout"):
         await resolve(client.models.run("m", {"prompt": "p"}, timeout=value))
     assert sent == []
+
+
+async def test_a_timeout_of_parts_under_a_second_is_taken_as_given(make_client: Any) -> None:
+    assert make_client(timeout=httpx.Timeout(0.5)).timeout == httpx.Timeout(0.5)
 
 
 async def test_short_timeouts_also_cap_connecting(make_client: Any) -> None:
