@@ -380,6 +380,7 @@ def attempts(ctx: CallContext, parse: Parse[T]) -> Generator[Command, object, T]
         method=ctx.endpoint.method,
         path=ctx.endpoint.path,
         operation=ctx.endpoint.operation(),
+        target=ctx.endpoint.target,
         clock=ctx.clock,
         started=ctx.started,
         sleep=waits.append,

@@ -117,12 +117,6 @@ class RetryPolicy:
         return replace(self, max_retries=max_retries)
 
 
-def _target(path: str) -> str | None:
-    """The model name or workflow slug in a run's path (``/api/models/{name}/run``)."""
-    parts = path.split("/")
-    return parts[3] if len(parts) > 3 and parts[2] in ("models", "workflows") else None
-
-
 def classify(error: BaseException) -> FailureKind:
     """Sort a failed attempt by what a retry would risk."""
     if isinstance(error, RateLimitError):
@@ -184,6 +178,7 @@ def build_retrying(
     method: str,
     path: str,
     operation: str,
+    target: str | None,
     clock: Clock,
     started: float,
     sleep: Callable[[float], Any],
@@ -239,7 +234,7 @@ def build_retrying(
                 "knouds_operation": operation,
                 "knouds_method": method,
                 "knouds_path": path,
-                "knouds_model": _target(path),
+                "knouds_model": target,
                 "knouds_attempt": event.attempt,
                 "knouds_status": status,
                 "knouds_wait": event.wait,

@@ -123,7 +123,7 @@ NONSENSE_TIMEOUTS = [
     httpx.Timeout(10.0, pool=-1.0),
     httpx.Timeout(10.0, read=0),
     httpx.Timeout(10.0, write=True),
-    httpx.Timeout(10.0, connect="5"),
+    httpx.Timeout(10.0, connect="5"),  # type: ignore[arg-type]
 ]
 
 

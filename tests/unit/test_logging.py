@@ -114,6 +114,7 @@ async def test_every_record_of_a_call_names_its_operation_as_its_span_does(
     for record in about_the_call:
         assert record.__dict__.keys() >= FACTS
         assert record.__dict__["knouds_operation"] == operation
+        assert record.__dict__["knouds_model"] == record.__dict__["knouds_path"].split("/")[3]
 
 
 def test_configure_logging_adds_one_stderr_handler_at_the_level() -> None:

@@ -345,6 +345,78 @@ def test_scrubbing_a_chain_masks_every_failure_in_it() -> None:
     assert (error.__context__.strerror, error.__context__.filename) == ("pipe ***", "/tmp/***")
 
 
+def test_an_os_errors_second_file_name_is_masked() -> None:
+    error = OSError(errno.EXDEV, "cannot move", "/tmp/a", None, f"/tmp/{API_KEY}/b")
+    assert scrub_chain(error, API_KEY)
+    assert error.filename2 == "/tmp/***/b"
+    assert_no_key(error)
+
+
+class _WithMessage(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.message = text
+
+
+class _ReadOnlyMessage(Exception):
+    @property
+    def message(self) -> str:
+        return "fixed"
+
+
+def test_an_errors_message_attribute_is_masked_with_its_text() -> None:
+    error = _WithMessage(f"refused {SECRET_PART}")
+    assert scrub_chain(error, API_KEY)
+    assert (error.args, error.message) == (("refused ***",), "refused ***")
+
+    fixed = _ReadOnlyMessage(f"refused {API_KEY}")  # a message that cannot be set is left
+    assert scrub_chain(fixed, API_KEY)
+    assert (fixed.args, fixed.message) == (("refused ***",), "fixed")
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_an_error_whose_text_cannot_be_read_shows_nothing_to_scrub() -> None:
+    assert scrub_chain(_Unprintable(API_KEY), API_KEY)
+
+
+def _chain(length: int) -> BaseException:
+    error: BaseException | None = None
+    for i in range(length):
+        link = ValueError(f"{i}: {API_KEY}")
+        link.__context__ = error
+        error = link
+    assert error is not None
+    return error
+
+
+def test_a_chain_is_followed_for_32_failures_and_no_further() -> None:
+    whole = _chain(32)
+    assert scrub_chain(whole, API_KEY)
+    assert_no_key(whole)
+
+    longer = _chain(33)  # the last one is left as it is: the caller must not chain from it
+    assert not scrub_chain(longer, API_KEY)
+    link: BaseException | None = longer
+    for _ in range(32):
+        assert link is not None
+        assert API_KEY not in str(link)
+        link = link.__context__
+    assert link is not None
+    assert API_KEY in str(link)
+
+
+def test_a_chain_that_loops_back_is_scrubbed_whole_and_ends() -> None:
+    top, cause, middle = (ValueError(f"{name} {API_KEY}") for name in ("top", "cause", "middle"))
+    top.__cause__, top.__context__ = cause, middle
+    middle.__context__ = top  # back to the start, while ``cause`` still waits its turn
+    assert scrub_chain(top, API_KEY)
+    assert [str(e) for e in (top, cause, middle)] == ["top ***", "cause ***", "middle ***"]
+
+
 def test_an_unexpected_error_put_in_a_batch_slot_shows_no_key() -> None:
     from knouds._base.batch import _as_outcome
 
