@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from .._core.checks import check_count
 from .._core.redaction import mask, scrub_chain
 from .._core.settings import USER_AGENT, to_timeout
 from .._exceptions import MediaDownloadError
@@ -107,8 +106,7 @@ class Fetch:
     """
 
     def __init__(self, url: str, max_bytes: int | None, timeout: MediaTimeout) -> None:
-        if max_bytes is not None:
-            check_count(max_bytes, "max_bytes")
+        # The settings were checked by the caller (`check_download`), before anything else.
         self.origin = self.url = check_url(url)
         self.max_bytes = max_bytes
         self.timeout = _timeout(timeout)

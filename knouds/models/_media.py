@@ -64,7 +64,10 @@ class Media(_Model):
             name = self.kind
         if "." not in name:
             name += _KIND_EXTENSION.get(self.kind, "")
-        return name[:200]
+        if len(name) <= 200:
+            return name
+        stem, _, ext = name.rpartition(".")  # cut the stem, keep a short extension
+        return f"{stem[: 199 - len(ext)]}.{ext}" if stem and len(ext) <= 16 else name[:200]
 
     def read(
         self,

@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import pickle
 import stat
+import sys
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -19,7 +22,7 @@ from knouds._media import clients as _clients
 from knouds._media import fetch as _fetch
 from knouds._media import files as _files
 from knouds._sync import download as _download
-from tests.conftest import resolve
+from tests.conftest import API_KEY, resolve
 from tests.unit.test_media import IO, PNG, S3, Unsized, files_in, redirects, serve
 
 
@@ -452,3 +455,133 @@ async def test_a_file_that_appears_during_the_download_is_kept(
         await io.save(media, handler, target, overwrite=False)
     assert target.read_bytes() == b"theirs"
     assert files_in(tmp_path) == ["b.png"]
+
+
+def wrong_kind(io: IO) -> httpx.Client | httpx.AsyncClient:
+    """A client of the other kind than the methods `io` calls take (closed with the rest)."""
+    made = httpx.AsyncClient() if io.kind == "sync" else httpx.Client()
+    io._clients.append(made)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("setting", "name"), [({"max_bytes": -1}, "max_bytes"), ({"timeout": 0}, "timeout")]
+)
+async def test_a_bad_setting_is_reported_before_the_url_is_looked_at(
+    io: IO, setting: dict[str, Any], name: str
+) -> None:
+    media = knouds.Media(url="ftp://files.example/a.png", kind="image")
+    with pytest.raises(knouds.ConfigurationError, match=name):
+        await io.read(media, serve(), **setting)
+    with pytest.raises(knouds.ConfigurationError, match=name):
+        await io.chunks(media, serve(), **setting)
+    assert io.seen == []
+
+
+async def test_a_client_of_the_wrong_kind_is_refused_before_touching_the_disk(
+    io: IO, tmp_path: Path
+) -> None:
+    wrong = wrong_kind(io)
+    media = knouds.Media(url=f"{S3}/a.png", kind="image")
+    with pytest.raises(knouds.ConfigurationError, match="http_client"):
+        await io.save(media, serve(), tmp_path / "new", http_client=wrong)
+    assert files_in(tmp_path) == []
+    (tmp_path / "a.png").write_bytes(b"mine")
+    with pytest.raises(knouds.ConfigurationError, match="http_client"):
+        await io.save(media, serve(), tmp_path, overwrite=False, http_client=wrong)
+    assert files_in(tmp_path) == ["a.png"]
+    assert io.seen == []
+
+
+@pytest.mark.parametrize("setting", ["max_bytes", "timeout", "http_client"])
+async def test_save_all_checks_its_settings_even_without_files(
+    io: IO, tmp_path: Path, setting: str
+) -> None:
+    result = knouds.RunResult(result={})
+    assert result.media == []
+    call = getattr(result, "save_all" if io.kind == "sync" else "asave_all")
+    assert await resolve(call(tmp_path / "out")) == []
+    bad = {"max_bytes": -1, "timeout": 0, "http_client": wrong_kind(io)}[setting]
+    with pytest.raises(knouds.ConfigurationError, match=setting):
+        await resolve(call(tmp_path / "out", **{setting: bad}))
+    assert files_in(tmp_path) == []
+
+
+async def test_disk_failures_carry_the_url_being_saved(io: IO, tmp_path: Path) -> None:
+    url = f"{S3}/a.png"
+    media = knouds.Media(url=url, kind="image")
+    (tmp_path / "taken").write_bytes(b"a file where a directory should be")
+    with pytest.raises(knouds.MediaSaveError) as making_the_directory:
+        await io.save(media, serve(), tmp_path / "taken" / "sub")
+    with pytest.raises(knouds.MediaSaveError) as writing_the_file:
+        await io.save(media, serve(), tmp_path / "taken" / "a.png")
+    assert making_the_directory.value.url == url
+    assert making_the_directory.value.path is None
+    assert writing_the_file.value.url == url
+    assert writing_the_file.value.path == str(tmp_path / "taken" / "a.png")
+
+
+@pytest.mark.parametrize(
+    ("name", "saved"),
+    [
+        ("é" * 150 + ".tar.png", "é" * 98 + ".png"),  # only the last extension is kept
+        ("é" * 150 + "." + "b" * 16, "é" * 91 + "." + "b" * 16),  # 16 bytes: an extension
+        ("é" * 150 + "." + "b" * 17, "é" * 100),  # 17 bytes: part of the name, cut with it
+    ],
+)
+async def test_long_names_are_cut_to_200_bytes_keeping_a_short_extension(
+    io: IO, tmp_path: Path, name: str, saved: str
+) -> None:
+    media = knouds.Media(url=f"{S3}/{quote(name)}", kind="image")
+    assert media.filename == name
+    path = await io.save(media, serve(), tmp_path)
+    assert path.name == saved
+    assert len(saved.encode()) <= 200
+    assert files_in(tmp_path) == [saved]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names that are not UTF-8: Linux only")
+async def test_a_long_file_name_that_is_not_utf8_is_saved(io: IO, tmp_path: Path) -> None:
+    raw = b"\xff" + b"a" * 200 + b".png"  # 205 bytes: its temporary name must be cut
+    target = tmp_path / os.fsdecode(raw)
+    media = knouds.Media(url=f"{S3}/a.png", kind="image")
+    assert await io.save(media, serve(), target) == target
+    assert os.listdir(os.fsencode(tmp_path)) == [raw]
+    assert target.read_bytes() == PNG
+
+
+async def test_a_failure_whose_text_cannot_be_scrubbed_is_not_chained(io: IO) -> None:
+    class Stubborn(httpx.ReadError):
+        def __str__(self) -> str:  # its text does not come from its arguments
+            return f"stubborn {API_KEY}"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise Stubborn("x", request=request)
+
+    # A user's client carrying the key (never sent to a media host), which the failure shows.
+    client = io.client(handler, headers={"x-api-key": API_KEY})
+    media = knouds.Media(url=f"{S3}/a.png", kind="image")
+    with pytest.raises(knouds.MediaDownloadError) as caught:
+        await io.read(media, handler, http_client=client)
+    error = caught.value
+    assert "stubborn ***" in str(error)
+    assert error.__cause__ is None
+    assert error.__suppress_context__
+    printed = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    assert API_KEY not in printed
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("n" * 300 + ".png", "n" * 196 + ".png"),
+        ("n" * 300, "n" * 196 + ".png"),  # the kind's extension, added, is kept too
+        ("n" * 100 + "." + "e" * 150, ("n" * 100 + "." + "e" * 150)[:200]),  # no short extension
+        ("n" * 196 + ".png", "n" * 196 + ".png"),
+    ],
+    ids=["long stem", "no extension", "long extension", "exactly 200"],
+)
+def test_a_long_file_name_is_cut_keeping_its_extension(path: str, expected: str) -> None:
+    media = knouds.Media(url=f"https://cdn.example/{path}", kind="image")
+    assert media.filename == expected
+    assert len(media.filename) <= 200

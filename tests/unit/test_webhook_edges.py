@@ -103,3 +103,41 @@ def test_sign_cuts_a_float_timestamp_to_whole_seconds() -> None:
     assert sign(BODY, SECRET, timestamp=1_700_000_000.9) == sign(
         BODY, SECRET, timestamp=1_700_000_000
     )
+
+
+@pytest.mark.parametrize(
+    ("secret", "shown"),
+    [("", "''"), (None, "None"), (b"whsec_bytes", "a bytes"), (12345, "a int")],
+    ids=["empty", "none", "bytes", "int"],
+)
+def test_a_missing_or_wrong_secret_is_described_as_given(secret: Any, shown: str) -> None:
+    expected = f"No webhook secret given (secret must be a non-empty string, got {shown})"
+    with pytest.raises(knouds.ConfigurationError) as signing:
+        sign(BODY, secret, timestamp=NOW)
+    assert str(signing.value) == f"{expected}."
+    with pytest.raises(WebhookVerificationError) as verifying:
+        verify(BODY, sign(BODY, SECRET, timestamp=NOW), secret, now=NOW)
+    assert str(verifying.value) == f"{expected}: cannot verify the delivery."
+    assert isinstance(verifying.value, knouds.ConfigurationError)
+
+
+@pytest.mark.parametrize("timestamp", [0, 0.5])
+def test_sign_accepts_the_epoch_itself(timestamp: float) -> None:
+    header = sign(BODY, SECRET, timestamp=timestamp)
+    assert header == f"t=0,v1={digest(0)}"
+    assert verify(BODY, header, SECRET, now=0).timestamp == 0
+
+
+@pytest.mark.parametrize("tolerance", [0, 0.5])
+def test_a_tolerance_below_one_second_is_allowed(tolerance: float) -> None:
+    header = sign(BODY, SECRET, timestamp=NOW)
+    assert verify(BODY, header, SECRET, now=NOW, tolerance=tolerance).timestamp == NOW
+    with pytest.raises(WebhookVerificationError, match="tolerance"):
+        verify(BODY, header, SECRET, now=NOW + 1, tolerance=tolerance)
+
+
+def test_a_header_with_non_ascii_text_is_refused_saying_so() -> None:
+    header = f"t={NOW},v1={digest(NOW)}é"
+    with pytest.raises(WebhookVerificationError) as caught:
+        verify(BODY, header, SECRET, now=NOW)
+    assert str(caught.value) == "The X-Knouds-Signature header holds non-ASCII text."
