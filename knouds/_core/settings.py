@@ -14,6 +14,7 @@ import httpx
 from .._exceptions import ConfigurationError
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from .._version import __version__
+from .redaction import mask
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -119,16 +120,14 @@ def is_loopback(host: str) -> bool:
 
 def _describe_url(value: object, secret: str | None = None) -> str:
     """A base URL as an error message may show it: no credentials, query or fragment, and never
-    the API key (people paste it into the wrong setting)."""
-    text = str(value).strip()
+    the API key or its secret part (people paste it into the wrong setting)."""
+    text = mask(str(value).strip(), secret)  # first: a key may hold "?", "#" or "/"
     scheme, sep, rest = text.partition("://")
     if sep:
         authority, slash, path = rest.partition("/")
         authority = authority.rpartition("@")[2]
         text = f"{scheme}://{authority}{slash}{path}"
     text = text.split("?", 1)[0].split("#", 1)[0]
-    if secret and secret in text:
-        text = text.replace(secret, "***")
     return repr(text if len(text) <= 100 else text[:99] + "…")
 
 

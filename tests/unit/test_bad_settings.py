@@ -539,3 +539,38 @@ def test_a_bad_verify_setting_is_both_errors(parameter: str, kwargs: dict[str, A
     assert isinstance(error.value, knouds.WebhookVerificationError)
     assert parameter in str(error.value)
     assert "got " in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("parameter", "kwargs"),
+    [
+        ("max_retries", {"max_retries": -1}),
+        ("initial_backoff", {"initial_backoff": -1}),
+        ("max_backoff", {"max_backoff": -1}),
+        ("max_retry_wait", {"max_retry_wait": -1}),
+        ("deadline", {"deadline": 0}),
+        ("on_retry", {"on_retry": "log"}),
+    ],
+    ids=lambda v: repr(v),
+)
+def test_a_bad_retry_policy_field_is_named_exactly(parameter: str, kwargs: dict[str, Any]) -> None:
+    with pytest.raises(knouds.ConfigurationError) as error:
+        knouds.RetryPolicy(**kwargs)
+    assert str(error.value).startswith(f"{parameter} must be "), str(error.value)
+
+
+async def test_unbounded_backoff_and_retry_wait_are_accepted_and_work(
+    make_client: MakeClient, fake_time: Any
+) -> None:
+    policy = knouds.RetryPolicy(jitter=False, max_backoff=INF, max_retry_wait=INF)
+    assert (policy.max_backoff, policy.max_retry_wait) == (INF, INF)
+    limited = httpx.Response(
+        429,
+        json={"error": "Rate limit exceeded", "code": "RATE_LIMIT_EXCEEDED"},
+        headers={"retry-after": "86400"},
+    )
+    handler, seen = script(limited, httpx.Response(200, json={"success": True, "cost": 1}))
+    client = make_client(handler, retry=policy)
+    assert (await resolve(client.models.run(MODEL, INPUTS))).cost == 1
+    assert fake_time.sleeps == [86400.0]
+    assert len(seen) == 2
