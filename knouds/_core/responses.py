@@ -148,7 +148,9 @@ def raise_for_response(
 def _text_of(response: httpx.Response, secret: str | None) -> str:
     """The first 2048 characters of a body that is not JSON, as text (undecodable bytes
     replaced), the key masked before the cut."""
-    return redact(response.content[:4096].decode("utf-8", "replace"), secret)[:2048]
+    # A character takes up to 4 bytes: read enough for 2048 of them and a key across the cut.
+    window = 4 * (2048 + len(secret or ""))
+    return redact(response.content[:window].decode("utf-8", "replace"), secret)[:2048]
 
 
 def _text(value: object) -> str | None:

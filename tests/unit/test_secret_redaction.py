@@ -327,6 +327,22 @@ async def test_the_text_of_a_body_cut_through_the_key_keeps_none_of_it(
     assert SECRET_PART[:8] not in caught.value.body
 
 
+@ECHOES
+async def test_the_text_of_a_body_of_wide_characters_keeps_none_of_the_key(
+    make_client: MakeClient, echoed: str
+) -> None:
+    # 1360 three-byte characters, then the key: it crosses byte 4096, inside 2048 characters.
+    text = "\u20ac" * 1360 + echoed + " tail"
+    client = make_client(lambda r: httpx.Response(400, text=text), max_retries=0)
+    with pytest.raises(knouds.BadRequestError) as caught:
+        await resolve(client.models.run("gpt-image-2", {"prompt": "x"}))
+
+    assert isinstance(caught.value.body, str)
+    assert caught.value.body.startswith("\u20ac")
+    assert SECRET_PART[:8] not in caught.value.body
+    assert "*** tail" in caught.value.body
+
+
 def _fail_twice() -> None:
     try:
         raise OSError(errno.EPIPE, f"pipe {SECRET_PART}", f"/tmp/{API_KEY}")
